@@ -1,0 +1,10 @@
+import { createApp, rejectOtherMethods } from "./lib/create-app";
+import { mountDocs } from "./routes/docs/docs.index";
+import { healthRouter } from "./routes/health/health.index";
+import { usersRouter } from "./routes/users/users.index";
+
+export const app = createApp();
+app.route("/", healthRouter);
+app.route("/", usersRouter);
+mountDocs(app);
+rejectOtherMethods(app);

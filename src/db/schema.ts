@@ -1,0 +1,78 @@
+import { sql } from "drizzle-orm";
+import { type AnySQLiteColumn, index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+
+/** Times are stored as integer milliseconds since the epoch and leave the API as RFC 3339 UTC. */
+const timestamp = (name: string) => integer(name, { mode: "timestamp_ms" });
+
+export const userStates = ["active", "inactive", "deleted"] as const;
+export type UserState = (typeof userStates)[number];
+
+export const users = sqliteTable(
+  "users",
+  {
+    id: text("id").primaryKey(),
+    workosUserId: text("workos_user_id").notNull().unique(),
+    email: text("email").notNull(),
+    emailVerified: integer("email_verified", { mode: "boolean" }).notNull().default(false),
+    firstName: text("first_name").notNull().default(""),
+    lastName: text("last_name").notNull().default(""),
+    workosProfilePictureUrl: text("workos_profile_picture_url"),
+    role: text("role").notNull().default("member"),
+    state: text("state", { enum: userStates }).notNull().default("active"),
+    organizationId: text("organization_id"),
+    lastLogin: timestamp("last_login"),
+    /** WorkOS's own `updated_at` of the last user object applied; orders webhook events. */
+    workosUpdatedAt: timestamp("workos_updated_at"),
+    profilePictureUploadId: text("profile_picture_upload_id").references((): AnySQLiteColumn => uploads.id),
+    createdAt: timestamp("created_at").notNull(),
+    updatedAt: timestamp("updated_at").notNull(),
+  },
+  (t) => [
+    index("users_organization_id_idx").on(t.organizationId),
+    index("users_profile_picture_upload_id_idx").on(t.profilePictureUploadId),
+  ],
+);
+
+export const uploadKinds = ["image", "document", "other"] as const;
+export type UploadKind = (typeof uploadKinds)[number];
+export const uploadScopes = ["profile_picture", "attachment"] as const;
+export type UploadScope = (typeof uploadScopes)[number];
+export const uploadStates = ["pending", "ready", "failed"] as const;
+export type UploadState = (typeof uploadStates)[number];
+
+export const uploads = sqliteTable(
+  "uploads",
+  {
+    id: text("id").primaryKey(),
+    ownerId: text("owner_id")
+      .notNull()
+      .references((): AnySQLiteColumn => users.id),
+    kind: text("kind", { enum: uploadKinds }).notNull(),
+    scope: text("scope", { enum: uploadScopes }).notNull(),
+    state: text("state", { enum: uploadStates }).notNull().default("pending"),
+    contentType: text("content_type").notNull(),
+    size: integer("size").notNull(),
+    filename: text("filename"),
+    objectKey: text("object_key").notNull().unique(),
+    thumbKey: text("thumb_key"),
+    failureReason: text("failure_reason"),
+    createdAt: timestamp("created_at").notNull(),
+    updatedAt: timestamp("updated_at").notNull(),
+  },
+  (t) => [
+    index("uploads_owner_id_idx").on(t.ownerId),
+    index("uploads_state_created_at_idx").on(t.state, t.createdAt),
+  ],
+);
+
+/** WorkOS webhook event ids already applied, so a redelivery changes nothing. */
+export const webhookEvents = sqliteTable("webhook_events", {
+  id: text("id").primaryKey(),
+  event: text("event").notNull(),
+  receivedAt: timestamp("received_at").notNull().default(sql`(unixepoch() * 1000)`),
+});
+
+export type User = typeof users.$inferSelect;
+export type NewUser = typeof users.$inferInsert;
+export type Upload = typeof uploads.$inferSelect;
+export type NewUpload = typeof uploads.$inferInsert;

@@ -1,0 +1,78 @@
+import { eq } from "drizzle-orm";
+import { createMiddleware } from "hono/factory";
+import { errors, jwtVerify } from "jose";
+import { users } from "../db/schema";
+import type { Config } from "./config";
+import { ApiError, unauthenticated, unavailable } from "./errors";
+import { inlineKeySet, JwksUnavailableError, remoteKeySet } from "./jwks";
+import type { AccessTokenClaims, AppBindings } from "./types";
+
+/** Authorization header values longer than this are refused before any parsing. */
+export const MAX_AUTHORIZATION_LENGTH = 8192;
+const CLOCK_TOLERANCE_SECONDS = 30;
+const BEARER_JWT = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/;
+
+/** The compact JWT from an `Authorization: Bearer` header, or `undefined` if there is none. */
+export function bearerToken(header: string | undefined): string | undefined {
+  if (!header || header.length > MAX_AUTHORIZATION_LENGTH) return undefined;
+  return BEARER_JWT.exec(header)?.[1];
+}
+
+/**
+ * Verify a WorkOS access token: RS256 only, `exp` and `sub` required, issuer from the configured
+ * list, no audience (WorkOS session tokens carry none). Keys come only from the configured JWKS;
+ * `jku`, `x5u` and `jwk` headers are never consulted.
+ */
+export async function verifyAccessToken(token: string, config: Config): Promise<AccessTokenClaims> {
+  const getKey = config.workos.inlineJwks
+    ? inlineKeySet(config.workos.inlineJwks)
+    : remoteKeySet(config.workos.jwksUrl).getKey;
+  try {
+    const { payload } = await jwtVerify(token, getKey, {
+      algorithms: ["RS256"],
+      issuer: config.workos.issuers,
+      requiredClaims: ["exp", "sub"],
+      clockTolerance: CLOCK_TOLERANCE_SECONDS,
+    });
+    if (typeof payload.sub !== "string" || payload.sub.length === 0 || payload.sub.length > 255) {
+      throw unauthenticated();
+    }
+    return {
+      sub: payload.sub,
+      org_id: typeof payload.org_id === "string" ? payload.org_id : undefined,
+      role: typeof payload.role === "string" ? payload.role : undefined,
+      permissions: Array.isArray(payload.permissions)
+        ? payload.permissions.filter((p): p is string => typeof p === "string")
+        : undefined,
+      sid: typeof payload.sid === "string" ? payload.sid : undefined,
+    };
+  } catch (error) {
+    if (error instanceof ApiError) throw error;
+    if (error instanceof JwksUnavailableError) {
+      console.error(
+        JSON.stringify({ level: "error", msg: "no JWKS keys available", cause: String(error.cause) }),
+      );
+      throw unavailable("The identity provider's keys cannot be fetched right now.");
+    }
+    if (error instanceof errors.JOSEError || error instanceof TypeError) throw unauthenticated();
+    throw error;
+  }
+}
+
+/**
+ * Authenticate the request and put the caller on the context. Refuses with 401 before looking at
+ * the database, and with 403 `user_inactive` for a known user whose account is not active.
+ */
+export const requireCaller = createMiddleware<AppBindings>(async (c, next) => {
+  const token = bearerToken(c.req.header("authorization"));
+  if (!token) throw unauthenticated();
+  const claims = await verifyAccessToken(token, c.var.config);
+  const caller = await c.var.db.query.users.findFirst({ where: eq(users.workosUserId, claims.sub) });
+  if (!caller || caller.state === "deleted") throw unauthenticated();
+  if (caller.state !== "active") {
+    throw new ApiError(403, "user_inactive", "This account is not active.");
+  }
+  c.set("claims", claims);
+  c.set("caller", caller);
+  await next();
+});

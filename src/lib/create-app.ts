@@ -1,0 +1,135 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { cors } from "hono/cors";
+import { createMiddleware } from "hono/factory";
+import { HTTPException } from "hono/http-exception";
+import { createDb } from "../db/client";
+import { ConfigError, loadConfig } from "./config";
+import { ApiError, respondWithError, toValidationIssues } from "./errors";
+import type { AppBindings, AppOpenAPI } from "./types";
+
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+const locations = { json: "body", param: "path", query: "query", header: "header" } as const;
+
+/** A router with the app's bindings and its validation hook: every router comes from here. */
+export function createRouter(): AppOpenAPI {
+  return new OpenAPIHono<AppBindings>({
+    strict: true,
+    defaultHook: (result) => {
+      if (!result.success) {
+        const location = locations[result.target as keyof typeof locations] ?? "body";
+        throw new ApiError(
+          422,
+          "validation_error",
+          toValidationIssues(result.error, location, (result as { data?: unknown }).data),
+        );
+      }
+    },
+  });
+}
+
+const requestContext = createMiddleware<AppBindings>(async (c, next) => {
+  const incoming = c.req.header("x-request-id");
+  const requestId = incoming && SANE_REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
+  c.set("requestId", requestId);
+  try {
+    await next();
+  } finally {
+    c.res.headers.set("X-Request-Id", requestId);
+    c.res.headers.set("X-Content-Type-Options", "nosniff");
+    if (!c.res.headers.has("Cache-Control")) c.res.headers.set("Cache-Control", "no-store");
+  }
+});
+
+/** Config and the database client for this request; a broken configuration stops here. */
+const services = createMiddleware<AppBindings>(async (c, next) => {
+  c.set("config", loadConfig(c.env));
+  c.set("db", createDb(c.env.DB));
+  await next();
+});
+
+function corsFor(c: Context<AppBindings>) {
+  let origins: string[] = [];
+  try {
+    origins = loadConfig(c.env).corsOrigins;
+  } catch {}
+  return cors({
+    origin: (origin) => (origins.includes(origin) ? origin : null),
+    allowMethods: ["GET", "POST", "PATCH", "PUT", "HEAD", "OPTIONS"],
+    allowHeaders: ["Authorization", "Content-Type", "X-Request-Id"],
+    exposeHeaders: ["X-Request-Id", "Retry-After"],
+    maxAge: 600,
+  });
+}
+
+export function onError(error: Error, c: Context<AppBindings>) {
+  if (error instanceof ApiError) return respondWithError(c, error);
+  const requestId = c.get("requestId");
+  if (error instanceof ConfigError) {
+    console.error(
+      JSON.stringify({ level: "error", msg: "invalid configuration", requestId, problems: error.problems }),
+    );
+    return respondWithError(c, new ApiError(500, "internal_error", "Internal server error."));
+  }
+  if (error instanceof HTTPException && error.status < 500) {
+    // Raised by Hono itself for a request it refuses; keep the status, never its text.
+    const known = error.status === 413 || error.status === 415;
+    return respondWithError(
+      c,
+      known
+        ? new ApiError(
+            error.status as 413 | 415,
+            error.status === 413 ? "payload_too_large" : "unsupported_media_type",
+            "The request body was refused.",
+          )
+        : new ApiError(400, "bad_request", "Bad request."),
+    );
+  }
+  console.error(
+    JSON.stringify({
+      level: "error",
+      msg: "unhandled error",
+      requestId,
+      error: error.name,
+      message: error.message,
+      stack: error.stack,
+    }),
+  );
+  return respondWithError(c, new ApiError(500, "internal_error", "Internal server error."));
+}
+
+/** The application shell: request id, security headers, CORS, config, errors. */
+export function createApp(): AppOpenAPI {
+  const app = createRouter();
+  app.use("*", requestContext);
+  app.use("*", (c, next) => corsFor(c)(c, next));
+  // /healthz, /docs and /openapi.json work without configuration; everything else needs it.
+  for (const path of ["/api/*", "/webhooks/*", "/__s3/*"]) app.use(path, services);
+  app.onError(onError);
+  app.notFound((c) => respondWithError(c, new ApiError(404, "not_found", "Not found.")));
+  return app;
+}
+
+/**
+ * Answer 405 (with `Allow`) for a known path asked with a method it does not serve, instead of
+ * a 404 that would suggest the path does not exist. Call after every route is registered.
+ */
+export function rejectOtherMethods(app: AppOpenAPI) {
+  const allowed = new Map<string, Set<string>>();
+  for (const route of app.routes) {
+    if (route.method === "ALL") continue;
+    const methods = allowed.get(route.path) ?? new Set<string>(["OPTIONS"]);
+    methods.add(route.method);
+    if (route.method === "GET") methods.add("HEAD");
+    allowed.set(route.path, methods);
+  }
+  for (const [path, methods] of allowed) {
+    const allow = [...methods].join(", ");
+    app.all(path, (c) => {
+      throw new ApiError(405, "method_not_allowed", `Method ${c.req.method} is not allowed here.`, {
+        Allow: allow,
+      });
+    });
+  }
+}

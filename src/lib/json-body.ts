@@ -1,0 +1,60 @@
+import { createMiddleware } from "hono/factory";
+import { ApiError, validationError } from "./errors";
+import type { AppBindings } from "./types";
+
+/** Largest JSON body accepted, counted on the bytes received (chunked bodies too). */
+export const MAX_JSON_BODY_BYTES = 64 * 1024;
+
+/** `application/json`, optionally with a UTF-8 charset (RFC 8259 JSON is UTF-8); nothing else. */
+const JSON_MEDIA_TYPE = /^application\/json(?:;[ \t]*charset=(?:"utf-8"|utf-8))?$/i;
+
+const payloadTooLarge = () =>
+  new ApiError(413, "payload_too_large", `The request body is larger than ${MAX_JSON_BODY_BYTES} bytes.`);
+
+async function readLimited(request: Request): Promise<Uint8Array> {
+  const declared = request.headers.get("content-length");
+  if (declared !== null && Number(declared) > MAX_JSON_BODY_BYTES) throw payloadTooLarge();
+  if (!request.body) return new Uint8Array();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = request.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > MAX_JSON_BODY_BYTES) {
+      await reader.cancel();
+      throw payloadTooLarge();
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}
+
+/**
+ * Gate for JSON endpoints: 415 unless the body is declared JSON, 413 past the size limit, 422
+ * `json_invalid` when it does not parse. The parsed value is put in Hono's body cache, so the
+ * zod validator that runs next sees exactly what was checked here. Duplicate keys: the last one
+ * wins (as `JSON.parse` does), and that value is what gets validated.
+ */
+export const jsonBody = createMiddleware<AppBindings>(async (c, next) => {
+  const contentType = c.req.header("content-type")?.trim() ?? "";
+  if (!JSON_MEDIA_TYPE.test(contentType)) {
+    throw new ApiError(415, "unsupported_media_type", "The request body must be application/json.");
+  }
+  const bytes = await readLimited(c.req.raw);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes));
+  } catch {
+    throw validationError([{ loc: ["body"], msg: "JSON decode error", type: "json_invalid" }]);
+  }
+  c.req.bodyCache.json = Promise.resolve(parsed);
+  await next();
+});

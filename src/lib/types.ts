@@ -1,0 +1,28 @@
+import type { OpenAPIHono, RouteConfig, RouteHandler } from "@hono/zod-openapi";
+import type { Database } from "../db/client";
+import type { User } from "../db/schema";
+import type { Config } from "./config";
+
+/** Claims of a verified WorkOS access token that the service uses. */
+export interface AccessTokenClaims {
+  sub: string;
+  org_id?: string;
+  role?: string;
+  permissions?: string[];
+  sid?: string;
+}
+
+export interface AppBindings {
+  Bindings: Env;
+  Variables: {
+    requestId: string;
+    config: Config;
+    db: Database;
+    /** Set by `requireCaller`: the active user the token belongs to. */
+    caller: User;
+    claims: AccessTokenClaims;
+  };
+}
+
+export type AppOpenAPI = OpenAPIHono<AppBindings>;
+export type AppRouteHandler<R extends RouteConfig> = RouteHandler<R, AppBindings>;

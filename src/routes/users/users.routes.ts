@@ -1,0 +1,100 @@
+import { createRoute } from "@hono/zod-openapi";
+import { requireCaller } from "../../lib/auth";
+import { jsonBody } from "../../lib/json-body";
+import {
+  authErrors,
+  errorResponse,
+  jsonBodyErrors,
+  ValidationErrorResponse,
+} from "../../lib/openapi-schemas";
+import { UpdateProfilePictureBody, UserIdParams, UserProfile } from "./users.schemas";
+
+const tags = ["Users"];
+const security = [{ Bearer: [] }];
+const profileResponse = {
+  description: "Successful Response",
+  content: { "application/json": { schema: UserProfile } },
+};
+const validation = {
+  description: "Validation error (code: `validation_error`)",
+  content: { "application/json": { schema: ValidationErrorResponse } },
+};
+
+export const getMe = createRoute({
+  method: "get",
+  path: "/api/v1/users/me",
+  tags,
+  security,
+  summary: "Get the caller's profile",
+  middleware: [requireCaller] as const,
+  responses: { 200: profileResponse, ...authErrors },
+});
+
+export const getSharedUser = createRoute({
+  method: "get",
+  path: "/api/v1/shared/users/{user_id}",
+  tags,
+  security,
+  summary: "Get a user's profile",
+  description: "Open to every active member of the same organization. Users elsewhere are 404.",
+  middleware: [requireCaller] as const,
+  request: { params: UserIdParams },
+  responses: {
+    200: profileResponse,
+    ...authErrors,
+    404: errorResponse("No such user, or not visible to the caller", ["user_not_found"]),
+    422: validation,
+  },
+});
+
+const profilePictureDescription =
+  "Sets (a UUID) or removes (null) the custom profile picture. Before writing, the upload is checked " +
+  "in this order: it exists and is owned by the caller, also when an admin acts for someone else " +
+  "(404 `upload_not_found`); its scope is `profile_picture` (422 `upload_wrong_scope`); its kind is " +
+  "`image` (422 `upload_wrong_kind`); its state is `ready` (409 `upload_not_ready`). The check and " +
+  "the write are one atomic step. Setting the photo already set, or removing when none is set, " +
+  "succeeds and changes nothing.";
+
+const profilePictureErrors = {
+  ...authErrors,
+  ...jsonBodyErrors,
+  404: errorResponse("No such user or upload, or not visible to the caller", [
+    "user_not_found",
+    "upload_not_found",
+  ]),
+  409: errorResponse("The upload is not ready", ["upload_not_ready"]),
+  422: {
+    description:
+      "Validation error, or an upload of the wrong scope or kind (code: `validation_error`, `upload_wrong_scope`, `upload_wrong_kind`)",
+    content: validation.content,
+  },
+};
+
+const profilePictureBody = {
+  required: true,
+  content: { "application/json": { schema: UpdateProfilePictureBody } },
+};
+
+export const updateMyProfilePicture = createRoute({
+  method: "patch",
+  path: "/api/v1/users/me/profile-picture",
+  tags,
+  security,
+  summary: "Update My Profile Picture",
+  description: profilePictureDescription,
+  middleware: [requireCaller, jsonBody] as const,
+  request: { body: profilePictureBody },
+  responses: { 200: profileResponse, ...profilePictureErrors },
+});
+
+export const updateUserProfilePicture = createRoute({
+  method: "patch",
+  path: "/api/v1/shared/users/{user_id}/profile-picture",
+  tags,
+  security,
+  summary: "Update User Profile Picture",
+  description: `${profilePictureDescription} Acting on another user needs the caller's role \`admin\` and the same organization: a user outside the caller's organization is 404, one inside without permission 403.`,
+  middleware: [requireCaller, jsonBody] as const,
+  request: { params: UserIdParams, body: profilePictureBody },
+  responses: { 200: profileResponse, ...profilePictureErrors },
+});

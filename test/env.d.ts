@@ -1,0 +1,7 @@
+declare namespace Cloudflare {
+  interface Env {
+    TEST_MIGRATIONS: import("cloudflare:test").D1Migration[];
+    /** The private RSA JWK (JSON) that test tokens are signed with; its public half is the JWKS. */
+    TEST_SIGNING_JWK: string;
+  }
+}
