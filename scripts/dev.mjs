@@ -1,0 +1,116 @@
+// `npm run dev`: the whole service locally, with no Cloudflare or WorkOS account. Writes the dev
+// keys and .dev.vars, applies the D1 migrations to the local database, seeds a demo user, starts
+// `wrangler dev`, puts a real photo through the upload pipeline, and prints a curl to try.
+import { execFileSync, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { DEMO_USER, devToken, writeDevVars } from "./dev-keys.mjs";
+
+const PORT = Number(process.env.PORT ?? 8787);
+const BASE = `http://localhost:${PORT}`;
+process.env.WRANGLER_SEND_METRICS ??= "false";
+
+const wrangler = (args) => execFileSync("wrangler", args, { stdio: ["ignore", "ignore", "inherit"] });
+const log = (message) => console.log(`\x1b[36m[dev]\x1b[0m ${message}`);
+
+writeDevVars();
+log("applying D1 migrations to the local database");
+wrangler(["d1", "migrations", "apply", "DB", "--local"]);
+
+const now = Date.now();
+const sql = (value) => (value === null ? "NULL" : `'${String(value).replaceAll("'", "''")}'`);
+wrangler([
+  "d1",
+  "execute",
+  "DB",
+  "--local",
+  "--command",
+  `INSERT INTO users (id, workos_user_id, email, email_verified, first_name, last_name, workos_profile_picture_url, role, state, organization_id, last_login, created_at, updated_at)
+   VALUES (${[DEMO_USER.id, DEMO_USER.sub, DEMO_USER.email, 1, DEMO_USER.firstName, DEMO_USER.lastName, null, DEMO_USER.role, "active", DEMO_USER.org].map(sql).join(", ")}, ${now}, ${now}, ${now})
+   ON CONFLICT(workos_user_id) DO NOTHING`,
+]);
+log(`demo user ${DEMO_USER.email} (${DEMO_USER.id}) is in the local database`);
+
+const server = spawn("wrangler", ["dev", "--port", String(PORT), "--show-interactive-dev-session=false"], {
+  stdio: "inherit",
+});
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => server.kill(signal));
+server.on("exit", (code) => process.exit(code ?? 0));
+
+await waitForHealth();
+await seedDemoPhoto().catch((error) => log(`could not seed the demo photo: ${error.message}`));
+await printWalkthrough();
+
+async function waitForHealth() {
+  for (let i = 0; i < 120; i++) {
+    try {
+      if ((await fetch(`${BASE}/healthz`)).ok) return;
+    } catch {}
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  throw new Error("wrangler dev did not become healthy in 60 s");
+}
+
+async function api(path, init = {}, token) {
+  const response = await fetch(`${BASE}${path}`, {
+    ...init,
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}`, ...init.headers },
+  });
+  const body = await response.json().catch(() => null);
+  if (!response.ok)
+    throw new Error(`${init.method ?? "GET"} ${path}: ${response.status} ${JSON.stringify(body)}`);
+  return body;
+}
+
+/** The demo photo goes through the same HTTP pipeline a browser uses: create, PUT, complete, PATCH. */
+async function seedDemoPhoto() {
+  const token = await devToken();
+  const me = await api("/api/v1/users/me", {}, token);
+  if (me.hasCustomProfilePicture) return log("demo user already has a custom photo");
+  const photo = readFileSync(new URL("./assets/demo-photo.jpg", import.meta.url));
+  const created = await api(
+    "/api/v1/uploads",
+    {
+      method: "POST",
+      body: JSON.stringify({
+        kind: "image",
+        scope: "profile_picture",
+        contentType: "image/jpeg",
+        size: photo.byteLength,
+        filename: "demo-photo.jpg",
+      }),
+    },
+    token,
+  );
+  const put = await fetch(created.uploadUrl, {
+    method: created.uploadMethod,
+    headers: created.uploadHeaders,
+    body: photo,
+  });
+  if (!put.ok) throw new Error(`PUT to the presigned URL: ${put.status}`);
+  const completed = await api(`/api/v1/uploads/${created.upload.id}/complete`, { method: "POST" }, token);
+  if (completed.state !== "ready")
+    throw new Error(`upload ended ${completed.state}: ${completed.failureReason}`);
+  await api(
+    "/api/v1/users/me/profile-picture",
+    { method: "PATCH", body: JSON.stringify({ uploadId: completed.id }) },
+    token,
+  );
+  log(`demo photo uploaded, thumbnailed and set (upload ${completed.id})`);
+}
+
+async function printWalkthrough() {
+  const token = await devToken({ ttl: 12 * 3600 });
+  console.log(`
+\x1b[32mProfile-picture API is running at ${BASE}\x1b[0m  (docs: ${BASE}/docs)
+
+  export TOKEN='${token}'
+
+  curl -s ${BASE}/api/v1/users/me -H "Authorization: Bearer $TOKEN"
+
+  curl -s -X PATCH ${BASE}/api/v1/shared/users/${DEMO_USER.id}/profile-picture \\
+    -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
+    -d '{"uploadId": null}'
+
+More tokens: npm run dev:token -- --sub ${DEMO_USER.sub}   (the README walks through an upload)
+`);
+}
