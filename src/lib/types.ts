@@ -2,6 +2,7 @@ import type { OpenAPIHono, RouteConfig, RouteHandler } from "@hono/zod-openapi";
 import type { Database } from "../db/client";
 import type { User } from "../db/schema";
 import type { Config } from "./config";
+import type { D1Tracker } from "./d1";
 
 /** Claims of a verified WorkOS access token that the service uses. */
 export interface AccessTokenClaims {
@@ -16,6 +17,8 @@ export interface AppBindings {
   Bindings: Env;
   Variables: {
     requestId: string;
+    /** Round trips and time spent in D1 for this request. */
+    d1: D1Tracker;
     config: Config;
     db: Database;
     /** Set by `requireCaller`: the active user the token belongs to. */
