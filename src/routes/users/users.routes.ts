@@ -7,6 +7,7 @@ import {
   jsonBodyErrors,
   ValidationErrorResponse,
 } from "../../lib/openapi-schemas";
+import { limitWrites } from "../../lib/rate-limit";
 import { UpdateProfilePictureBody, UserIdParams, UserProfile } from "./users.schemas";
 
 const tags = ["Users"];
@@ -82,7 +83,7 @@ export const updateMyProfilePicture = createRoute({
   security,
   summary: "Update My Profile Picture",
   description: profilePictureDescription,
-  middleware: [requireCaller, jsonBody] as const,
+  middleware: [requireCaller, limitWrites, jsonBody] as const,
   request: { body: profilePictureBody },
   responses: { 200: profileResponse, ...profilePictureErrors },
 });
@@ -94,7 +95,7 @@ export const updateUserProfilePicture = createRoute({
   security,
   summary: "Update User Profile Picture",
   description: `${profilePictureDescription} Acting on another user needs the caller's role \`admin\` and the same organization: a user outside the caller's organization is 404, one inside without permission 403.`,
-  middleware: [requireCaller, jsonBody] as const,
+  middleware: [requireCaller, limitWrites, jsonBody] as const,
   request: { params: UserIdParams, body: profilePictureBody },
   responses: { 200: profileResponse, ...profilePictureErrors },
 });

@@ -1,0 +1,31 @@
+import type { Context } from "hono";
+import { createMiddleware } from "hono/factory";
+import { ApiError } from "./errors";
+import type { AppBindings } from "./types";
+
+/** The limiters' period in wrangler.toml (`simple.period`), which is what a refused client waits. */
+const PERIOD_SECONDS = 60;
+
+export const rateLimited = () =>
+  new ApiError(429, "rate_limited", "Too many requests; try again later.", {
+    "Retry-After": String(PERIOD_SECONDS),
+  });
+
+/** The client's address as Cloudflare saw it; `unknown` only outside Cloudflare (tests, tools). */
+export const clientIp = (c: Context<AppBindings>) => c.req.header("cf-connecting-ip") ?? "unknown";
+
+/**
+ * Count one event against `limiter` for `key`; throw 429 when over. The Rate Limiting binding is
+ * local to a Cloudflare location and eventually consistent: a guard against abuse, not a quota.
+ * @see https://developers.cloudflare.com/workers/runtime-apis/bindings/rate-limit/
+ */
+export async function enforceLimit(limiter: RateLimit, key: string): Promise<void> {
+  const { success } = await limiter.limit({ key });
+  if (!success) throw rateLimited();
+}
+
+/** Writes (the PATCH, upload creation and completion) are limited per caller. Goes after `requireCaller`. */
+export const limitWrites = createMiddleware<AppBindings>(async (c, next) => {
+  await enforceLimit(c.env.WRITE_LIMITER, `user:${c.var.caller.id}`);
+  await next();
+});
