@@ -83,8 +83,17 @@ function corsFor(c: Context<AppBindings>) {
   });
 }
 
+/** The ApiError behind `error`, if any: Drizzle wraps driver errors (our D1 503s) in its own. */
+function apiErrorIn(error: unknown): ApiError | undefined {
+  for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof ApiError) return e;
+  }
+  return undefined;
+}
+
 export function onError(error: Error, c: Context<AppBindings>) {
-  if (error instanceof ApiError) return respondWithError(c, error);
+  const apiError = apiErrorIn(error);
+  if (apiError) return respondWithError(c, apiError);
   const requestId = c.get("requestId");
   if (error instanceof ConfigError) {
     console.error(
