@@ -42,7 +42,7 @@ export function faultyD1(real: D1Database, faults: Fault[]): FaultyD1 {
       first: (column?: string) => execute(sql, () => (column ? statement.first(column) : statement.first())),
       run: () => execute(sql, () => statement.run()),
       all: () => execute(sql, () => statement.all()),
-      raw: (options?: { columnNames: true }) => execute(sql, () => statement.raw(options)),
+      raw: (options?: { columnNames?: false }) => execute(sql, () => statement.raw(options)),
     }) as unknown as D1PreparedStatement;
 
   const db = {
