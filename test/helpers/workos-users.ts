@@ -27,7 +27,7 @@ export function workosUserObject(id: string, overrides: Record<string, unknown> 
 
 /** The `WorkOS-Signature` header for `body`: HMAC-SHA256 over `${t}.${body}`, `t` in unix ms. */
 export async function signWebhook(
-  body: string,
+  body: string | Uint8Array,
   options: { timestamp?: number; secret?: string } = {},
 ): Promise<string> {
   const t = String(options.timestamp ?? Date.now());
@@ -38,7 +38,12 @@ export async function signWebhook(
     false,
     ["sign"],
   );
-  const mac = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`${t}.${body}`));
+  const bytes = typeof body === "string" ? new TextEncoder().encode(body) : body;
+  const mac = await crypto.subtle.sign(
+    "HMAC",
+    key,
+    new Uint8Array([...new TextEncoder().encode(`${t}.`), ...bytes]),
+  );
   const hex = [...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, "0")).join("");
   return `t=${t}, v1=${hex}`;
 }
