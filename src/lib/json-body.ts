@@ -8,12 +8,13 @@ export const MAX_JSON_BODY_BYTES = 64 * 1024;
 /** `application/json`, optionally with a UTF-8 charset (RFC 8259 JSON is UTF-8); nothing else. */
 const JSON_MEDIA_TYPE = /^application\/json(?:;[ \t]*charset=(?:"utf-8"|utf-8))?$/i;
 
-const payloadTooLarge = () =>
-  new ApiError(413, "payload_too_large", `The request body is larger than ${MAX_JSON_BODY_BYTES} bytes.`);
+const payloadTooLarge = (maxBytes: number) =>
+  new ApiError(413, "payload_too_large", `The request body is larger than ${maxBytes} bytes.`);
 
-async function readLimited(request: Request): Promise<Uint8Array> {
+/** The request body's bytes; 413 past `maxBytes`, counted as they arrive (chunked bodies too). */
+export async function readLimited(request: Request, maxBytes = MAX_JSON_BODY_BYTES): Promise<Uint8Array> {
   const declared = request.headers.get("content-length");
-  if (declared !== null && Number(declared) > MAX_JSON_BODY_BYTES) throw payloadTooLarge();
+  if (declared !== null && Number(declared) > maxBytes) throw payloadTooLarge(maxBytes);
   if (!request.body) return new Uint8Array();
   const chunks: Uint8Array[] = [];
   let total = 0;
@@ -22,9 +23,9 @@ async function readLimited(request: Request): Promise<Uint8Array> {
     const { done, value } = await reader.read();
     if (done) break;
     total += value.byteLength;
-    if (total > MAX_JSON_BODY_BYTES) {
+    if (total > maxBytes) {
       await reader.cancel();
-      throw payloadTooLarge();
+      throw payloadTooLarge(maxBytes);
     }
     chunks.push(value);
   }

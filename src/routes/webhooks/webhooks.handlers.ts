@@ -1,0 +1,38 @@
+import type { Handler } from "hono";
+import { ApiError } from "../../lib/errors";
+import { readLimited } from "../../lib/json-body";
+import type { AppBindings } from "../../lib/types";
+import { MAX_WEBHOOK_BODY_BYTES } from "./webhooks.routes";
+import { parseEvent, recordEvent, statementsFor, wasProcessed } from "./workos-events";
+import { verifyWorkOSSignature } from "./workos-signature";
+
+const badSignature = () =>
+  new ApiError(
+    401,
+    "unauthenticated",
+    "The webhook signature is missing, invalid or outside the allowed window.",
+  );
+
+/**
+ * Verify, then parse, then apply. Recording the event id and applying its change are one D1
+ * batch (a transaction): a redelivered id makes the insert fail and the batch roll back, so a
+ * replay changes nothing even when two deliveries race.
+ */
+export const workosWebhookHandler: Handler<AppBindings> = async (c) => {
+  const { db, config } = c.var;
+  const signature = c.req.header("workos-signature");
+  if (!signature) throw badSignature();
+  const rawBody = await readLimited(c.req.raw, MAX_WEBHOOK_BODY_BYTES);
+  if (!(await verifyWorkOSSignature(signature, rawBody, config.workos.webhookSecret))) throw badSignature();
+
+  const event = parseEvent(rawBody);
+  const [first, ...rest] = statementsFor(db, event);
+  if (first) {
+    try {
+      await db.batch([recordEvent(db, event), first, ...rest]);
+    } catch (error) {
+      if (!(await wasProcessed(db, event.id))) throw error;
+    }
+  }
+  return c.json({ received: true as const }, 200);
+};

@@ -1,0 +1,7 @@
+import { createRouter } from "../../lib/create-app";
+import { workosWebhookHandler } from "./webhooks.handlers";
+import { workosWebhook } from "./webhooks.routes";
+
+const router = createRouter();
+router.openAPIRegistry.registerPath(workosWebhook);
+export const webhooksRouter = router.post(workosWebhook.path, workosWebhookHandler);

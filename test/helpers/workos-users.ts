@@ -1,0 +1,71 @@
+import { env } from "cloudflare:workers";
+
+export const WEBHOOK_SECRET = "whsec_test_secret";
+export const WORKOS_API_KEY = "sk_test_workos_api_key";
+
+/** A fresh WorkOS user id, unique per test. */
+export const newWorkOSUserId = () => `user_${crypto.randomUUID().replaceAll("-", "").toUpperCase()}`;
+
+/** A WorkOS user object as the API and `user.*` events carry it. */
+export function workosUserObject(id: string, overrides: Record<string, unknown> = {}) {
+  return {
+    object: "user",
+    id,
+    email: `${id.toLowerCase()}@example.com`,
+    email_verified: true,
+    first_name: "Grace",
+    last_name: "Hopper",
+    profile_picture_url: `https://workoscdn.com/images/${id}.png`,
+    last_sign_in_at: "2026-11-20T08:00:00.000Z",
+    created_at: "2026-01-02T03:04:05.000Z",
+    updated_at: "2026-11-20T08:00:00.000Z",
+    external_id: null,
+    metadata: {},
+    ...overrides,
+  };
+}
+
+/** The `WorkOS-Signature` header for `body`: HMAC-SHA256 over `${t}.${body}`, `t` in unix ms. */
+export async function signWebhook(
+  body: string | Uint8Array,
+  options: { timestamp?: number; secret?: string } = {},
+): Promise<string> {
+  const t = String(options.timestamp ?? Date.now());
+  const key = await crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(options.secret ?? WEBHOOK_SECRET),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  const bytes = typeof body === "string" ? new TextEncoder().encode(body) : body;
+  const mac = await crypto.subtle.sign(
+    "HMAC",
+    key,
+    new Uint8Array([...new TextEncoder().encode(`${t}.`), ...bytes]),
+  );
+  const hex = [...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return `t=${t}, v1=${hex}`;
+}
+
+/**
+ * The test D1 binding, wrapped to record every statement the worker prepares (Drizzle prepares
+ * one per round trip; a batch records its statements too). Pass as `env: { DB: counted.db }`.
+ */
+export function countingD1() {
+  const statements: string[] = [];
+  const real = env.DB;
+  const db = new Proxy(real, {
+    get(target, property) {
+      if (property === "prepare") {
+        return (query: string) => {
+          statements.push(query);
+          return target.prepare(query);
+        };
+      }
+      const value = Reflect.get(target, property);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { db, statements };
+}
