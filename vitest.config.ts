@@ -15,6 +15,8 @@ export default defineConfig(async () => {
       cloudflareTest({
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
+          // A real limiter with a tiny budget, swapped in by the rate-limit tests.
+          ratelimits: { TIGHT_LIMITER: { namespace_id: "9001", simple: { limit: 3, period: 60 } } },
           bindings: {
             TEST_MIGRATIONS: migrations,
             TEST_SIGNING_JWK: JSON.stringify(signingJwk),

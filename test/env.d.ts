@@ -3,5 +3,7 @@ declare namespace Cloudflare {
     TEST_MIGRATIONS: import("cloudflare:test").D1Migration[];
     /** The private RSA JWK (JSON) that test tokens are signed with; its public half is the JWKS. */
     TEST_SIGNING_JWK: string;
+    /** A Rate Limiting binding allowing 3 a minute, for the 429 tests. */
+    TIGHT_LIMITER: RateLimit;
   }
 }

@@ -6,6 +6,7 @@ import { type User, users } from "../db/schema";
 import type { Config } from "./config";
 import { ApiError, unauthenticated, unavailable } from "./errors";
 import { inlineKeySet, JwksUnavailableError, remoteKeySet } from "./jwks";
+import { clientIp, enforceLimit } from "./rate-limit";
 import type { AccessTokenClaims, AppBindings } from "./types";
 import { followTokenClaims, provisionUser } from "./user-provisioning";
 import { WorkOSUnavailableError } from "./workos-api";
@@ -71,10 +72,19 @@ export async function verifyAccessToken(token: string, config: Config): Promise<
  * them, 503 when WorkOS cannot answer, nothing written either way).
  */
 export const requireCaller = createMiddleware<AppBindings>(async (c, next) => {
-  const token = bearerToken(c.req.header("authorization"));
-  if (!token) throw unauthenticated();
   const { config, db } = c.var;
-  const claims = await verifyAccessToken(token, config);
+  let claims: AccessTokenClaims;
+  try {
+    const token = bearerToken(c.req.header("authorization"));
+    if (!token) throw unauthenticated();
+    claims = await verifyAccessToken(token, config);
+  } catch (error) {
+    // Failed authentications count per client IP: guessing tokens gets a 429 soon.
+    if (error instanceof ApiError && error.status === 401) {
+      await enforceLimit(c.env.IP_LIMITER, `auth-failure:${clientIp(c)}`);
+    }
+    throw error;
+  }
   const known = await db.query.users.findFirst({ where: eq(users.workosUserId, claims.sub) });
   const user = known ?? (await provisionOrRefuse(db, config, claims, c.var.requestId));
   assertActive(user);

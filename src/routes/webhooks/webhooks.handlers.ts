@@ -1,6 +1,7 @@
 import type { Handler } from "hono";
 import { ApiError } from "../../lib/errors";
 import { readLimited } from "../../lib/json-body";
+import { clientIp, enforceLimit } from "../../lib/rate-limit";
 import type { AppBindings } from "../../lib/types";
 import { MAX_WEBHOOK_BODY_BYTES } from "./webhooks.routes";
 import { parseEvent, recordEvent, statementsFor, wasProcessed } from "./workos-events";
@@ -20,6 +21,7 @@ const badSignature = () =>
  */
 export const workosWebhookHandler: Handler<AppBindings> = async (c) => {
   const { db, config } = c.var;
+  await enforceLimit(c.env.IP_LIMITER, `webhook:${clientIp(c)}`);
   const signature = c.req.header("workos-signature");
   if (!signature) throw badSignature();
   const rawBody = await readLimited(c.req.raw, MAX_WEBHOOK_BODY_BYTES);

@@ -1,0 +1,92 @@
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { call, json } from "./helpers/api";
+import { createUpload, createUser, readUser } from "./helpers/db";
+import { signToken } from "./helpers/tokens";
+import { mockWorkOS } from "./helpers/workos";
+
+afterEach(() => vi.restoreAllMocks());
+
+const tight = { WRITE_LIMITER: env.TIGHT_LIMITER, IP_LIMITER: env.TIGHT_LIMITER };
+const uniqueIp = () => `198.51.100.${Math.floor(Math.random() * 250)}-${crypto.randomUUID()}`;
+
+async function expectRateLimited(res: Response) {
+  expect(res.status).toBe(429);
+  expect(res.headers.get("Retry-After")).toBe("60");
+  expect(await json(res)).toEqual({ detail: expect.any(String), code: "rate_limited" });
+}
+
+describe("rate limits", () => {
+  it("limits profile-picture writes per caller, with 429 and Retry-After, and applies nothing over the limit", async () => {
+    mockWorkOS();
+    const user = await createUser();
+    const [first, second] = [await createUpload(user), await createUpload(user)];
+    const token = await signToken({ sub: user.workosUserId });
+    const patch = (uploadId: string | null) =>
+      call("/api/v1/users/me/profile-picture", { method: "PATCH", token, json: { uploadId }, env: tight });
+
+    const statuses = [];
+    for (const uploadId of [first.id, null, first.id]) statuses.push((await patch(uploadId)).status);
+    expect(statuses).toEqual([200, 200, 200]);
+    await expectRateLimited(await patch(second.id));
+    expect((await readUser(user.id))?.profilePictureUploadId).toBe(first.id);
+
+    // Another caller has a budget of their own.
+    const other = await createUser();
+    const otherToken = await signToken({ sub: other.workosUserId });
+    const res = await call("/api/v1/users/me/profile-picture", {
+      method: "PATCH",
+      token: otherToken,
+      json: { uploadId: null },
+      env: tight,
+    });
+    expect(res.status).toBe(200);
+  });
+
+  it("limits failed authentications per client IP", async () => {
+    mockWorkOS();
+    const ip = uniqueIp();
+    const attempt = () =>
+      call("/api/v1/users/me", { token: "not.a.token", headers: { "CF-Connecting-IP": ip }, env: tight });
+    for (let i = 0; i < 3; i++) expect((await attempt()).status).toBe(401);
+    await expectRateLimited(await attempt());
+
+    // A valid token from another address is unaffected.
+    const user = await createUser();
+    const ok = await call("/api/v1/users/me", {
+      token: await signToken({ sub: user.workosUserId }),
+      headers: { "CF-Connecting-IP": uniqueIp() },
+      env: tight,
+    });
+    expect(ok.status).toBe(200);
+  });
+
+  it("limits webhook deliveries per client IP", async () => {
+    const ip = uniqueIp();
+    const deliver = () =>
+      call("/webhooks/workos", {
+        method: "POST",
+        body: "{}",
+        headers: {
+          "Content-Type": "application/json",
+          "CF-Connecting-IP": ip,
+          "WorkOS-Signature": "t=1, v1=00",
+        },
+        env: tight,
+      });
+    for (let i = 0; i < 3; i++) expect((await deliver()).status).toBe(401);
+    await expectRateLimited(await deliver());
+  });
+
+  it("never throttles local development: its limiters allow 100,000 a minute", async () => {
+    mockWorkOS();
+    const user = await createUser();
+    const token = await signToken({ sub: user.workosUserId });
+    const results = await Promise.all(
+      Array.from({ length: 40 }, () =>
+        call("/api/v1/users/me/profile-picture", { method: "PATCH", token, json: { uploadId: null } }),
+      ),
+    );
+    expect(results.map((r) => r.status)).toEqual(results.map(() => 200));
+  });
+});
