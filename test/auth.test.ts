@@ -461,6 +461,20 @@ describe("the WorkOS JWKS", () => {
     });
   }
 
+  it("is fetched once for concurrent first requests while it is down, and all get 503", async () => {
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const url = freshJwksUrl();
+    const workos = mockWorkOS({ [url]: () => new Response("down", { status: 502 }) });
+    const target = await victim();
+    const token = await signToken({ sub: target.user.workosUserId });
+    const responses = await Promise.all(
+      Array.from({ length: 10 }, () => attempt(target, `Bearer ${token}`, { WORKOS_JWKS_URL: url })),
+    );
+    for (const { response } of responses) expect(response.status).toBe(503);
+    expect(workos.count(url)).toBe(1);
+    await expectUnchanged(target.user);
+  });
+
   it("returns 503 within the fetch timeout when it never answers", {
     timeout: JWKS_TIMEOUT_MS + 5000,
   }, async () => {

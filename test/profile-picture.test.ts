@@ -270,6 +270,18 @@ describe.each(selfPaths)("%s", (_name, pathFor) => {
     }
   });
 
+  it("answers 403 user_inactive to an inactive caller and 401 to a deleted one, writing nothing", async () => {
+    for (const [state, status, code] of [
+      ["inactive", 403, "user_inactive"],
+      ["deleted", 401, "unauthenticated"],
+    ] as const) {
+      const user = await createUser({ state });
+      const upload = await createUpload(user);
+      await expectError(await patch(pathFor(user), user, { uploadId: upload.id }), status, code);
+      await expectUnchanged(user, upload);
+    }
+  });
+
   it("makes at most 2 D1 round trips on the happy path", async () => {
     const user = await createUser();
     const upload = await createUpload(user);
