@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ConfigError, loadConfig } from "../../lib/config";
 import { createRouter } from "../../lib/create-app";
+import { unavailable } from "../../lib/errors";
 import { errorResponse } from "../../lib/openapi-schemas";
 
 const healthz = createRoute({
@@ -24,7 +25,7 @@ export const healthRouter = createRouter().openapi(healthz, (c) => {
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     console.error(JSON.stringify({ level: "error", msg: "invalid configuration", problems: error.problems }));
-    return c.json({ detail: "The service is not configured.", code: "unavailable" }, 503);
+    throw unavailable("The service is not configured.");
   }
   return c.json({ status: "ok" as const }, 200);
 });

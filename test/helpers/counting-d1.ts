@@ -1,0 +1,56 @@
+/**
+ * A D1 binding that records every round trip to the database: each `first`/`all`/`run`/`raw` of
+ * a prepared statement, each `batch` (one trip however many statements it holds) and each `exec`.
+ * Drizzle's D1 driver only uses `prepare(...).bind(...)` with those, and `batch`.
+ *
+ * `beforeRoundTrip` runs just before a trip goes out, with its SQL: a test can change the data
+ * under the service at an exact moment (for example between a check and a write).
+ */
+export interface CountingD1 extends D1Database {
+  /** The SQL of each round trip made so far, in order (a batch's statements joined by `;`). */
+  readonly trips: string[];
+  readonly roundTrips: number;
+}
+
+type BeforeRoundTrip = (sql: string) => void | Promise<void>;
+
+const statementSql = new WeakMap<D1PreparedStatement, string>();
+
+export function countingD1(inner: D1Database, beforeRoundTrip?: BeforeRoundTrip): CountingD1 {
+  const trips: string[] = [];
+  const trip = async <T>(sql: string, run: () => Promise<T>): Promise<T> => {
+    trips.push(sql);
+    await beforeRoundTrip?.(sql);
+    return run();
+  };
+
+  const unwrapped = new WeakMap<D1PreparedStatement, D1PreparedStatement>();
+  const wrap = (statement: D1PreparedStatement, sql: string): D1PreparedStatement => {
+    const wrapped: D1PreparedStatement = {
+      bind: (...values: unknown[]) => wrap(statement.bind(...values), sql),
+      first: ((column?: string) =>
+        trip(sql, () => (column === undefined ? statement.first() : statement.first(column)))) as never,
+      all: (() => trip(sql, () => statement.all())) as never,
+      run: (() => trip(sql, () => statement.run())) as never,
+      raw: ((options?: { columnNames?: boolean }) =>
+        trip(sql, () => statement.raw(options as { columnNames: true }))) as never,
+    };
+    statementSql.set(wrapped, sql);
+    unwrapped.set(wrapped, statement);
+    return wrapped;
+  };
+  return {
+    trips,
+    get roundTrips() {
+      return trips.length;
+    },
+    prepare: (sql: string) => wrap(inner.prepare(sql), sql),
+    batch: ((statements: D1PreparedStatement[]) =>
+      trip(statements.map((s) => statementSql.get(s) ?? "?").join("; "), () =>
+        inner.batch(statements.map((s) => unwrapped.get(s) ?? s)),
+      )) as D1Database["batch"],
+    exec: (query: string) => trip(query, () => inner.exec(query)),
+    dump: () => inner.dump(),
+    withSession: (constraint?: string) => inner.withSession(constraint),
+  } as CountingD1;
+}
