@@ -16,7 +16,7 @@ import {
   trustedKey,
   trustedKid,
 } from "./helpers/tokens";
-import { mockWorkOS } from "./helpers/workos";
+import { mockWorkOS, WORKOS_API_URL } from "./helpers/workos";
 
 afterEach(() => {
   vi.useRealTimers();
@@ -110,6 +110,17 @@ describe("bearer authentication: malformed headers", () => {
       await expectUnchanged(target.user);
     });
   }
+});
+
+describe("bearer authentication: the scheme name", () => {
+  it("accepts the scheme in any case, as RFC 9110 says", async () => {
+    mockWorkOS();
+    const target = await victim();
+    const token = await signToken({ sub: target.user.workosUserId });
+    const { response } = await attempt(target, `bearer ${token}`);
+    expect(response.status).toBe(200);
+    expect((await readUser(target.user.id))?.profilePictureUploadId).toBe(target.upload.id);
+  });
 });
 
 describe("bearer authentication: forged and unacceptable tokens", () => {
@@ -360,8 +371,8 @@ describe("bearer authentication: forged and unacceptable tokens", () => {
 });
 
 describe("bearer authentication: the caller's account", () => {
-  it("returns 401 for a valid token whose sub has no user", async () => {
-    mockWorkOS();
+  it("returns 401 for a valid token whose sub neither D1 nor WorkOS knows", async () => {
+    mockWorkOS({ [`${WORKOS_API_URL}/user_management/users/`]: () => new Response("{}", { status: 404 }) });
     const target = await victim();
     const { response } = await attempt(target, `Bearer ${await signToken({ sub: "user_nobody_knows" })}`);
     await expectUnauthenticated(response);

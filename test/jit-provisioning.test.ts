@@ -1,11 +1,13 @@
+import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { users } from "../src/db/schema";
 import { call, json } from "./helpers/api";
+import { countingD1 } from "./helpers/counting-d1";
 import { createUser, db, readUser } from "./helpers/db";
 import { signToken } from "./helpers/tokens";
 import { mockWorkOS, WORKOS_API_URL } from "./helpers/workos";
-import { countingD1, newWorkOSUserId, WORKOS_API_KEY, workosUserObject } from "./helpers/workos-users";
+import { newWorkOSUserId, WORKOS_API_KEY, workosUserObject } from "./helpers/workos-users";
 
 const USERS_API = `${WORKOS_API_URL}/user_management/users/`;
 
@@ -286,30 +288,30 @@ describe("role and organization follow the token", () => {
   it("costs a known user with matching claims exactly one D1 statement", async () => {
     const user = await createUser({ role: "member", organizationId: "org_acme" });
     mockWorkOS();
-    const d1 = countingD1();
+    const d1 = countingD1(env.DB);
 
     const response = await call("/api/v1/users/me", {
       token: await signToken({ sub: user.workosUserId, org_id: "org_acme", role: "member" }),
-      env: { DB: d1.db },
+      env: { DB: d1 },
     });
 
     expect(response.status).toBe(200);
-    expect(d1.statements).toHaveLength(1);
-    expect(d1.statements[0]).toMatch(/^select /i);
+    expect(d1.trips).toHaveLength(1);
+    expect(d1.trips[0]).toMatch(/^select /i);
   });
 
   it("costs a known user whose role changed one read and one conditional update", async () => {
     const user = await createUser({ role: "member", organizationId: "org_acme" });
     mockWorkOS();
-    const d1 = countingD1();
+    const d1 = countingD1(env.DB);
 
     const response = await call("/api/v1/users/me", {
       token: await signToken({ sub: user.workosUserId, org_id: "org_acme", role: "admin" }),
-      env: { DB: d1.db },
+      env: { DB: d1 },
     });
 
     expect(response.status).toBe(200);
-    expect(d1.statements).toHaveLength(2);
-    expect(d1.statements[1]).toMatch(/^update "users" set .* where .*"role" <> \?/i);
+    expect(d1.trips).toHaveLength(2);
+    expect(d1.trips[1]).toMatch(/^update "users" set .* where .*"role" <> \?/i);
   });
 });

@@ -14,7 +14,8 @@ import { WorkOSUnavailableError } from "./workos-api";
 /** Authorization header values longer than this are refused before any parsing. */
 export const MAX_AUTHORIZATION_LENGTH = 8192;
 const CLOCK_TOLERANCE_SECONDS = 30;
-const BEARER_JWT = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/;
+/** The auth scheme is case-insensitive (RFC 9110 §11.1); the token is a compact JWS. */
+const BEARER_JWT = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/i;
 
 /** The compact JWT from an `Authorization: Bearer` header, or `undefined` if there is none. */
 export function bearerToken(header: string | undefined): string | undefined {

@@ -55,16 +55,34 @@ export class RemoteKeySet {
 
   /**
    * Concurrent callers share one fetch: without this, every request that arrives while the first
-   * fetch is in flight (a cold isolate under load) would fetch the JWKS again.
+   * fetch is in flight (a cold isolate under load) would fetch the JWKS again. The fetch belongs
+   * to the request that started it, and workerd cancels a request's I/O when that request ends,
+   * so a waiter gives up after the fetch timeout instead of trusting it to settle.
    */
   private refresh(now: number): Promise<void> {
-    if (this.inflight) return this.inflight;
+    if (this.inflight) return this.waitFor(this.inflight);
     if (now - this.attemptedAt < JWKS_COOLDOWN_MS && this.keys) return Promise.resolve();
     this.attemptedAt = now;
-    this.inflight = this.replaceKeys().finally(() => {
-      this.inflight = undefined;
+    const inflight = this.replaceKeys().finally(() => {
+      if (this.inflight === inflight) this.inflight = undefined;
     });
-    return this.inflight;
+    this.inflight = inflight;
+    return inflight;
+  }
+
+  private async waitFor(inflight: Promise<void>): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    const gaveUp = new Promise<"gave up">((resolve) => {
+      timer = setTimeout(() => resolve("gave up"), JWKS_TIMEOUT_MS);
+    });
+    try {
+      const outcome = await Promise.race([inflight, gaveUp]);
+      if (outcome === "gave up" && !this.keys) {
+        throw new JwksUnavailableError("shared JWKS fetch did not settle");
+      }
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private async replaceKeys(): Promise<void> {

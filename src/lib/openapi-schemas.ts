@@ -2,8 +2,9 @@ import { z } from "@hono/zod-openapi";
 import type { ErrorCode } from "./errors";
 
 /**
- * A UUID in canonical 8-4-4-4-12 form, in either case; normalised to lower case. Braced, URN and
- * hyphen-less forms are refused (422). The nil UUID is well-formed and simply matches nothing.
+ * An RFC 9562 UUID (version digit 1-8, variant 8-b) in the hyphenated 8-4-4-4-12 form, in either
+ * case; normalised to lower case. Braced, URN and hyphen-less forms, and hex strings that are not
+ * UUIDs, are refused (422). The nil and max UUIDs are well-formed and simply match nothing (404).
  * The same rule holds for every id on every route.
  */
 export const Uuid = z

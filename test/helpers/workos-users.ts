@@ -1,5 +1,3 @@
-import { env } from "cloudflare:workers";
-
 export const WEBHOOK_SECRET = "whsec_test_secret";
 export const WORKOS_API_KEY = "sk_test_workos_api_key";
 
@@ -46,26 +44,4 @@ export async function signWebhook(
   );
   const hex = [...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, "0")).join("");
   return `t=${t}, v1=${hex}`;
-}
-
-/**
- * The test D1 binding, wrapped to record every statement the worker prepares (Drizzle prepares
- * one per round trip; a batch records its statements too). Pass as `env: { DB: counted.db }`.
- */
-export function countingD1() {
-  const statements: string[] = [];
-  const real = env.DB;
-  const db = new Proxy(real, {
-    get(target, property) {
-      if (property === "prepare") {
-        return (query: string) => {
-          statements.push(query);
-          return target.prepare(query);
-        };
-      }
-      const value = Reflect.get(target, property);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-  return { db, statements };
 }
