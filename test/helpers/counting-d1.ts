@@ -4,7 +4,9 @@
  * Drizzle's D1 driver only uses `prepare(...).bind(...)` with those, and `batch`.
  *
  * `beforeRoundTrip` runs just before a trip goes out, with its SQL: a test can change the data
- * under the service at an exact moment (for example between a check and a write).
+ * under the service at an exact moment (for example between a check and a write), or throw to
+ * fail the trip. `afterRoundTrip` runs once the trip is back: throwing there loses the reply of a
+ * statement that did run.
  */
 export interface CountingD1 extends D1Database {
   /** The SQL of each round trip made so far, in order (a batch's statements joined by `;`). */
@@ -12,16 +14,22 @@ export interface CountingD1 extends D1Database {
   readonly roundTrips: number;
 }
 
-type BeforeRoundTrip = (sql: string) => void | Promise<void>;
+type RoundTripHook = (sql: string) => void | Promise<void>;
 
 const statementSql = new WeakMap<D1PreparedStatement, string>();
 
-export function countingD1(inner: D1Database, beforeRoundTrip?: BeforeRoundTrip): CountingD1 {
+export function countingD1(
+  inner: D1Database,
+  beforeRoundTrip?: RoundTripHook,
+  afterRoundTrip?: RoundTripHook,
+): CountingD1 {
   const trips: string[] = [];
   const trip = async <T>(sql: string, run: () => Promise<T>): Promise<T> => {
     trips.push(sql);
     await beforeRoundTrip?.(sql);
-    return run();
+    const result = await run();
+    await afterRoundTrip?.(sql);
+    return result;
   };
 
   const unwrapped = new WeakMap<D1PreparedStatement, D1PreparedStatement>();
