@@ -1,10 +1,14 @@
 import { createApp, rejectOtherMethods } from "./lib/create-app";
 import { mountDocs } from "./routes/docs/docs.index";
 import { healthRouter } from "./routes/health/health.index";
+import { s3EmulationRouter } from "./routes/s3-emulation/s3-emulation.index";
+import { uploadsRouter } from "./routes/uploads/uploads.index";
 import { usersRouter } from "./routes/users/users.index";
 
 export const app = createApp();
 app.route("/", healthRouter);
 app.route("/", usersRouter);
+app.route("/", uploadsRouter);
+app.route("/", s3EmulationRouter);
 mountDocs(app);
 rejectOtherMethods(app);
