@@ -60,17 +60,16 @@ async function putObject(c: Context<AppBindings>, key: string): Promise<Response
 
 async function getObject(c: Context<AppBindings>, key: string, validUntil: number): Promise<Response> {
   const request = c.req.raw;
-  const ranged = request.headers.has("range");
+  const range = parseRange(request.headers.get("range"));
   const object =
     request.method === "HEAD"
       ? await c.env.BUCKET.head(key)
-      : await c.env.BUCKET.get(key, {
-          onlyIf: request.headers,
-          ...(ranged ? { range: request.headers } : {}),
-        }).catch((error: unknown) => {
-          if (ranged) throw new S3Error(416, "InvalidRange", "The requested range is not satisfiable.");
-          throw error;
-        });
+      : await c.env.BUCKET.get(key, { onlyIf: request.headers, ...(range ? { range } : {}) }).catch(
+          (error: unknown) => {
+            if (range) throw new S3Error(416, "InvalidRange", "The requested range is not satisfiable.");
+            throw error;
+          },
+        );
   if (!object) throw new S3Error(404, "NoSuchKey", "The specified key does not exist.");
 
   const headers = new Headers();
@@ -98,24 +97,29 @@ async function getObject(c: Context<AppBindings>, key: string, validUntil: numbe
       "At least one of the preconditions you specified did not hold.",
     );
   }
-  const range = ranged ? contentRange(object) : undefined;
-  if (range) headers.set("Content-Range", range);
-  return new Response(object.body, { status: range ? 206 : 200, headers });
+  if (!range) return new Response(object.body, { status: 200, headers });
+  const { first, last } = byteSpan(range, object.size);
+  headers.set("Content-Range", `bytes ${first}-${last}/${object.size}`);
+  return new Response(object.body, { status: 206, headers });
 }
 
 const hasBody = (object: R2Object): object is R2ObjectBody => "body" in object;
 
-function contentRange(object: R2ObjectBody): string | undefined {
-  const range = object.range;
-  if (!range) return undefined;
-  let offset: number;
-  let length: number;
-  if ("suffix" in range) {
-    length = Math.min(range.suffix, object.size);
-    offset = object.size - length;
-  } else {
-    offset = range.offset ?? 0;
-    length = range.length ?? object.size - offset;
-  }
-  return `bytes ${offset}-${offset + length - 1}/${object.size}`;
+/** One `bytes=` range, as S3 serves it; anything else (several ranges, bad syntax) is ignored. */
+function parseRange(header: string | null): R2Range | undefined {
+  const match = header ? /^bytes=(\d*)-(\d*)$/.exec(header.trim()) : null;
+  if (!match) return undefined;
+  const [, from = "", to = ""] = match;
+  if (from === "" && to === "") return undefined;
+  if (from === "") return { suffix: Number(to) };
+  if (to === "") return { offset: Number(from) };
+  if (Number(to) < Number(from)) return undefined;
+  return { offset: Number(from), length: Number(to) - Number(from) + 1 };
+}
+
+function byteSpan(range: R2Range, size: number): { first: number; last: number } {
+  if ("suffix" in range) return { first: Math.max(0, size - range.suffix), last: size - 1 };
+  const first = range.offset ?? 0;
+  const last = range.length === undefined ? size - 1 : Math.min(size, first + range.length) - 1;
+  return { first, last };
 }
