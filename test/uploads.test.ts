@@ -471,3 +471,20 @@ describe("PATCH /api/v1/users/me/profile-picture with an upload made through the
     expect((await json(response)).code).toBe("upload_wrong_scope");
   });
 });
+
+describe("GET /openapi.json", () => {
+  it("documents the upload routes with their scope rules, and not the S3 emulation", async () => {
+    const doc = await json<{
+      paths: Record<string, Record<string, { description?: string; responses: object }>>;
+    }>(await call("/openapi.json"));
+    expect(Object.keys(doc.paths["/api/v1/uploads/{upload_id}/complete"]?.post?.responses ?? {})).toEqual(
+      expect.arrayContaining(["200", "401", "404", "409", "422"]),
+    );
+    expect(doc.paths["/api/v1/uploads/{upload_id}"]?.get).toBeDefined();
+    const description = doc.paths["/api/v1/uploads"]?.post?.description ?? "";
+    expect(description).toContain("`profile_picture`: `image/jpeg` (kind `image`)");
+    expect(description).toContain("at most 10485760 bytes (10 MiB)");
+    expect(description).toContain("`application/pdf` (kind `document`)");
+    expect(Object.keys(doc.paths).some((path) => path.startsWith("/__s3"))).toBe(false);
+  });
+});
