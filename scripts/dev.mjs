@@ -4,6 +4,7 @@
 import { execFileSync, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { DEMO_USER, devToken, writeDevVars } from "./dev-keys.mjs";
+import { uploadProfilePicture } from "./lib/upload-profile-picture.mjs";
 
 const PORT = Number(process.env.PORT ?? 8787);
 const BASE = `http://localhost:${PORT}`;
@@ -50,52 +51,20 @@ async function waitForHealth() {
   throw new Error("wrangler dev did not become healthy in 60 s");
 }
 
-async function api(path, init = {}, token) {
-  const response = await fetch(`${BASE}${path}`, {
-    ...init,
-    headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}`, ...init.headers },
-  });
-  const body = await response.json().catch(() => null);
-  if (!response.ok)
-    throw new Error(`${init.method ?? "GET"} ${path}: ${response.status} ${JSON.stringify(body)}`);
-  return body;
-}
-
 /** The demo photo goes through the same HTTP pipeline a browser uses: create, PUT, complete, PATCH. */
 async function seedDemoPhoto() {
   const token = await devToken();
-  const me = await api("/api/v1/users/me", {}, token);
-  if (me.hasCustomProfilePicture) return log("demo user already has a custom photo");
-  const photo = readFileSync(new URL("./assets/demo-photo.jpg", import.meta.url));
-  const created = await api(
-    "/api/v1/uploads",
-    {
-      method: "POST",
-      body: JSON.stringify({
-        kind: "image",
-        scope: "profile_picture",
-        contentType: "image/jpeg",
-        size: photo.byteLength,
-        filename: "demo-photo.jpg",
-      }),
-    },
+  const me = await fetch(`${BASE}/api/v1/users/me`, { headers: { Authorization: `Bearer ${token}` } });
+  if (!me.ok) throw new Error(`GET /api/v1/users/me: ${me.status} ${await me.text()}`);
+  if ((await me.json()).hasCustomProfilePicture) return log("demo user already has a custom photo");
+  const { upload } = await uploadProfilePicture({
+    apiUrl: BASE,
     token,
-  );
-  const put = await fetch(created.uploadUrl, {
-    method: created.uploadMethod,
-    headers: created.uploadHeaders,
-    body: photo,
+    bytes: readFileSync(new URL("./assets/demo-photo.jpg", import.meta.url)),
+    contentType: "image/jpeg",
+    filename: "demo-photo.jpg",
   });
-  if (!put.ok) throw new Error(`PUT to the presigned URL: ${put.status}`);
-  const completed = await api(`/api/v1/uploads/${created.upload.id}/complete`, { method: "POST" }, token);
-  if (completed.state !== "ready")
-    throw new Error(`upload ended ${completed.state}: ${completed.failureReason}`);
-  await api(
-    "/api/v1/users/me/profile-picture",
-    { method: "PATCH", body: JSON.stringify({ uploadId: completed.id }) },
-    token,
-  );
-  log(`demo photo uploaded, thumbnailed and set (upload ${completed.id})`);
+  log(`demo photo uploaded, checked, thumbnailed and set (upload ${upload.id})`);
 }
 
 async function printWalkthrough() {

@@ -1,7 +1,9 @@
 import { env } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { uploads as uploadsTable } from "../src/db/schema";
 import { call, json } from "./helpers/api";
-import { createUpload, createUser, readUser } from "./helpers/db";
+import { createUpload, createUser, db, readUser } from "./helpers/db";
 import { signToken } from "./helpers/tokens";
 import { mockWorkOS } from "./helpers/workos";
 
@@ -88,5 +90,31 @@ describe("rate limits", () => {
       ),
     );
     expect(results.map((r) => r.status)).toEqual(results.map(() => 200));
+  });
+});
+
+describe("rate limits on uploads", () => {
+  it("limits upload creation and completion per caller, together with the PATCH", async () => {
+    mockWorkOS();
+    const user = await createUser();
+    const token = await signToken({ sub: user.workosUserId });
+    const create = () =>
+      call("/api/v1/uploads", {
+        method: "POST",
+        token,
+        json: { kind: "image", scope: "profile_picture", contentType: "image/png", size: 100 },
+        env: tight,
+      });
+    const created = await create();
+    expect(created.status).toBe(201);
+    const { upload } = await json<{ upload: { id: string } }>(created);
+    const complete = () =>
+      call(`/api/v1/uploads/${upload.id}/complete`, { method: "POST", token, env: tight });
+    expect((await complete()).status).toBe(409);
+    expect((await create()).status).toBe(201);
+    await expectRateLimited(await create());
+    await expectRateLimited(await complete());
+    const uploads = await db().query.uploads.findMany({ where: eq(uploadsTable.ownerId, user.id) });
+    expect(uploads).toHaveLength(2);
   });
 });

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { createDb } from "../../src/db/client";
 import { type NewUpload, type NewUser, type Upload, type User, uploads, users } from "../../src/db/schema";
-import { originalKeyFor, thumbKeyFor } from "../../src/routes/users/user-profile";
+import { originalKeyFor, thumbKeyFor } from "../../src/lib/object-keys";
 
 export const db = () => createDb(env.DB);
 

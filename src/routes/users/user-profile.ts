@@ -3,6 +3,7 @@ import type { Database } from "../../db/client";
 import { type Upload, type User, uploads, users } from "../../db/schema";
 import type { Config } from "../../lib/config";
 import { ApiError } from "../../lib/errors";
+import { thumbKeyFor } from "../../lib/object-keys";
 import { presignThumbUrl } from "../../lib/presign";
 import type { UserProfile } from "./users.schemas";
 
@@ -32,10 +33,6 @@ export async function toUserProfile(user: User, config: Config): Promise<Profile
     hasCustomProfilePicture: custom !== null,
   };
 }
-
-/** Object keys are built from UUIDs only: `uploads/{id}/original` and `uploads/{id}/thumb.webp`. */
-export const originalKeyFor = (uploadId: string) => `uploads/${uploadId}/original`;
-export const thumbKeyFor = (uploadId: string) => `uploads/${uploadId}/thumb-256.webp`;
 
 /** Who may see a profile: the user themself, or any active member of the same organization. */
 export function canView(caller: User, target: User): boolean {

@@ -1,0 +1,154 @@
+import { and, eq } from "drizzle-orm";
+import type { Database } from "../../db/client";
+import { type Upload, uploads } from "../../db/schema";
+import { ApiError, unavailable } from "../../lib/errors";
+import { thumbKeyFor } from "../../lib/object-keys";
+import { matchesDeclaredType, SNIFF_LENGTH, sniffType } from "./magic-bytes";
+
+/** Largest width or height accepted: beyond this, decoding is a memory bomb, not a photo. */
+export const MAX_IMAGE_SIDE = 12_000;
+export const THUMB_SIDE = 256;
+
+export interface CompleteDeps {
+  db: Database;
+  bucket: R2Bucket;
+  images: ImagesBinding;
+}
+
+/**
+ * Images binding error codes that say "try again later" rather than "these bytes are bad": the
+ * plan's transformation limit and origin/service availability. Every other coded error (9412 not
+ * an image, 9413 too large, 9520 unsupported, 9523 could not be resized, ...) is about the input.
+ * @see https://developers.cloudflare.com/images/reference/troubleshooting/
+ */
+const RETRYABLE_IMAGES_ERRORS = new Set([9422, 9504, 9505, 9510]);
+
+class BadBytes extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+  }
+}
+
+const notReady = (detail: string) => new ApiError(409, "upload_not_ready", detail);
+
+/**
+ * Check the bytes of a `pending` upload and settle it: `ready` with a thumbnail, or `failed` with a
+ * reason. A `ready` or `failed` upload is returned as it is (completing again is harmless; a failed
+ * upload is never revived). No object yet: 409, nothing written.
+ *
+ * Every read is bounded: `head` for the size, one small ranged `get` for the magic bytes, and the
+ * Images binding streams the object. All reads pin the ETag seen by `head`, so a client re-PUTting
+ * through a still-valid URL cannot swap the bytes between the checks. The state change is a
+ * conditional UPDATE (`... AND state = 'pending'`): two concurrent completes both do the work, the
+ * first to settle wins, and the other answers with the state the winner wrote.
+ */
+export async function completeUpload(deps: CompleteDeps, upload: Upload): Promise<Upload> {
+  if (upload.state !== "pending") return upload;
+  const object = await deps.bucket.head(upload.objectKey);
+  if (!object) throw notReady("No bytes have been uploaded yet; PUT them to the upload URL first.");
+  try {
+    const thumbnail = await inspect(deps, upload, object);
+    if (thumbnail) {
+      // Written before the upload turns ready, so a ready image always has its thumbnail.
+      await deps.bucket.put(thumbKeyFor(upload.id), thumbnail, {
+        httpMetadata: { contentType: "image/webp" },
+      });
+    }
+    return await settle(deps.db, upload, {
+      state: "ready",
+      thumbKey: thumbnail ? thumbKeyFor(upload.id) : null,
+    });
+  } catch (error) {
+    if (!(error instanceof BadBytes)) throw error;
+    const settled = await settle(deps.db, upload, { state: "failed", failureReason: error.reason });
+    // Refused bytes are not kept (an object larger than declared is the abuse case).
+    if (settled.state === "failed") await deps.bucket.delete(upload.objectKey);
+    return settled;
+  }
+}
+
+/** Throws `BadBytes` for bytes that are not what was declared; returns the WebP thumbnail of an image. */
+async function inspect(
+  deps: CompleteDeps,
+  upload: Upload,
+  object: R2Object,
+): Promise<ArrayBuffer | undefined> {
+  if (object.size !== upload.size) {
+    throw new BadBytes(`The stored object is ${object.size} bytes, but ${upload.size} were declared.`);
+  }
+  const sniffed = await readObject(deps.bucket, object, { offset: 0, length: SNIFF_LENGTH });
+  const head = new Uint8Array(await sniffed.arrayBuffer());
+  if (!matchesDeclaredType(upload.contentType, head)) {
+    const seen = sniffType(head);
+    throw new BadBytes(
+      `The bytes are not ${upload.contentType}${seen && seen !== upload.contentType ? ` (they look like ${seen})` : ""}.`,
+    );
+  }
+  if (upload.kind !== "image") return undefined;
+
+  const forInfo = await readObject(deps.bucket, object);
+  const info = await imagesCall(upload, () => deps.images.info(forInfo.body));
+  if (!("width" in info)) throw new BadBytes("The image has no pixel dimensions.");
+  if (info.format !== upload.contentType) {
+    throw new BadBytes(`The image decodes as ${info.format}, but ${upload.contentType} was declared.`);
+  }
+  if (info.width > MAX_IMAGE_SIDE || info.height > MAX_IMAGE_SIDE) {
+    throw new BadBytes(
+      `The image is ${info.width}x${info.height} px; at most ${MAX_IMAGE_SIDE} px a side is accepted.`,
+    );
+  }
+  const forThumbnail = await readObject(deps.bucket, object);
+  return imagesCall(upload, async () => {
+    const result = await deps.images
+      .input(forThumbnail.body)
+      .transform({ width: THUMB_SIDE, height: THUMB_SIDE, fit: "cover" })
+      .output({ format: "image/webp" });
+    // A 256 px WebP is a few KB; R2 needs a known length, which the transform stream lacks.
+    return result.response().arrayBuffer();
+  });
+}
+
+/** A read of exactly the object `head` saw; a replaced or deleted object means "not ready yet". */
+async function readObject(bucket: R2Bucket, object: R2Object, range?: R2Range): Promise<R2ObjectBody> {
+  const found = await bucket.get(object.key, {
+    onlyIf: { etagMatches: object.etag },
+    ...(range ? { range } : {}),
+  });
+  if (!found || !("body" in found)) {
+    throw notReady("The object changed while it was being checked; complete the upload again.");
+  }
+  return found;
+}
+
+/** Run an Images binding call; an error about the input means bad bytes, others are retryable. */
+async function imagesCall<T>(upload: Upload, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof ApiError) throw error;
+    const code = (error as { code?: unknown } | null)?.code;
+    if (typeof code !== "number") throw error;
+    console.warn(
+      JSON.stringify({ level: "warn", msg: "Images binding refused an upload", uploadId: upload.id, code }),
+    );
+    if (RETRYABLE_IMAGES_ERRORS.has(code)) throw unavailable("The image service is unavailable; try again.");
+    throw new BadBytes("The image could not be decoded.");
+  }
+}
+
+/** Move a pending upload to its final state; if another complete got there first, its result stands. */
+async function settle(
+  db: Database,
+  upload: Upload,
+  changes: { state: "ready"; thumbKey: string | null } | { state: "failed"; failureReason: string },
+): Promise<Upload> {
+  const [updated] = await db
+    .update(uploads)
+    .set({ ...changes, updatedAt: new Date() })
+    .where(and(eq(uploads.id, upload.id), eq(uploads.state, "pending")))
+    .returning();
+  if (updated) return updated;
+  const current = await db.query.uploads.findFirst({ where: eq(uploads.id, upload.id) });
+  if (!current) throw new ApiError(404, "upload_not_found", "Upload not found.");
+  return current;
+}

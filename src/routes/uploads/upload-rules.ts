@@ -1,0 +1,38 @@
+import type { UploadKind, UploadScope } from "../../db/schema";
+
+const MiB = 1024 * 1024;
+
+export interface ScopeRule {
+  /** Largest declared size accepted at creation, in bytes. */
+  maxBytes: number;
+  /** The content types the scope accepts, each with the one kind it must be declared as. */
+  types: Readonly<Record<string, UploadKind>>;
+}
+
+const imageTypes = {
+  "image/jpeg": "image",
+  "image/png": "image",
+  "image/webp": "image",
+  "image/gif": "image",
+} as const satisfies Record<string, UploadKind>;
+
+/** What each scope accepts. `complete` then proves the bytes are what was declared. */
+export const scopeRules: Readonly<Record<UploadScope, ScopeRule>> = {
+  profile_picture: { maxBytes: 10 * MiB, types: imageTypes },
+  attachment: {
+    maxBytes: 25 * MiB,
+    types: { ...imageTypes, "application/pdf": "document", "text/plain": "document" },
+  },
+};
+
+/** The rules in words, for the API docs: generated from `scopeRules` so the two never drift. */
+export function describeScopeRules(): string {
+  return Object.entries(scopeRules)
+    .map(([scope, rule]) => {
+      const types = Object.entries(rule.types)
+        .map(([type, kind]) => `\`${type}\` (kind \`${kind}\`)`)
+        .join(", ");
+      return `\`${scope}\`: ${types}; at most ${rule.maxBytes} bytes (${rule.maxBytes / MiB} MiB).`;
+    })
+    .join(" ");
+}

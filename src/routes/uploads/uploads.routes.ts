@@ -1,0 +1,89 @@
+import { createRoute } from "@hono/zod-openapi";
+import { requireCaller } from "../../lib/auth";
+import { jsonBody } from "../../lib/json-body";
+import {
+  authErrors,
+  errorResponse,
+  jsonBodyErrors,
+  ValidationErrorResponse,
+} from "../../lib/openapi-schemas";
+import { limitWrites } from "../../lib/rate-limit";
+import { MAX_IMAGE_SIDE, THUMB_SIDE } from "./complete-upload";
+import { UPLOAD_URL_TTL_SECONDS } from "./start-upload";
+import { describeScopeRules } from "./upload-rules";
+import { CreateUploadBody, CreateUploadResponse, Upload, UploadIdParams } from "./uploads.schemas";
+
+const tags = ["Uploads"];
+const security = [{ Bearer: [] }];
+const uploadResponse = (description: string) => ({
+  description,
+  content: { "application/json": { schema: Upload } },
+});
+const validation = {
+  description: "Validation error (code: `validation_error`)",
+  content: { "application/json": { schema: ValidationErrorResponse } },
+};
+const notFound = errorResponse("No such upload, or not the caller's", ["upload_not_found"]);
+
+export const createUpload = createRoute({
+  method: "post",
+  path: "/api/v1/uploads",
+  tags,
+  security,
+  summary: "Start an upload",
+  description:
+    "Creates a `pending` upload owned by the caller and answers with a presigned URL to `PUT` the bytes " +
+    `to (valid ${UPLOAD_URL_TTL_SECONDS / 60} minutes), sending exactly \`uploadHeaders\`. Then call ` +
+    "`POST /api/v1/uploads/{upload_id}/complete`. What each scope accepts (the kind must match the " +
+    `content type; anything else is 422 and nothing is created): ${describeScopeRules()}`,
+  middleware: [requireCaller, limitWrites, jsonBody] as const,
+  request: {
+    body: { required: true, content: { "application/json": { schema: CreateUploadBody } } },
+  },
+  responses: {
+    201: {
+      description: "Upload created; PUT the bytes to `uploadUrl`",
+      content: { "application/json": { schema: CreateUploadResponse } },
+    },
+    ...authErrors,
+    ...jsonBodyErrors,
+    422: validation,
+  },
+});
+
+export const completeUpload = createRoute({
+  method: "post",
+  path: "/api/v1/uploads/{upload_id}/complete",
+  tags,
+  security,
+  summary: "Complete an upload",
+  description:
+    "Checks the uploaded bytes: the stored size equals the declared size, the leading bytes match the " +
+    `declared type, and an image decodes with at most ${MAX_IMAGE_SIDE} px a side. An image then gets a ` +
+    `${THUMB_SIDE}x${THUMB_SIDE} WebP thumbnail (cover crop). The upload becomes \`ready\`, or \`failed\` ` +
+    "with a `failureReason` (refused bytes are deleted); either way the answer is 200 with the upload. " +
+    "Completing a `ready` upload again changes nothing; a `failed` upload stays failed. No body.",
+  middleware: [requireCaller, limitWrites] as const,
+  request: { params: UploadIdParams },
+  responses: {
+    200: uploadResponse("The upload, `ready` or `failed`"),
+    ...authErrors,
+    404: notFound,
+    409: errorResponse("No bytes were uploaded yet (or they changed during the check); nothing written", [
+      "upload_not_ready",
+    ]),
+    422: validation,
+  },
+});
+
+export const getUpload = createRoute({
+  method: "get",
+  path: "/api/v1/uploads/{upload_id}",
+  tags,
+  security,
+  summary: "Get an upload",
+  description: "The caller's upload; `thumbUrl` is a presigned URL of the thumbnail once a ready image.",
+  middleware: [requireCaller] as const,
+  request: { params: UploadIdParams },
+  responses: { 200: uploadResponse("The upload"), ...authErrors, 404: notFound, 422: validation },
+});

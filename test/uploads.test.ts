@@ -1,0 +1,490 @@
+import { env } from "cloudflare:workers";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { originalKeyFor, thumbKeyFor } from "../src/lib/object-keys";
+import * as images from "./fixtures/images";
+import { call, json } from "./helpers/api";
+import { createUpload, createUser, readUpload, readUser } from "./helpers/db";
+import { signToken } from "./helpers/tokens";
+import {
+  completeUpload,
+  countUploads,
+  emulated,
+  imageInfo,
+  putObject,
+  S3_ENDPOINT,
+  startUpload,
+  type UploadJson,
+  uploadThroughApi,
+} from "./helpers/uploads";
+import { mockWorkOS } from "./helpers/workos";
+
+const MiB = 1024 * 1024;
+
+beforeEach(() => {
+  mockWorkOS();
+});
+afterEach(() => vi.restoreAllMocks());
+
+async function caller() {
+  const user = await createUser();
+  return { user, token: await signToken({ sub: user.workosUserId }) };
+}
+
+/** GET a presigned URL through the emulation and return the bytes with the response. */
+async function fetchPresigned(url: string) {
+  const response = await call(url, { env: emulated });
+  return { response, bytes: new Uint8Array(await response.arrayBuffer()) };
+}
+
+describe("POST /api/v1/uploads", () => {
+  it("creates a pending upload owned by the caller, with a presigned PUT URL valid for minutes", async () => {
+    const { user, token } = await caller();
+    const before = Date.now();
+    const response = await call("/api/v1/uploads", {
+      method: "POST",
+      token,
+      json: {
+        kind: "image",
+        scope: "profile_picture",
+        contentType: "image/png",
+        size: 947,
+        filename: "me.png",
+      },
+      env: emulated,
+    });
+    expect(response.status).toBe(201);
+    expect(response.headers.get("Cache-Control")).toBe("no-store");
+    const body = await json(response);
+    expect(Object.keys(body).sort()).toEqual([
+      "expiresAt",
+      "upload",
+      "uploadHeaders",
+      "uploadMethod",
+      "uploadUrl",
+    ]);
+    const upload = body.upload as UploadJson;
+    expect(upload).toEqual({
+      id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      kind: "image",
+      scope: "profile_picture",
+      state: "pending",
+      contentType: "image/png",
+      size: 947,
+      filename: "me.png",
+      createdAt: expect.stringMatching(/Z$/),
+      failureReason: null,
+      thumbUrl: null,
+    });
+    expect(body.uploadMethod).toBe("PUT");
+    expect(body.uploadHeaders).toEqual({ "Content-Type": "image/png" });
+
+    const url = new URL(body.uploadUrl as string);
+    expect(`${url.origin}${url.pathname}`).toBe(
+      `${S3_ENDPOINT}/profile-pictures/${originalKeyFor(upload.id)}`,
+    );
+    expect(url.searchParams.get("X-Amz-Expires")).toBe("600");
+    expect(url.searchParams.get("X-Amz-SignedHeaders")).toBe("host");
+    const expiresAt = Date.parse(body.expiresAt as string);
+    expect(expiresAt).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000 + 600_000);
+    expect(expiresAt).toBeLessThanOrEqual(Date.now() + 600_000);
+
+    const row = await readUpload(upload.id);
+    expect(row).toMatchObject({ ownerId: user.id, state: "pending", objectKey: originalKeyFor(upload.id) });
+  });
+
+  it("accepts the attachment scope's documents, with their own kind", async () => {
+    const { token } = await caller();
+    const started = await startUpload(token, {
+      kind: "document",
+      scope: "attachment",
+      contentType: "application/pdf",
+      size: 20 * MiB,
+    });
+    expect(started.upload).toMatchObject({ kind: "document", scope: "attachment", state: "pending" });
+    expect(started.uploadHeaders).toEqual({ "Content-Type": "application/pdf" });
+  });
+
+  it.each([
+    ["an unknown scope", { scope: "avatar" }, "scope"],
+    ["a kind that does not match the type", { kind: "document" }, "kind"],
+    ["a type the scope does not allow", { contentType: "image/svg+xml" }, "contentType"],
+    ["a PDF as a profile picture", { kind: "document", contentType: "application/pdf" }, "contentType"],
+    ["a size over the scope's 10 MiB", { size: 10 * MiB + 1 }, "size"],
+    ["an empty size", { size: 0 }, "size"],
+    ["a fractional size", { size: 1.5 }, "size"],
+    ["a size as a string", { size: "947" }, "size"],
+    ["a file name with a control character", { filename: "me\u0000.png" }, "filename"],
+    ["an extra key", { objectKey: "uploads/x/original" }, "objectKey"],
+  ])("refuses %s with 422 and creates nothing", async (_, override, field) => {
+    const { user, token } = await caller();
+    const response = await call("/api/v1/uploads", {
+      method: "POST",
+      token,
+      json: { kind: "image", scope: "profile_picture", contentType: "image/png", size: 947, ...override },
+    });
+    expect(response.status).toBe(422);
+    const body = await json<{ code: string; detail: { loc: unknown[] }[] }>(response);
+    expect(body.code).toBe("validation_error");
+    expect(body.detail.map((item) => item.loc)).toContainEqual(["body", field]);
+    expect(await countUploads(user.id)).toBe(0);
+  });
+
+  it("refuses an attachment over 25 MiB, and a missing key, pointing at the field", async () => {
+    const { user, token } = await caller();
+    const tooBig = await call("/api/v1/uploads", {
+      method: "POST",
+      token,
+      json: { kind: "image", scope: "attachment", contentType: "image/png", size: 25 * MiB + 1 },
+    });
+    expect(tooBig.status).toBe(422);
+    const missing = await call("/api/v1/uploads", {
+      method: "POST",
+      token,
+      json: { kind: "image", scope: "profile_picture", size: 947 },
+    });
+    expect(missing.status).toBe(422);
+    expect((await json(missing)).detail).toContainEqual({
+      loc: ["body", "contentType"],
+      msg: "Field required",
+      type: "missing",
+    });
+    expect(await countUploads(user.id)).toBe(0);
+  });
+
+  it("requires a token and a JSON body", async () => {
+    const { user, token } = await caller();
+    const anonymous = await call("/api/v1/uploads", {
+      method: "POST",
+      json: { kind: "image", scope: "profile_picture", contentType: "image/png", size: 947 },
+    });
+    expect(anonymous.status).toBe(401);
+    const form = await call("/api/v1/uploads", {
+      method: "POST",
+      token,
+      body: "kind=image",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    });
+    expect(form.status).toBe(415);
+    expect(await countUploads(user.id)).toBe(0);
+  });
+});
+
+describe("POST /api/v1/uploads/{upload_id}/complete", () => {
+  it.each([
+    ["PNG", images.png, "image/png"],
+    ["JPEG", images.jpeg, "image/jpeg"],
+    ["WebP", images.webp, "image/webp"],
+    ["GIF", images.gif, "image/gif"],
+  ])("turns a real %s into a ready upload with a 256x256 WebP thumbnail", async (_, bytes, contentType) => {
+    const { token } = await caller();
+    const { started, completed } = await uploadThroughApi(token, bytes, { contentType });
+    expect(completed.status).toBe(200);
+    const upload = await json<UploadJson>(completed);
+    expect(upload).toMatchObject({ id: started.upload.id, state: "ready", failureReason: null });
+    expect(upload.thumbUrl).toEqual(expect.stringContaining(`/${thumbKeyFor(upload.id)}?`));
+
+    const stored = await env.BUCKET.head(thumbKeyFor(upload.id));
+    expect(stored?.httpMetadata?.contentType).toBe("image/webp");
+    const { response, bytes: thumb } = await fetchPresigned(upload.thumbUrl as string);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("Content-Type")).toBe("image/webp");
+    expect(response.headers.get("Cache-Control")).toMatch(/^private, max-age=\d+$/);
+    expect(await imageInfo(thumb)).toMatchObject({ format: "image/webp", width: 256, height: 256 });
+    expect(await readUpload(upload.id)).toMatchObject({ state: "ready", thumbKey: thumbKeyFor(upload.id) });
+  });
+
+  it("marks an attachment PDF ready without a thumbnail", async () => {
+    const { token } = await caller();
+    const pdf = new TextEncoder().encode(
+      "%PDF-1.7\n%\u00e2\u00e3\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n",
+    );
+    const { completed } = await uploadThroughApi(token, pdf, {
+      kind: "document",
+      scope: "attachment",
+      contentType: "application/pdf",
+    });
+    const upload = await json<UploadJson>(completed);
+    expect(upload).toMatchObject({ state: "ready", thumbUrl: null, failureReason: null });
+    expect(await env.BUCKET.head(thumbKeyFor(upload.id))).toBeNull();
+  });
+
+  it.each([
+    [
+      "bytes that are not an image",
+      new TextEncoder().encode("just some text, not a picture"),
+      "image/png",
+      /not image\/png/,
+    ],
+    ["PNG bytes declared as JPEG", images.png, "image/jpeg", /not image\/jpeg \(they look like image\/png\)/],
+    ["a PNG too wide to decode safely", images.tooWide, "image/png", /12001x1 px/],
+    ["a truncated PNG", images.png.slice(0, 300), "image/png", /could not be decoded/],
+  ])(
+    "marks %s failed with a reason, writes no thumbnail and drops the bytes",
+    async (_, bytes, contentType, reason) => {
+      const { user, token } = await caller();
+      const { started, completed } = await uploadThroughApi(token, bytes, { contentType });
+      expect(completed.status).toBe(200);
+      const upload = await json<UploadJson>(completed);
+      expect(upload).toMatchObject({ state: "failed", thumbUrl: null });
+      expect(upload.failureReason).toMatch(reason);
+      expect(await readUpload(started.upload.id)).toMatchObject({
+        state: "failed",
+        thumbKey: null,
+        ownerId: user.id,
+      });
+      expect(await env.BUCKET.head(thumbKeyFor(upload.id))).toBeNull();
+      expect(await env.BUCKET.head(originalKeyFor(upload.id))).toBeNull();
+
+      const read = await call(`/api/v1/uploads/${upload.id}`, { token });
+      expect((await json<UploadJson>(read)).failureReason).toBe(upload.failureReason);
+    },
+  );
+
+  it("marks an object whose size differs from the declared size failed", async () => {
+    const { token } = await caller();
+    const started = await startUpload(token, { contentType: "image/png", size: images.png.byteLength - 1 });
+    expect((await putObject(started.uploadUrl, images.png, started.uploadHeaders)).status).toBe(200);
+    const upload = await json<UploadJson>(await completeUpload(token, started.upload.id));
+    expect(upload.state).toBe("failed");
+    expect(upload.failureReason).toBe(
+      `The stored object is ${images.png.byteLength} bytes, but ${images.png.byteLength - 1} were declared.`,
+    );
+    expect(await env.BUCKET.head(thumbKeyFor(upload.id))).toBeNull();
+  });
+
+  it("answers 409 upload_not_ready when no bytes were uploaded, and writes nothing", async () => {
+    const { token } = await caller();
+    const started = await startUpload(token, { contentType: "image/png", size: images.png.byteLength });
+    const response = await completeUpload(token, started.upload.id);
+    expect(response.status).toBe(409);
+    expect(await json(response)).toEqual({
+      detail: "No bytes have been uploaded yet; PUT them to the upload URL first.",
+      code: "upload_not_ready",
+    });
+    const row = await readUpload(started.upload.id);
+    expect(row).toMatchObject({ state: "pending", failureReason: null, thumbKey: null });
+    expect(row?.updatedAt.getTime()).toBe(Date.parse(started.upload.createdAt));
+    expect(await env.BUCKET.head(thumbKeyFor(started.upload.id))).toBeNull();
+  });
+
+  it("answers 404 for another user's upload, and leaves it untouched", async () => {
+    const owner = await caller();
+    const other = await caller();
+    const started = await startUpload(owner.token, { contentType: "image/png", size: images.png.byteLength });
+    await putObject(started.uploadUrl, images.png, started.uploadHeaders);
+
+    const response = await completeUpload(other.token, started.upload.id);
+    expect(response.status).toBe(404);
+    expect(await json(response)).toEqual({ detail: "Upload not found.", code: "upload_not_found" });
+    expect(await readUpload(started.upload.id)).toMatchObject({ state: "pending", ownerId: owner.user.id });
+    expect(await env.BUCKET.head(thumbKeyFor(started.upload.id))).toBeNull();
+    // The same answer as for an id that does not exist.
+    const missing = await completeUpload(other.token, crypto.randomUUID());
+    expect(missing.status).toBe(404);
+    expect(await json(missing)).toEqual({ detail: "Upload not found.", code: "upload_not_found" });
+  });
+
+  it("answers 422 for an upload id that is not a UUID", async () => {
+    const { token } = await caller();
+    const response = await completeUpload(token, "not-a-uuid");
+    expect(response.status).toBe(422);
+    expect((await json(response)).detail).toContainEqual({
+      loc: ["path", "upload_id"],
+      msg: "Input should be a valid UUID",
+      type: "uuid_parsing",
+    });
+  });
+
+  it("is harmless when repeated: a ready upload stays as it is, thumbnail untouched", async () => {
+    const { token } = await caller();
+    const { started, completed } = await uploadThroughApi(token, images.png, { contentType: "image/png" });
+    const first = await json<UploadJson>(completed);
+    const thumbBefore = await env.BUCKET.head(thumbKeyFor(started.upload.id));
+    const rowBefore = await readUpload(started.upload.id);
+
+    const again = await completeUpload(token, started.upload.id);
+    expect(again.status).toBe(200);
+    expect(await json<UploadJson>(again)).toEqual(first);
+    expect((await env.BUCKET.head(thumbKeyFor(started.upload.id)))?.etag).toBe(thumbBefore?.etag);
+    expect((await env.BUCKET.head(thumbKeyFor(started.upload.id)))?.uploaded).toEqual(thumbBefore?.uploaded);
+    expect(await readUpload(started.upload.id)).toEqual(rowBefore);
+  });
+
+  it("never revives a failed upload, even when good bytes arrive later", async () => {
+    const { token } = await caller();
+    const started = await startUpload(token, { contentType: "image/png", size: images.png.byteLength });
+    await putObject(started.uploadUrl, images.jpeg.slice(0, images.png.byteLength), started.uploadHeaders);
+    const failed = await json<UploadJson>(await completeUpload(token, started.upload.id));
+    expect(failed.state).toBe("failed");
+
+    // The PUT URL is still valid: the client sends the right bytes and completes again.
+    expect((await putObject(started.uploadUrl, images.png, started.uploadHeaders)).status).toBe(200);
+    const again = await completeUpload(token, started.upload.id);
+    expect(again.status).toBe(200);
+    expect(await json<UploadJson>(again)).toEqual(failed);
+    expect(await readUpload(started.upload.id)).toMatchObject({ state: "failed", thumbKey: null });
+    expect(await env.BUCKET.head(thumbKeyFor(started.upload.id))).toBeNull();
+  });
+
+  it("settles once when two completes race: both answer ready, one thumbnail", async () => {
+    const { token } = await caller();
+    const started = await startUpload(token, { contentType: "image/jpeg", size: images.jpeg.byteLength });
+    await putObject(started.uploadUrl, images.jpeg, started.uploadHeaders);
+
+    const responses = await Promise.all([
+      completeUpload(token, started.upload.id),
+      completeUpload(token, started.upload.id),
+    ]);
+    const bodies = await Promise.all(responses.map((response) => json<UploadJson>(response)));
+    expect(responses.map((response) => response.status)).toEqual([200, 200]);
+    expect(bodies.map((body) => body.state)).toEqual(["ready", "ready"]);
+    expect(await readUpload(started.upload.id)).toMatchObject({
+      state: "ready",
+      thumbKey: thumbKeyFor(started.upload.id),
+    });
+    const thumb = await env.BUCKET.get(thumbKeyFor(started.upload.id));
+    expect(await imageInfo(await (thumb as R2ObjectBody).arrayBuffer())).toMatchObject({
+      width: 256,
+      height: 256,
+    });
+  });
+
+  it("settles a race between good and bad bytes to one consistent state", async () => {
+    const { token } = await caller();
+    const started = await startUpload(token, { contentType: "image/png", size: images.png.byteLength });
+    await putObject(started.uploadUrl, images.png, started.uploadHeaders);
+    const garbage = new Uint8Array(images.png.byteLength).fill(7);
+
+    const [first, second] = await Promise.all([
+      completeUpload(token, started.upload.id),
+      putObject(started.uploadUrl, garbage, started.uploadHeaders).then(() =>
+        completeUpload(token, started.upload.id),
+      ),
+    ]);
+    const row = await readUpload(started.upload.id);
+    expect(["ready", "failed"]).toContain(row?.state);
+    for (const response of [first, second]) {
+      // Each answer is the settled state, or 409 when the bytes were swapped mid-check.
+      if (response.status === 409) continue;
+      expect(response.status).toBe(200);
+      expect((await json<UploadJson>(response)).state).toBe(row?.state);
+    }
+    const thumb = await env.BUCKET.head(thumbKeyFor(started.upload.id));
+    if (row?.state === "ready") expect(thumb).not.toBeNull();
+  });
+});
+
+describe("GET /api/v1/uploads/{upload_id}", () => {
+  it("answers the caller's pending upload without a thumbnail URL", async () => {
+    const { token } = await caller();
+    const started = await startUpload(token, { contentType: "image/gif", size: 10, filename: null });
+    const response = await call(`/api/v1/uploads/${started.upload.id}`, { token });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("Cache-Control")).toBe("no-store");
+    expect(await json(response)).toEqual(started.upload);
+  });
+
+  it("answers a ready image with a presigned thumbnail URL on the configured endpoint", async () => {
+    const { token } = await caller();
+    const { started } = await uploadThroughApi(token, images.webp, { contentType: "image/webp" });
+    const upload = await json<UploadJson>(await call(`/api/v1/uploads/${started.upload.id}`, { token }));
+    expect(upload.state).toBe("ready");
+    const url = new URL(upload.thumbUrl as string);
+    expect(`${url.origin}${url.pathname}`).toBe(
+      `https://testaccount.r2.cloudflarestorage.com/profile-pictures/${thumbKeyFor(upload.id)}`,
+    );
+    expect(url.searchParams.get("X-Amz-Expires")).toBe("3600");
+    expect(url.searchParams.get("X-Amz-SignedHeaders")).toBe("host");
+  });
+
+  it("answers 404 for another user's upload and for an unknown id alike", async () => {
+    const { token } = await caller();
+    const stranger = await createUser();
+    const theirs = await createUpload(stranger);
+    for (const id of [theirs.id, crypto.randomUUID()]) {
+      const response = await call(`/api/v1/uploads/${id}`, { token });
+      expect(response.status).toBe(404);
+      expect(await json(response)).toEqual({ detail: "Upload not found.", code: "upload_not_found" });
+    }
+  });
+});
+
+describe("PATCH /api/v1/users/me/profile-picture with an upload made through the API", () => {
+  it("sets the photo, whose profilePictureUrl serves the 256x256 WebP thumbnail", async () => {
+    const { user, token } = await caller();
+    const { started } = await uploadThroughApi(token, images.jpeg, { contentType: "image/jpeg" });
+
+    const response = await call("/api/v1/users/me/profile-picture", {
+      method: "PATCH",
+      token,
+      json: { uploadId: started.upload.id },
+      env: emulated,
+    });
+    expect(response.status).toBe(200);
+    const profile = await json<{ profilePictureUrl: string; hasCustomProfilePicture: boolean }>(response);
+    expect(profile.hasCustomProfilePicture).toBe(true);
+    expect(profile.profilePictureUrl).toContain(
+      `${S3_ENDPOINT}/profile-pictures/${thumbKeyFor(started.upload.id)}?`,
+    );
+
+    const { response: photo, bytes } = await fetchPresigned(profile.profilePictureUrl);
+    expect(photo.status).toBe(200);
+    expect(photo.headers.get("Content-Type")).toBe("image/webp");
+    expect(await imageInfo(bytes)).toMatchObject({ format: "image/webp", width: 256, height: 256 });
+    const me = await json<{ profilePictureUrl: string }>(
+      await call("/api/v1/users/me", { token, env: emulated }),
+    );
+    expect(me.profilePictureUrl).toBe(profile.profilePictureUrl);
+    expect((await readUpload(started.upload.id))?.ownerId).toBe(user.id);
+  });
+
+  it("refuses an upload that is still pending (409) and one that failed (409)", async () => {
+    const { user, token } = await caller();
+    const pending = await startUpload(token, { contentType: "image/png", size: images.png.byteLength });
+    const { started: failed } = await uploadThroughApi(token, images.png, { contentType: "image/jpeg" });
+    for (const id of [pending.upload.id, failed.upload.id]) {
+      const response = await call("/api/v1/users/me/profile-picture", {
+        method: "PATCH",
+        token,
+        json: { uploadId: id },
+      });
+      expect(response.status).toBe(409);
+      expect((await json(response)).code).toBe("upload_not_ready");
+    }
+    expect((await readUser(user.id))?.profilePictureUploadId).toBeNull();
+  });
+
+  it("refuses a ready attachment image with 422 upload_wrong_scope", async () => {
+    const { token } = await caller();
+    const { completed } = await uploadThroughApi(token, images.png, {
+      scope: "attachment",
+      contentType: "image/png",
+    });
+    const attachment = await json<UploadJson>(completed);
+    expect(attachment.state).toBe("ready");
+    const response = await call("/api/v1/users/me/profile-picture", {
+      method: "PATCH",
+      token,
+      json: { uploadId: attachment.id },
+    });
+    expect(response.status).toBe(422);
+    expect((await json(response)).code).toBe("upload_wrong_scope");
+  });
+});
+
+describe("GET /openapi.json", () => {
+  it("documents the upload routes with their scope rules, and not the S3 emulation", async () => {
+    const doc = await json<{
+      paths: Record<string, Record<string, { description?: string; responses: object }>>;
+    }>(await call("/openapi.json"));
+    expect(Object.keys(doc.paths["/api/v1/uploads/{upload_id}/complete"]?.post?.responses ?? {})).toEqual(
+      expect.arrayContaining(["200", "401", "404", "409", "422"]),
+    );
+    expect(doc.paths["/api/v1/uploads/{upload_id}"]?.get).toBeDefined();
+    const description = doc.paths["/api/v1/uploads"]?.post?.description ?? "";
+    expect(description).toContain("`profile_picture`: `image/jpeg` (kind `image`)");
+    expect(description).toContain("at most 10485760 bytes (10 MiB)");
+    expect(description).toContain("`application/pdf` (kind `document`)");
+    expect(Object.keys(doc.paths).some((path) => path.startsWith("/__s3"))).toBe(false);
+  });
+});
