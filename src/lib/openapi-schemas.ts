@@ -31,6 +31,15 @@ export const ValidationErrorResponse = z
   .object({ detail: z.array(ValidationItem), code: z.literal("validation_error") })
   .openapi("ValidationErrorResponse");
 
+/** Routes that take a WorkOS access token. */
+export const bearerSecurity = [{ Bearer: [] }];
+
+/** The 422 declaration of a route whose only 422 is a validation error. */
+export const validationErrors = {
+  description: "Validation error (code: `validation_error`)",
+  content: { "application/json": { schema: ValidationErrorResponse } },
+};
+
 /** An error response declaration for a route, naming the codes it can carry. */
 export function errorResponse(description: string, codes: ErrorCode[]) {
   return {

@@ -3,9 +3,10 @@ import { requireCaller } from "../../lib/auth";
 import { jsonBody } from "../../lib/json-body";
 import {
   authErrors,
+  bearerSecurity,
   errorResponse,
   jsonBodyErrors,
-  ValidationErrorResponse,
+  validationErrors,
 } from "../../lib/openapi-schemas";
 import { limitWrites } from "../../lib/rate-limit";
 import { MAX_IMAGE_SIDE, THUMB_SIDE } from "./complete-upload";
@@ -14,22 +15,17 @@ import { describeScopeRules } from "./upload-rules";
 import { CreateUploadBody, CreateUploadResponse, Upload, UploadIdParams } from "./uploads.schemas";
 
 const tags = ["Uploads"];
-const security = [{ Bearer: [] }];
 const uploadResponse = (description: string) => ({
   description,
   content: { "application/json": { schema: Upload } },
 });
-const validation = {
-  description: "Validation error (code: `validation_error`)",
-  content: { "application/json": { schema: ValidationErrorResponse } },
-};
 const notFound = errorResponse("No such upload, or not the caller's", ["upload_not_found"]);
 
 export const createUpload = createRoute({
   method: "post",
   path: "/api/v1/uploads",
   tags,
-  security,
+  security: bearerSecurity,
   summary: "Start an upload",
   description:
     "Creates a `pending` upload owned by the caller and answers with a presigned URL to `PUT` the bytes " +
@@ -47,7 +43,7 @@ export const createUpload = createRoute({
     },
     ...authErrors,
     ...jsonBodyErrors,
-    422: validation,
+    422: validationErrors,
   },
 });
 
@@ -55,7 +51,7 @@ export const completeUpload = createRoute({
   method: "post",
   path: "/api/v1/uploads/{upload_id}/complete",
   tags,
-  security,
+  security: bearerSecurity,
   summary: "Complete an upload",
   description:
     "Checks the uploaded bytes: the stored size equals the declared size, the leading bytes match the " +
@@ -72,7 +68,7 @@ export const completeUpload = createRoute({
     409: errorResponse("No bytes were uploaded yet (or they changed during the check); nothing written", [
       "upload_not_ready",
     ]),
-    422: validation,
+    422: validationErrors,
   },
 });
 
@@ -80,10 +76,10 @@ export const getUpload = createRoute({
   method: "get",
   path: "/api/v1/uploads/{upload_id}",
   tags,
-  security,
+  security: bearerSecurity,
   summary: "Get an upload",
   description: "The caller's upload; `thumbUrl` is a presigned URL of the thumbnail once a ready image.",
   middleware: [requireCaller] as const,
   request: { params: UploadIdParams },
-  responses: { 200: uploadResponse("The upload"), ...authErrors, 404: notFound, 422: validation },
+  responses: { 200: uploadResponse("The upload"), ...authErrors, 404: notFound, 422: validationErrors },
 });

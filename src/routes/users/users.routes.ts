@@ -3,29 +3,25 @@ import { requireCaller } from "../../lib/auth";
 import { jsonBody } from "../../lib/json-body";
 import {
   authErrors,
+  bearerSecurity,
   errorResponse,
   jsonBodyErrors,
-  ValidationErrorResponse,
+  validationErrors,
 } from "../../lib/openapi-schemas";
 import { limitWrites } from "../../lib/rate-limit";
 import { UpdateProfilePictureBody, UserIdParams, UserProfile } from "./users.schemas";
 
 const tags = ["Users"];
-const security = [{ Bearer: [] }];
 const profileResponse = {
   description: "Successful Response",
   content: { "application/json": { schema: UserProfile } },
-};
-const validation = {
-  description: "Validation error (code: `validation_error`)",
-  content: { "application/json": { schema: ValidationErrorResponse } },
 };
 
 export const getMe = createRoute({
   method: "get",
   path: "/api/v1/users/me",
   tags,
-  security,
+  security: bearerSecurity,
   summary: "Get the caller's profile",
   middleware: [requireCaller] as const,
   responses: { 200: profileResponse, ...authErrors },
@@ -35,7 +31,7 @@ export const getSharedUser = createRoute({
   method: "get",
   path: "/api/v1/shared/users/{user_id}",
   tags,
-  security,
+  security: bearerSecurity,
   summary: "Get a user's profile",
   description: "Open to every active member of the same organization. Users elsewhere are 404.",
   middleware: [requireCaller] as const,
@@ -44,7 +40,7 @@ export const getSharedUser = createRoute({
     200: profileResponse,
     ...authErrors,
     404: errorResponse("No such user, or not visible to the caller", ["user_not_found"]),
-    422: validation,
+    422: validationErrors,
   },
 });
 
@@ -67,7 +63,7 @@ const profilePictureErrors = {
   422: {
     description:
       "Validation error, or an upload of the wrong scope or kind (code: `validation_error`, `upload_wrong_scope`, `upload_wrong_kind`)",
-    content: validation.content,
+    content: validationErrors.content,
   },
 };
 
@@ -80,7 +76,7 @@ export const updateMyProfilePicture = createRoute({
   method: "patch",
   path: "/api/v1/users/me/profile-picture",
   tags,
-  security,
+  security: bearerSecurity,
   summary: "Update My Profile Picture",
   description: profilePictureDescription,
   middleware: [requireCaller, limitWrites, jsonBody] as const,
@@ -92,7 +88,7 @@ export const updateUserProfilePicture = createRoute({
   method: "patch",
   path: "/api/v1/shared/users/{user_id}/profile-picture",
   tags,
-  security,
+  security: bearerSecurity,
   summary: "Update User Profile Picture",
   description: `${profilePictureDescription} Acting on another user needs the caller's role \`admin\` and the same organization: a user outside the caller's organization is 404, one inside without permission 403.`,
   middleware: [requireCaller, limitWrites, jsonBody] as const,
