@@ -1,79 +1,18 @@
-import { env } from "cloudflare:workers";
 import { exportJWK, exportSPKI, generateKeyPair, importJWK, type JWK, type JWTPayload } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { User } from "../src/db/schema";
 import { MAX_AUTHORIZATION_LENGTH } from "../src/lib/auth";
 import { JWKS_COOLDOWN_MS, JWKS_MAX_AGE_MS, JWKS_TIMEOUT_MS } from "../src/lib/jwks";
-import { type CallOptions, call } from "./helpers/api";
-import { countingD1 } from "./helpers/counting-d1";
-import { createUpload, createUser, readUser } from "./helpers/db";
-import {
-  attackerKeys,
-  b64url,
-  ISSUER,
-  publicJwks,
-  signToken,
-  trustedKey,
-  trustedKid,
-} from "./helpers/tokens";
-import { mockWorkOS, WORKOS_API_URL } from "./helpers/workos";
+import { call } from "./helpers/api";
+import { readUser } from "./helpers/db";
+import { attemptPatch, expectUnauthenticated, expectUnchanged, victim } from "./helpers/refusals";
+import { attackerKeys, b64url, ISSUER, publicJwks, signRaw, signToken, trustedKid } from "./helpers/tokens";
+import { freshJwksUrl, mockWorkOS, WORKOS_API_URL } from "./helpers/workos";
 
 afterEach(() => {
   vi.useRealTimers();
   vi.restoreAllMocks();
 });
-
-const UNAUTHENTICATED = { detail: "Not authenticated.", code: "unauthenticated" };
-const PATCH_ME = "/api/v1/users/me/profile-picture";
-
-/** A JWKS URL no other test has used: the isolate-wide key cache starts empty for it. */
-const freshJwksUrl = () => `https://jwks.test/${crypto.randomUUID()}`;
-
-/** A user and a ready upload the PATCH would attach: if the row is unchanged, the handler never ran. */
-async function victim(overrides: Partial<User> = {}) {
-  const user = await createUser(overrides);
-  const upload = await createUpload(user);
-  return { user, upload };
-}
-
-/** Try to attach the victim's upload with `authorization`; counts the D1 round trips it caused. */
-async function attempt(
-  target: Awaited<ReturnType<typeof victim>>,
-  authorization: string | undefined,
-  envOverrides: CallOptions["env"] = {},
-) {
-  const d1 = countingD1(env.DB);
-  const response = await call(PATCH_ME, {
-    method: "PATCH",
-    headers: authorization === undefined ? {} : { Authorization: authorization },
-    json: { uploadId: target.upload.id },
-    env: { DB: d1, ...envOverrides },
-  });
-  return { response, d1 };
-}
-
-async function expectUnauthenticated(response: Response) {
-  expect(response.status).toBe(401);
-  expect(response.headers.get("WWW-Authenticate")).toBe('Bearer error="invalid_token"');
-  expect(await response.json()).toEqual(UNAUTHENTICATED);
-}
-
-async function expectUnchanged(user: User) {
-  expect(await readUser(user.id)).toEqual(user);
-}
-
-/** A compact JWS built by hand, for headers `SignJWT` refuses to produce. */
-async function signRaw(header: Record<string, unknown>, payload: JWTPayload) {
-  const input = `${b64url(header)}.${b64url(payload)}`;
-  const signature = new Uint8Array(
-    await crypto.subtle.sign("RSASSA-PKCS1-v1_5", trustedKey as CryptoKey, new TextEncoder().encode(input)),
-  );
-  const encoded = btoa(String.fromCharCode(...signature))
-    .replace(/\+/g, "-")
-    .replace(/\//g, "_")
-    .replace(/=+$/, "");
-  return `${input}.${encoded}`;
-}
 
 function claimsFor(user: User): JWTPayload & { sub: string } {
   const now = Math.floor(Date.now() / 1000);
@@ -104,7 +43,7 @@ describe("bearer authentication: malformed headers", () => {
       mockWorkOS();
       const target = await victim();
       const token = await signToken({ sub: target.user.workosUserId });
-      const { response, d1 } = await attempt(target, authorization(token));
+      const { response, d1 } = await attemptPatch(target, authorization(token));
       await expectUnauthenticated(response);
       expect(d1.roundTrips).toBe(0);
       await expectUnchanged(target.user);
@@ -117,7 +56,7 @@ describe("bearer authentication: the scheme name", () => {
     mockWorkOS();
     const target = await victim();
     const token = await signToken({ sub: target.user.workosUserId });
-    const { response } = await attempt(target, `bearer ${token}`);
+    const { response } = await attemptPatch(target, `bearer ${token}`);
     expect(response.status).toBe(200);
     expect((await readUser(target.user.id))?.profilePictureUploadId).toBe(target.upload.id);
   });
@@ -128,7 +67,7 @@ describe("bearer authentication: forged and unacceptable tokens", () => {
     mockWorkOS();
     const target = await victim();
     const token = `${b64url({ alg: "none", typ: "JWT" })}.${b64url(claimsFor(target.user))}.`;
-    const { response, d1 } = await attempt(target, `Bearer ${token}`);
+    const { response, d1 } = await attemptPatch(target, `Bearer ${token}`);
     await expectUnauthenticated(response);
     expect(d1.roundTrips).toBe(0);
     await expectUnchanged(target.user);
@@ -138,7 +77,7 @@ describe("bearer authentication: forged and unacceptable tokens", () => {
     mockWorkOS();
     const target = await victim();
     const token = `${b64url({ alg: "none", kid: trustedKid })}.${b64url(claimsFor(target.user))}.AAAA`;
-    const { response } = await attempt(target, `Bearer ${token}`);
+    const { response } = await attemptPatch(target, `Bearer ${token}`);
     await expectUnauthenticated(response);
     await expectUnchanged(target.user);
   });
@@ -152,7 +91,7 @@ describe("bearer authentication: forged and unacceptable tokens", () => {
         { sub: target.user.workosUserId },
         { key: new TextEncoder().encode(secret), header: { alg: "HS256" } },
       );
-      const { response, d1 } = await attempt(target, `Bearer ${token}`);
+      const { response, d1 } = await attemptPatch(target, `Bearer ${token}`);
       await expectUnauthenticated(response);
       expect(d1.roundTrips).toBe(0);
     }
@@ -169,7 +108,7 @@ describe("bearer authentication: forged and unacceptable tokens", () => {
           { sub: target.user.workosUserId },
           { key: privateKey, header: { alg, kid } },
         );
-        const { response, d1 } = await attempt(target, `Bearer ${token}`);
+        const { response, d1 } = await attemptPatch(target, `Bearer ${token}`);
         await expectUnauthenticated(response);
         expect(d1.roundTrips).toBe(0);
       }
@@ -181,7 +120,7 @@ describe("bearer authentication: forged and unacceptable tokens", () => {
     mockWorkOS();
     const target = await victim();
     const token = await signToken({ sub: target.user.workosUserId }, { key: attackerKeys.privateKey });
-    const { response, d1 } = await attempt(target, `Bearer ${token}`);
+    const { response, d1 } = await attemptPatch(target, `Bearer ${token}`);
     await expectUnauthenticated(response);
     expect(d1.roundTrips).toBe(0);
     await expectUnchanged(target.user);
@@ -192,7 +131,7 @@ describe("bearer authentication: forged and unacceptable tokens", () => {
     const workos = mockWorkOS({ [url]: () => Response.json(publicJwks) });
     const target = await victim();
     const token = await signToken({ sub: target.user.workosUserId }, { header: { kid: "rotated-away" } });
-    const { response } = await attempt(target, `Bearer ${token}`, { WORKOS_JWKS_URL: url });
+    const { response } = await attemptPatch(target, `Bearer ${token}`, { WORKOS_JWKS_URL: url });
     await expectUnauthenticated(response);
     expect(workos.count(url)).toBe(1);
     await expectUnchanged(target.user);
@@ -217,7 +156,7 @@ describe("bearer authentication: forged and unacceptable tokens", () => {
             { sub: target.user.workosUserId },
             { key: attackerKeys.privateKey, header: { kid: crypto.randomUUID() } },
           );
-          return (await attempt(target, `Bearer ${token}`, { WORKOS_JWKS_URL: url })).response;
+          return (await attemptPatch(target, `Bearer ${token}`, { WORKOS_JWKS_URL: url })).response;
         }),
       );
       for (const response of responses) await expectUnauthenticated(response);
@@ -246,7 +185,7 @@ describe("bearer authentication: forged and unacceptable tokens", () => {
       const workos = mockWorkOS({ [url]: () => Response.json(publicJwks) });
       const target = await victim();
       const token = await signToken({ sub: target.user.workosUserId }, { header: { kid } });
-      const { response } = await attempt(target, `Bearer ${token}`, { WORKOS_JWKS_URL: url });
+      const { response } = await attemptPatch(target, `Bearer ${token}`, { WORKOS_JWKS_URL: url });
       await expectUnauthenticated(response);
       expect(workos.requests).toHaveLength(0);
       await expectUnchanged(target.user);
@@ -273,7 +212,7 @@ describe("bearer authentication: forged and unacceptable tokens", () => {
         { sub: target.user.workosUserId },
         { key: attackerKeys.privateKey, header },
       );
-      const { response } = await attempt(target, `Bearer ${token}`, { WORKOS_JWKS_URL: url });
+      const { response } = await attemptPatch(target, `Bearer ${token}`, { WORKOS_JWKS_URL: url });
       await expectUnauthenticated(response);
     }
     expect(workos.count("https://evil.test")).toBe(0);
@@ -334,7 +273,7 @@ describe("bearer authentication: forged and unacceptable tokens", () => {
     it(`returns 401 for ${name}`, async () => {
       mockWorkOS();
       const target = await victim();
-      const { response, d1 } = await attempt(target, `Bearer ${await mint(target.user)}`);
+      const { response, d1 } = await attemptPatch(target, `Bearer ${await mint(target.user)}`);
       await expectUnauthenticated(response);
       expect(d1.roundTrips).toBe(0);
       await expectUnchanged(target.user);
@@ -356,7 +295,7 @@ describe("bearer authentication: forged and unacceptable tokens", () => {
     const big = await pad(7000);
     expect(`Bearer ${big}`.length).toBeGreaterThan(MAX_AUTHORIZATION_LENGTH);
     const started = performance.now();
-    const { response, d1 } = await attempt(target, `Bearer ${big}`);
+    const { response, d1 } = await attemptPatch(target, `Bearer ${big}`);
     expect(performance.now() - started).toBeLessThan(1000);
     await expectUnauthenticated(response);
     expect(d1.roundTrips).toBe(0);
@@ -374,7 +313,10 @@ describe("bearer authentication: the caller's account", () => {
   it("returns 401 for a valid token whose sub neither D1 nor WorkOS knows", async () => {
     mockWorkOS({ [`${WORKOS_API_URL}/user_management/users/`]: () => new Response("{}", { status: 404 }) });
     const target = await victim();
-    const { response } = await attempt(target, `Bearer ${await signToken({ sub: "user_nobody_knows" })}`);
+    const { response } = await attemptPatch(
+      target,
+      `Bearer ${await signToken({ sub: "user_nobody_knows" })}`,
+    );
     await expectUnauthenticated(response);
     await expectUnchanged(target.user);
   });
@@ -382,7 +324,7 @@ describe("bearer authentication: the caller's account", () => {
   it("returns 403 user_inactive for an inactive user, and writes nothing", async () => {
     mockWorkOS();
     const target = await victim({ state: "inactive" });
-    const { response } = await attempt(
+    const { response } = await attemptPatch(
       target,
       `Bearer ${await signToken({ sub: target.user.workosUserId })}`,
     );
@@ -394,7 +336,7 @@ describe("bearer authentication: the caller's account", () => {
   it("returns 401 for a deleted user, and writes nothing", async () => {
     mockWorkOS();
     const target = await victim({ state: "deleted" });
-    const { response } = await attempt(
+    const { response } = await attemptPatch(
       target,
       `Bearer ${await signToken({ sub: target.user.workosUserId })}`,
     );
@@ -460,7 +402,7 @@ describe("the WorkOS JWKS", () => {
       const workos = mockWorkOS({ [url]: responder, "https://evil.test": () => Response.json(publicJwks) });
       const target = await victim();
       const token = await signToken({ sub: target.user.workosUserId });
-      const { response, d1 } = await attempt(target, `Bearer ${token}`, { WORKOS_JWKS_URL: url });
+      const { response, d1 } = await attemptPatch(target, `Bearer ${token}`, { WORKOS_JWKS_URL: url });
       expect(response.status).toBe(503);
       expect(Number(response.headers.get("Retry-After"))).toBeGreaterThan(0);
       expect(await response.json()).toEqual({ detail: expect.any(String), code: "unavailable" });
@@ -479,7 +421,7 @@ describe("the WorkOS JWKS", () => {
     const target = await victim();
     const token = await signToken({ sub: target.user.workosUserId });
     const responses = await Promise.all(
-      Array.from({ length: 10 }, () => attempt(target, `Bearer ${token}`, { WORKOS_JWKS_URL: url })),
+      Array.from({ length: 10 }, () => attemptPatch(target, `Bearer ${token}`, { WORKOS_JWKS_URL: url })),
     );
     for (const { response } of responses) expect(response.status).toBe(503);
     expect(workos.count(url)).toBe(1);
@@ -500,7 +442,7 @@ describe("the WorkOS JWKS", () => {
     const target = await victim();
     const token = await signToken({ sub: target.user.workosUserId });
     const started = Date.now();
-    const { response } = await attempt(target, `Bearer ${token}`, { WORKOS_JWKS_URL: url });
+    const { response } = await attemptPatch(target, `Bearer ${token}`, { WORKOS_JWKS_URL: url });
     expect(Date.now() - started).toBeLessThan(JWKS_TIMEOUT_MS + 2000);
     expect(response.status).toBe(503);
     expect(response.headers.get("Retry-After")).not.toBeNull();

@@ -5,39 +5,19 @@ import { call, json } from "./helpers/api";
 import { createUpload, createUser, db, readUpload, readUser } from "./helpers/db";
 import { signToken } from "./helpers/tokens";
 import { mockWorkOS } from "./helpers/workos";
-import { newWorkOSUserId, signWebhook, workosUserObject } from "./helpers/workos-users";
+import {
+  deliverWebhook,
+  newWorkOSUserId,
+  signWebhook,
+  workosEvent,
+  workosUserObject,
+} from "./helpers/workos-users";
 
 afterEach(() => vi.restoreAllMocks());
 
 const T1 = "2026-11-21T10:00:00.000Z";
 const T2 = "2026-11-22T10:00:00.000Z";
 const T3 = "2026-11-23T10:00:00.000Z";
-
-function workosEvent(event: string, data: Record<string, unknown>, overrides: Record<string, unknown> = {}) {
-  return {
-    object: "event",
-    id: `event_${crypto.randomUUID().replaceAll("-", "")}`,
-    event,
-    data,
-    created_at: new Date().toISOString(),
-    ...overrides,
-  };
-}
-
-interface DeliverOptions {
-  /** The header to send; `null` sends none; by default a valid signature of the body. */
-  signature?: string | null;
-  timestamp?: number;
-  secret?: string;
-}
-
-async function deliver(body: unknown, options: DeliverOptions = {}) {
-  const text = typeof body === "string" ? body : JSON.stringify(body);
-  const headers: Record<string, string> = { "Content-Type": "application/json" };
-  const signature = options.signature === undefined ? await signWebhook(text, options) : options.signature;
-  if (signature !== null) headers["WorkOS-Signature"] = signature;
-  return call("/webhooks/workos", { method: "POST", body: text, headers });
-}
 
 const rowFor = (workosUserId: string) =>
   db().query.users.findFirst({ where: eq(users.workosUserId, workosUserId) });
@@ -50,7 +30,7 @@ describe("POST /webhooks/workos", () => {
       const id = newWorkOSUserId();
       const event = workosEvent("user.created", workosUserObject(id, { first_name: null, updated_at: T1 }));
 
-      const response = await deliver(event);
+      const response = await deliverWebhook(event);
 
       expect(response.status).toBe(200);
       expect(await json(response)).toEqual({ received: true });
@@ -73,7 +53,7 @@ describe("POST /webhooks/workos", () => {
 
     it("lets a user created by webhook sign in without asking the WorkOS API", async () => {
       const id = newWorkOSUserId();
-      await deliver(workosEvent("user.created", workosUserObject(id)));
+      await deliverWebhook(workosEvent("user.created", workosUserObject(id)));
       const workos = mockWorkOS();
 
       const response = await call("/api/v1/users/me", {
@@ -100,7 +80,7 @@ describe("POST /webhooks/workos", () => {
         }),
       );
 
-      const response = await deliver(event);
+      const response = await deliverWebhook(event);
 
       expect(response.status).toBe(200);
       const row = await readUser(user.id);
@@ -130,7 +110,7 @@ describe("POST /webhooks/workos", () => {
       mockWorkOS();
 
       for (const user of [withPhoto, withoutPhoto]) {
-        const response = await deliver(
+        const response = await deliverWebhook(
           workosEvent(
             "user.updated",
             workosUserObject(user.workosUserId, {
@@ -168,7 +148,7 @@ describe("POST /webhooks/workos", () => {
     it("drops a WorkOS profile_picture_url that is not an http(s) URL", async () => {
       const user = await createUser();
 
-      const response = await deliver(
+      const response = await deliverWebhook(
         workosEvent(
           "user.updated",
           workosUserObject(user.workosUserId, { profile_picture_url: "javascript:alert(1)", updated_at: T2 }),
@@ -185,7 +165,7 @@ describe("POST /webhooks/workos", () => {
       const teammate = await createUser({ organizationId: "org_acme" });
       const workos = mockWorkOS();
 
-      const response = await deliver(
+      const response = await deliverWebhook(
         workosEvent("user.deleted", workosUserObject(user.workosUserId, { updated_at: T2 })),
       );
 
@@ -210,7 +190,7 @@ describe("POST /webhooks/workos", () => {
     it("never brings a deleted user back with a later user.updated", async () => {
       const user = await createUser({ state: "deleted", workosUpdatedAt: new Date(T1) });
 
-      const response = await deliver(
+      const response = await deliverWebhook(
         workosEvent(
           "user.updated",
           workosUserObject(user.workosUserId, { first_name: "Zombie", updated_at: T3 }),
@@ -226,7 +206,7 @@ describe("POST /webhooks/workos", () => {
     it("records the sign-in time of the user it names", async () => {
       const user = await createUser({ lastLogin: new Date(T1) });
 
-      const response = await deliver(
+      const response = await deliverWebhook(
         workosEvent("session.created", {
           object: "session",
           id: "session_01",
@@ -244,7 +224,7 @@ describe("POST /webhooks/workos", () => {
     it("does not move lastLogin back for an older session", async () => {
       const user = await createUser({ lastLogin: new Date(T2) });
 
-      const response = await deliver(
+      const response = await deliverWebhook(
         workosEvent("session.created", { object: "session", user_id: user.workosUserId, created_at: T1 }),
       );
 
@@ -255,7 +235,7 @@ describe("POST /webhooks/workos", () => {
     it("acknowledges a session.created that names no user and writes nothing", async () => {
       const event = workosEvent("session.created", { object: "session", id: "session_02" });
 
-      const response = await deliver(event);
+      const response = await deliverWebhook(event);
 
       expect(response.status).toBe(200);
       expect(await recorded(event.id)).toBeUndefined();
@@ -269,7 +249,7 @@ describe("POST /webhooks/workos", () => {
         "user.updated",
         workosUserObject(user.workosUserId, { first_name: "First", updated_at: T2 }),
       );
-      expect((await deliver(event)).status).toBe(200);
+      expect((await deliverWebhook(event)).status).toBe(200);
       // Change the row behind WorkOS's back so that only the event id can stop the replay.
       await db()
         .update(users)
@@ -277,7 +257,7 @@ describe("POST /webhooks/workos", () => {
         .where(eq(users.id, user.id));
       const before = await readUser(user.id);
 
-      const replay = await deliver(event);
+      const replay = await deliverWebhook(event);
 
       expect(replay.status).toBe(200);
       expect(await json(replay)).toEqual({ received: true });
@@ -288,7 +268,11 @@ describe("POST /webhooks/workos", () => {
       const id = newWorkOSUserId();
       const event = workosEvent("user.created", workosUserObject(id));
 
-      const responses = await Promise.all([deliver(event), deliver(event), deliver(event)]);
+      const responses = await Promise.all([
+        deliverWebhook(event),
+        deliverWebhook(event),
+        deliverWebhook(event),
+      ]);
 
       expect(responses.map((r) => r.status)).toEqual([200, 200, 200]);
       expect(await db().select().from(users).where(eq(users.workosUserId, id)).all()).toHaveLength(1);
@@ -308,9 +292,9 @@ describe("POST /webhooks/workos", () => {
         workosUserObject(user.workosUserId, { first_name: "Old", updated_at: T2 }),
       );
 
-      expect((await deliver(newer)).status).toBe(200);
+      expect((await deliverWebhook(newer)).status).toBe(200);
       const afterNewer = await readUser(user.id);
-      const response = await deliver(older);
+      const response = await deliverWebhook(older);
 
       expect(response.status).toBe(200);
       expect(afterNewer).toMatchObject({ firstName: "New", workosUpdatedAt: new Date(T3) });
@@ -321,7 +305,7 @@ describe("POST /webhooks/workos", () => {
       const user = await createUser();
       const event = workosEvent("organization.updated", { id: "org_acme", name: "Acme" });
 
-      const response = await deliver(event);
+      const response = await deliverWebhook(event);
 
       expect(response.status).toBe(200);
       expect(await json(response)).toEqual({ received: true });
@@ -358,14 +342,18 @@ describe("POST /webhooks/workos", () => {
       const id = newWorkOSUserId();
       const event = workosEvent("user.created", workosUserObject(id));
 
-      await refusedWithNothingWritten(await deliver(event, { signature: null }), id, event.id);
+      await refusedWithNothingWritten(await deliverWebhook(event, { signature: null }), id, event.id);
     });
 
     it("refuses a signature made with another secret", async () => {
       const id = newWorkOSUserId();
       const event = workosEvent("user.created", workosUserObject(id));
 
-      await refusedWithNothingWritten(await deliver(event, { secret: "whsec_not_ours" }), id, event.id);
+      await refusedWithNothingWritten(
+        await deliverWebhook(event, { secret: "whsec_not_ours" }),
+        id,
+        event.id,
+      );
     });
 
     it("refuses a body changed after signing", async () => {
@@ -375,7 +363,7 @@ describe("POST /webhooks/workos", () => {
         JSON.stringify({ ...event, data: workosUserObject(id, { email: "x@y.z" }) }),
       );
 
-      await refusedWithNothingWritten(await deliver(event, { signature }), id, event.id);
+      await refusedWithNothingWritten(await deliverWebhook(event, { signature }), id, event.id);
     });
 
     it("refuses a timestamp changed after signing", async () => {
@@ -386,7 +374,7 @@ describe("POST /webhooks/workos", () => {
         (_, t) => `t=${Number(t) - 1}`,
       );
 
-      await refusedWithNothingWritten(await deliver(event, { signature }), id, event.id);
+      await refusedWithNothingWritten(await deliverWebhook(event, { signature }), id, event.id);
     });
 
     it("refuses a correctly signed delivery older than 180 s", async () => {
@@ -394,7 +382,7 @@ describe("POST /webhooks/workos", () => {
       const event = workosEvent("user.created", workosUserObject(id));
 
       await refusedWithNothingWritten(
-        await deliver(event, { timestamp: Date.now() - 181_000 }),
+        await deliverWebhook(event, { timestamp: Date.now() - 181_000 }),
         id,
         event.id,
       );
@@ -405,7 +393,7 @@ describe("POST /webhooks/workos", () => {
       const event = workosEvent("user.created", workosUserObject(id));
 
       await refusedWithNothingWritten(
-        await deliver(event, { timestamp: Date.now() + 181_000 }),
+        await deliverWebhook(event, { timestamp: Date.now() + 181_000 }),
         id,
         event.id,
       );
@@ -414,7 +402,7 @@ describe("POST /webhooks/workos", () => {
     it("accepts a correctly signed delivery within the window on either side", async () => {
       for (const offset of [-170_000, 170_000]) {
         const id = newWorkOSUserId();
-        const response = await deliver(workosEvent("user.created", workosUserObject(id)), {
+        const response = await deliverWebhook(workosEvent("user.created", workosUserObject(id)), {
           timestamp: Date.now() + offset,
         });
         expect(response.status).toBe(200);
@@ -441,7 +429,7 @@ describe("POST /webhooks/workos", () => {
       const event = workosEvent("user.created", workosUserObject(id));
       const signature = mangle(await signWebhook(JSON.stringify(event)));
 
-      await refusedWithNothingWritten(await deliver(event, { signature }), id, event.id);
+      await refusedWithNothingWritten(await deliverWebhook(event, { signature }), id, event.id);
     });
 
     it("accepts the v1 signature in upper-case hex and without the space", async () => {
@@ -451,7 +439,7 @@ describe("POST /webhooks/workos", () => {
         .replace(", ", ",")
         .replace(/v1=(\w+)/, (_, hex) => `v1=${hex.toUpperCase()}`);
 
-      const response = await deliver(body, { signature });
+      const response = await deliverWebhook(body, { signature });
 
       expect(response.status).toBe(200);
       expect(await rowFor(id)).toBeDefined();
@@ -460,7 +448,7 @@ describe("POST /webhooks/workos", () => {
 
   describe("bodies", () => {
     it("answers 400 to malformed JSON with a valid signature, writing nothing", async () => {
-      const response = await deliver('{"object":"event","id":"event_bad","event":"user.created",');
+      const response = await deliverWebhook('{"object":"event","id":"event_bad","event":"user.created",');
 
       expect(response.status).toBe(400);
       expect(await json(response)).toEqual({
@@ -476,7 +464,7 @@ describe("POST /webhooks/workos", () => {
       ["an event whose data is not an object", () => workosEvent("user.created", "user_123" as never)],
       ["an event of the wrong object type", () => ({ ...workosEvent("user.created", {}), object: "user" })],
     ])("answers 400 to %s with a valid signature", async (_, body) => {
-      const response = await deliver(body());
+      const response = await deliverWebhook(body());
 
       expect(response.status).toBe(400);
       expect((await json(response)).code).toBe("bad_request");
@@ -489,7 +477,7 @@ describe("POST /webhooks/workos", () => {
         email: undefined,
       });
 
-      const response = await deliver(event);
+      const response = await deliverWebhook(event);
 
       expect(response.status).toBe(400);
       expect(await readUser(user.id)).toEqual(user);
@@ -510,7 +498,7 @@ describe("POST /webhooks/workos", () => {
     });
 
     it("checks the signature before parsing: malformed JSON with a bad signature is 401", async () => {
-      const response = await deliver("{not json", { secret: "whsec_not_ours" });
+      const response = await deliverWebhook("{not json", { secret: "whsec_not_ours" });
 
       expect(response.status).toBe(401);
     });
@@ -519,7 +507,7 @@ describe("POST /webhooks/workos", () => {
       const id = newWorkOSUserId();
       const event = workosEvent("user.created", workosUserObject(id, { padding: "x".repeat(300 * 1024) }));
 
-      const response = await deliver(event);
+      const response = await deliverWebhook(event);
 
       expect(response.status).toBe(413);
       expect((await json(response)).code).toBe("payload_too_large");

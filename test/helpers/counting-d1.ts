@@ -62,3 +62,13 @@ export function countingD1(
     withSession: (constraint?: string) => inner.withSession(constraint),
   } as CountingD1;
 }
+
+/**
+ * `inner`, with `change` run just before each round trip whose SQL matches `sql`: the data
+ * changes under that statement, after every check the service made before it.
+ */
+export function changedBefore(inner: D1Database, sql: RegExp, change: () => Promise<unknown>): CountingD1 {
+  return countingD1(inner, async (trip) => {
+    if (sql.test(trip)) await change();
+  });
+}

@@ -32,11 +32,28 @@ export async function signToken(claims: JWTPayload & { sub: string }, options: T
   return jwt.sign(options.key ?? trustedKey);
 }
 
-/** base64url of a JSON value or string, for hand-built tokens. */
+/** base64url of a JSON value, a string, or raw bytes, for hand-built tokens. */
 export function b64url(value: unknown): string {
-  const text = typeof value === "string" ? value : JSON.stringify(value);
-  return btoa(String.fromCharCode(...new TextEncoder().encode(text)))
+  const bytes =
+    value instanceof Uint8Array
+      ? value
+      : new TextEncoder().encode(typeof value === "string" ? value : JSON.stringify(value));
+  return btoa(String.fromCharCode(...bytes))
     .replace(/\+/g, "-")
     .replace(/\//g, "_")
     .replace(/=+$/, "");
+}
+
+/**
+ * A compact RS256 JWS built by hand with the trusted key, for headers and claims `SignJWT`
+ * refuses to produce (no `iss`, a `sub` that is not a string, an unknown `crit`...).
+ */
+export async function signRaw(header: Record<string, unknown>, payload: JWTPayload): Promise<string> {
+  const input = `${b64url(header)}.${b64url(payload)}`;
+  const signature = await crypto.subtle.sign(
+    "RSASSA-PKCS1-v1_5",
+    trustedKey as CryptoKey,
+    new TextEncoder().encode(input),
+  );
+  return `${input}.${b64url(new Uint8Array(signature))}`;
 }

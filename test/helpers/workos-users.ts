@@ -1,3 +1,5 @@
+import { call } from "./api";
+
 export const WEBHOOK_SECRET = "whsec_test_secret";
 export const WORKOS_API_KEY = "sk_test_workos_api_key";
 
@@ -44,4 +46,36 @@ export async function signWebhook(
   );
   const hex = [...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, "0")).join("");
   return `t=${t}, v1=${hex}`;
+}
+
+/** A WorkOS event as webhooks deliver it, with a fresh event id. */
+export function workosEvent(
+  event: string,
+  data: Record<string, unknown>,
+  overrides: Record<string, unknown> = {},
+) {
+  return {
+    object: "event",
+    id: `event_${crypto.randomUUID().replaceAll("-", "")}`,
+    event,
+    data,
+    created_at: new Date().toISOString(),
+    ...overrides,
+  };
+}
+
+export interface DeliverOptions {
+  /** The header to send; `null` sends none; by default a valid signature of the body. */
+  signature?: string | null;
+  timestamp?: number;
+  secret?: string;
+}
+
+/** `POST /webhooks/workos` with `body`, signed unless told otherwise. */
+export async function deliverWebhook(body: unknown, options: DeliverOptions = {}) {
+  const text = typeof body === "string" ? body : JSON.stringify(body);
+  const headers: Record<string, string> = { "Content-Type": "application/json" };
+  const signature = options.signature === undefined ? await signWebhook(text, options) : options.signature;
+  if (signature !== null) headers["WorkOS-Signature"] = signature;
+  return call("/webhooks/workos", { method: "POST", body: text, headers });
 }

@@ -4,6 +4,9 @@ import { publicJwks } from "./tokens";
 export const JWKS_URL = "https://api.workos.com/sso/jwks/client_test";
 export const WORKOS_API_URL = "https://workos-api.test";
 
+/** A JWKS URL no other test has used: the isolate-wide key cache starts empty for it. */
+export const freshJwksUrl = () => `https://jwks.test/${crypto.randomUUID()}`;
+
 type Responder = (request: Request) => Response | Promise<Response>;
 
 export interface WorkOSMock {
