@@ -81,16 +81,18 @@ describe("D1 faults", () => {
     expect((await readUser(user.id))?.profilePictureUploadId).toBeNull();
   });
 
-  it("answers 503 when the caller lookup keeps failing, before any write", async () => {
-    const { user, upload, token } = await setup();
-    const faulty = faultyD1(env.DB, [
-      { sql: /from "users"/i, message: LOST, times: 99 },
-      { sql: UPDATE, message: "unexpected write", times: 99 },
-    ]);
+  it("answers 503 when resolving the caller keeps failing, and writes nothing", async () => {
+    mockWorkOS();
+    // The token says admin, the row says member: the one-statement path misses and the caller is
+    // resolved (to make the row follow the token), which is where D1 fails.
+    const user = await createUser({ role: "member" });
+    const upload = await createUpload(user);
+    const token = await signToken({ sub: user.workosUserId, role: "admin", org_id: "org_acme" });
+    const faulty = faultyD1(env.DB, [{ sql: /^select .* from "users"/i, message: LOST, times: 99 }]);
     const res = await patch(token, upload.id, faulty.db);
     expect(res.status).toBe(503);
-    expect(faulty.attempts[1]).toBe(0);
-    expect((await readUser(user.id))?.profilePictureUploadId).toBeNull();
+    expect(faulty.attempts[0]).toBe(3);
+    expect(await readUser(user.id)).toEqual(user);
   });
 
   it("does not retry a non-transient error, and answers a generic 500 that leaks nothing", async () => {

@@ -264,14 +264,15 @@ describe.each(selfPaths)("%s", (_name, pathFor) => {
     }
   });
 
-  it("makes at most 2 D1 round trips on the happy path", async () => {
+  it("makes exactly 1 D1 round trip on the happy path: the caller check rides in the write", async () => {
     const user = await createUser();
     const upload = await createUpload(user);
     for (const uploadId of [upload.id, upload.id, null, null]) {
       const d1 = countingD1(env.DB);
       const response = await patch(pathFor(user), user, { uploadId }, { env: { DB: d1 } });
       expect(response.status).toBe(200);
-      expect(d1.roundTrips).toBeLessThanOrEqual(2);
+      expect(d1.trips).toHaveLength(1);
+      expect(d1.trips[0]).toMatch(/^update "users"/i);
     }
   });
 });
@@ -294,14 +295,36 @@ describe("PATCH /api/v1/shared/users/{user_id}/profile-picture: who may act on w
     expect((await readUser(target.id))?.profilePictureUploadId).toBeNull();
   });
 
-  it("makes at most 2 D1 round trips when an admin acts for someone", async () => {
+  it("makes exactly 1 D1 round trip when an admin acts for someone", async () => {
     const admin = await createUser({ role: "admin" });
     const target = await createUser();
     const upload = await createUpload(admin);
     const d1 = countingD1(env.DB);
     const response = await patch(shared(target.id), admin, { uploadId: upload.id }, { env: { DB: d1 } });
     expect(response.status).toBe(200);
-    expect(d1.roundTrips).toBeLessThanOrEqual(2);
+    expect(d1.roundTrips).toBe(1);
+  });
+
+  it("judges an admin by the role the token carries: a demoted admin's stale row grants nothing", async () => {
+    const admin = await createUser({ role: "admin" });
+    const target = await createUser();
+    const upload = await createUpload(admin);
+    const token = await signToken({ sub: admin.workosUserId, role: "member", org_id: "org_acme" });
+    const response = await call(shared(target.id), { method: "PATCH", token, json: { uploadId: upload.id } });
+    await expectError(response, 403, "forbidden");
+    expect((await readUser(target.id))?.profilePictureUploadId).toBeNull();
+    expect((await readUser(admin.id))?.role).toBe("member");
+  });
+
+  it("lets a member promoted in WorkOS act at once: the row follows the token, then the write lands", async () => {
+    const promoted = await createUser({ role: "member" });
+    const target = await createUser();
+    const upload = await createUpload(promoted);
+    const token = await signToken({ sub: promoted.workosUserId, role: "admin", org_id: "org_acme" });
+    const response = await call(shared(target.id), { method: "PATCH", token, json: { uploadId: upload.id } });
+    expect(response.status).toBe(200);
+    expect((await readUser(target.id))?.profilePictureUploadId).toBe(upload.id);
+    expect((await readUser(promoted.id))?.role).toBe("admin");
   });
 
   it("requires an admin acting for someone to own the upload (404 for the target's own)", async () => {

@@ -1,4 +1,5 @@
 import { eq } from "drizzle-orm";
+import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { errors, jwtVerify } from "jose";
 import type { Database } from "../db/client";
@@ -64,21 +65,12 @@ export async function verifyAccessToken(token: string, config: Config): Promise<
   }
 }
 
-/**
- * Authenticate the request and put the caller on the context. Refuses with 401 before looking at
- * the database, and with 403 `user_inactive` for a known user whose account is not active.
- *
- * A known user whose role and organization match the token costs one D1 read and nothing else.
- * A user D1 has not seen yet is provisioned from the WorkOS API (401 when WorkOS does not know
- * them, 503 when WorkOS cannot answer, nothing written either way).
- */
-export const requireCaller = createMiddleware<AppBindings>(async (c, next) => {
-  const { config, db } = c.var;
-  let claims: AccessTokenClaims;
+/** Verify the bearer token and put its claims on the context; failures count per client IP. */
+async function authenticateRequest(c: Context<AppBindings>): Promise<void> {
   try {
     const token = bearerToken(c.req.header("authorization"));
     if (!token) throw unauthenticated();
-    claims = await verifyAccessToken(token, config);
+    c.set("claims", await verifyAccessToken(token, c.var.config));
   } catch (error) {
     // Failed authentications count per client IP: guessing tokens gets a 429 soon.
     if (error instanceof ApiError && error.status === 401) {
@@ -86,14 +78,41 @@ export const requireCaller = createMiddleware<AppBindings>(async (c, next) => {
     }
     throw error;
   }
+}
+
+/**
+ * The caller's user row for the verified token, put on the context: 403 `user_inactive` for an
+ * account that is not active, 401 for a deleted one.
+ *
+ * A known user whose role and organization match the token costs one D1 read and nothing else.
+ * A user D1 has not seen yet is provisioned from the WorkOS API (401 when WorkOS does not know
+ * them, 503 when WorkOS cannot answer, nothing written either way).
+ */
+export async function resolveCaller(c: Context<AppBindings>): Promise<User> {
+  const { config, db, claims } = c.var;
   const known = await db.query.users.findFirst({ where: eq(users.workosUserId, claims.sub) });
   const user = known ?? (await provisionOrRefuse(db, config, claims, c.var.requestId));
   assertActive(user);
   const caller = await followTokenClaims(db, user, claims);
   // The row may have been re-read after a concurrent change: check it again.
   assertActive(caller);
-  c.set("claims", claims);
   c.set("caller", caller);
+  return caller;
+}
+
+/**
+ * Only the token, no database: for routes that fold the caller check into their own statement
+ * (the PATCH) and call `resolveCaller` only when that statement needs explaining.
+ */
+export const authenticate = createMiddleware<AppBindings>(async (c, next) => {
+  await authenticateRequest(c);
+  await next();
+});
+
+/** Authenticate the request and put the caller on the context (`authenticate` + `resolveCaller`). */
+export const requireCaller = createMiddleware<AppBindings>(async (c, next) => {
+  await authenticateRequest(c);
+  await resolveCaller(c);
   await next();
 });
 

@@ -56,6 +56,7 @@ const requestContext = createMiddleware<AppBindings>(async (c, next) => {
         status: c.res.status,
         durationMs: Date.now() - started,
         userId: c.get("caller")?.id ?? null,
+        sub: c.get("claims")?.sub ?? null,
         d1RoundTrips: d1.roundTrips,
       }),
     );

@@ -24,8 +24,11 @@ export async function enforceLimit(limiter: RateLimit, key: string): Promise<voi
   if (!success) throw rateLimited();
 }
 
-/** Writes (the PATCH, upload creation and completion) are limited per caller. Goes after `requireCaller`. */
+/**
+ * Writes (the PATCH, upload creation and completion) are limited per caller, keyed by the token's
+ * `sub`. Goes after `authenticate` or `requireCaller`.
+ */
 export const limitWrites = createMiddleware<AppBindings>(async (c, next) => {
-  await enforceLimit(c.env.WRITE_LIMITER, `user:${c.var.caller.id}`);
+  await enforceLimit(c.env.WRITE_LIMITER, `user:${c.var.claims.sub}`);
   await next();
 });

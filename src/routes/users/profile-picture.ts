@@ -1,68 +1,116 @@
 import { and, eq, exists, ne, type SQL, sql } from "drizzle-orm";
+import { type AnySQLiteColumn, alias } from "drizzle-orm/sqlite-core";
 import type { Database } from "../../db/client";
 import { type User, uploads, users } from "../../db/schema";
 import { ApiError, unavailable } from "../../lib/errors";
+import type { AccessTokenClaims } from "../../lib/types";
 import { canEdit, canView, findOwnUpload } from "./user-profile";
 
+/** Whose picture: the caller's own (`/users/me`), or a user's by id (`/shared/users/{id}`). */
+export type ProfilePictureTarget = "caller" | { userId: string };
+
 /**
- * Set (`uploadId`) or remove (`null`) `targetId`'s custom profile picture on behalf of `caller`.
+ * Set (`uploadId`) or remove (`null`) a custom profile picture on behalf of the token's user.
  *
- * D1 has no interactive transactions, so the permission and upload checks and the write are one
- * conditional `UPDATE ... WHERE ... AND EXISTS (...) RETURNING`: an upload that changes between
- * check and write is never attached. Only when it matches nothing do we read, to explain why.
- * Setting the photo already set, or removing when none is set, matches and changes nothing
- * (`updated_at` keeps its value).
+ * D1 has no interactive transactions, so who the caller is, whether they may edit the target,
+ * whether the upload is theirs and usable, and the write are ONE conditional statement
+ * (`UPDATE ... WHERE ... AND EXISTS (...) RETURNING`): an upload or a permission that changes
+ * between check and write can never slip through, and the happy path is one D1 round trip.
+ * Only when it matches nothing do we resolve the caller (just-in-time provisioning, inactive
+ * accounts and role or organization changes from the token are handled there), try once more, and
+ * read to explain the refusal. Setting the photo already set, or removing when none is set,
+ * matches and changes nothing (`updated_at` keeps its value).
  */
 export async function updateProfilePicture(
   db: Database,
-  caller: User,
-  targetId: string,
+  claims: AccessTokenClaims,
+  target: ProfilePictureTarget,
   uploadId: string | null,
+  resolveCaller: () => Promise<User>,
 ): Promise<User> {
+  const [updated] = await conditionalUpdate(db, claims, target, uploadId);
+  if (updated) return updated;
+
+  const caller = await resolveCaller();
+  const targetId = target === "caller" ? caller.id : target.userId;
   // Refuse what the caller's row alone rules out before writing anything.
-  if (targetId !== caller.id && caller.role !== "admin") {
-    await explainFailure(db, caller, targetId, uploadId);
-  }
+  if (targetId !== caller.id && caller.role !== "admin") await explainFailure(db, caller, targetId, uploadId);
   for (let attempt = 0; attempt < 2; attempt++) {
-    const [updated] = await conditionalUpdate(db, caller, targetId, uploadId);
-    if (updated) return updated;
+    const [retried] = await conditionalUpdate(db, claims, target, uploadId);
+    if (retried) return retried;
     await explainFailure(db, caller, targetId, uploadId);
     // Nothing explains the miss: the state changed between the write and the read. Try once more.
   }
   throw unavailable("The profile changed while it was being updated; try again.", 1);
 }
 
-function conditionalUpdate(db: Database, caller: User, targetId: string, uploadId: string | null) {
-  const now = new Date();
-  const mayEdit: SQL | undefined =
-    targetId === caller.id
-      ? eq(users.id, caller.id)
-      : caller.role === "admin" && caller.organizationId !== null
-        ? eq(users.organizationId, caller.organizationId)
-        : sql`0`;
-  const uploadUsable = uploadId
-    ? exists(
-        db
-          .select({ one: sql`1` })
-          .from(uploads)
-          .where(
-            and(
-              eq(uploads.id, uploadId),
-              eq(uploads.ownerId, caller.id),
-              eq(uploads.scope, "profile_picture"),
-              eq(uploads.kind, "image"),
-              eq(uploads.state, "ready"),
-            ),
+type CallerColumns = Record<"workosUserId" | "state" | "role" | "organizationId", AnySQLiteColumn>;
+
+/**
+ * The caller as the statement sees it: the token's user, active, with the role and organization
+ * the token claims (a mismatch is settled by `resolveCaller`, which makes the row follow the token).
+ */
+function isTokenCaller(row: CallerColumns, claims: AccessTokenClaims): SQL {
+  return and(
+    eq(row.workosUserId, claims.sub),
+    eq(row.state, "active"),
+    claims.role === undefined ? undefined : eq(row.role, claims.role),
+    claims.org_id === undefined ? undefined : eq(row.organizationId, claims.org_id),
+  ) as SQL;
+}
+
+function conditionalUpdate(
+  db: Database,
+  claims: AccessTokenClaims,
+  target: ProfilePictureTarget,
+  uploadId: string | null,
+) {
+  const caller = alias(users, "caller");
+  const owner = alias(users, "owner");
+  const mayEdit =
+    target === "caller"
+      ? isTokenCaller(users, claims)
+      : and(
+          eq(users.id, target.userId),
+          ne(users.state, "deleted"),
+          exists(
+            db
+              .select({ one: sql`1` })
+              .from(caller)
+              .where(
+                and(
+                  isTokenCaller(caller, claims),
+                  sql`(${caller.id} = ${users.id} OR (${caller.role} = 'admin' AND ${caller.organizationId} = ${users.organizationId}))`,
+                ),
+              ),
           ),
-      )
-    : undefined;
+        );
+  // The upload must be the caller's own, also when an admin acts for someone else.
+  const uploadUsable =
+    uploadId === null
+      ? undefined
+      : exists(
+          db
+            .select({ one: sql`1` })
+            .from(uploads)
+            .innerJoin(owner, eq(owner.id, uploads.ownerId))
+            .where(
+              and(
+                eq(uploads.id, uploadId),
+                eq(owner.workosUserId, claims.sub),
+                eq(uploads.scope, "profile_picture"),
+                eq(uploads.kind, "image"),
+                eq(uploads.state, "ready"),
+              ),
+            ),
+        );
   return db
     .update(users)
     .set({
       profilePictureUploadId: uploadId,
-      updatedAt: sql`CASE WHEN ${users.profilePictureUploadId} IS ${uploadId} THEN ${users.updatedAt} ELSE ${now.getTime()} END`,
+      updatedAt: sql`CASE WHEN ${users.profilePictureUploadId} IS ${uploadId} THEN ${users.updatedAt} ELSE ${Date.now()} END`,
     })
-    .where(and(eq(users.id, targetId), ne(users.state, "deleted"), mayEdit, uploadUsable))
+    .where(and(mayEdit, uploadUsable))
     .returning();
 }
 

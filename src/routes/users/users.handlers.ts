@@ -1,3 +1,4 @@
+import { resolveCaller } from "../../lib/auth";
 import type { AppRouteHandler } from "../../lib/types";
 import { updateProfilePicture } from "./profile-picture";
 import { findVisibleUser, toUserProfile } from "./user-profile";
@@ -12,16 +13,19 @@ export const getSharedUserHandler: AppRouteHandler<typeof getSharedUser> = async
 };
 
 export const updateMyProfilePictureHandler: AppRouteHandler<typeof updateMyProfilePicture> = async (c) => {
-  const { caller, db, config } = c.var;
-  const user = await updateProfilePicture(db, caller, caller.id, c.req.valid("json").uploadId);
+  const { claims, db, config } = c.var;
+  const uploadId = c.req.valid("json").uploadId;
+  const user = await updateProfilePicture(db, claims, "caller", uploadId, () => resolveCaller(c));
+  c.set("caller", user);
   return c.json(await toUserProfile(user, config), 200);
 };
 
 export const updateUserProfilePictureHandler: AppRouteHandler<typeof updateUserProfilePicture> = async (
   c,
 ) => {
-  const { caller, db, config } = c.var;
-  const { user_id } = c.req.valid("param");
-  const user = await updateProfilePicture(db, caller, user_id, c.req.valid("json").uploadId);
+  const { claims, db, config } = c.var;
+  const target = { userId: c.req.valid("param").user_id };
+  const uploadId = c.req.valid("json").uploadId;
+  const user = await updateProfilePicture(db, claims, target, uploadId, () => resolveCaller(c));
   return c.json(await toUserProfile(user, config), 200);
 };

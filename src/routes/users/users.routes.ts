@@ -1,5 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
-import { requireCaller } from "../../lib/auth";
+import { authenticate, requireCaller } from "../../lib/auth";
 import { jsonBody } from "../../lib/json-body";
 import {
   authErrors,
@@ -79,7 +79,7 @@ export const updateMyProfilePicture = createRoute({
   security: bearerSecurity,
   summary: "Update My Profile Picture",
   description: profilePictureDescription,
-  middleware: [requireCaller, limitWrites, jsonBody] as const,
+  middleware: [authenticate, limitWrites, jsonBody] as const,
   request: { body: profilePictureBody },
   responses: { 200: profileResponse, ...profilePictureErrors },
 });
@@ -91,7 +91,7 @@ export const updateUserProfilePicture = createRoute({
   security: bearerSecurity,
   summary: "Update User Profile Picture",
   description: `${profilePictureDescription} Acting on another user needs the caller's role \`admin\` and the same organization: a user outside the caller's organization is 404, one inside without permission 403.`,
-  middleware: [requireCaller, limitWrites, jsonBody] as const,
+  middleware: [authenticate, limitWrites, jsonBody] as const,
   request: { params: UserIdParams, body: profilePictureBody },
   responses: { 200: profileResponse, ...profilePictureErrors },
 });
