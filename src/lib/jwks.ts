@@ -26,6 +26,7 @@ export class RemoteKeySet {
   private keys: JWTVerifyGetKey | undefined;
   private fetchedAt = Number.NEGATIVE_INFINITY;
   private attemptedAt = Number.NEGATIVE_INFINITY;
+  private inflight: Promise<void> | undefined;
   /** Outbound JWKS requests made; read by tests and the benchmark. */
   fetchCount = 0;
 
@@ -52,9 +53,21 @@ export class RemoteKeySet {
     return this.keys(header, token);
   }
 
-  private async refresh(now: number): Promise<void> {
-    if (now - this.attemptedAt < JWKS_COOLDOWN_MS && this.keys) return;
+  /**
+   * Concurrent callers share one fetch: without this, every request that arrives while the first
+   * fetch is in flight (a cold isolate under load) would fetch the JWKS again.
+   */
+  private refresh(now: number): Promise<void> {
+    if (this.inflight) return this.inflight;
+    if (now - this.attemptedAt < JWKS_COOLDOWN_MS && this.keys) return Promise.resolve();
     this.attemptedAt = now;
+    this.inflight = this.replaceKeys().finally(() => {
+      this.inflight = undefined;
+    });
+    return this.inflight;
+  }
+
+  private async replaceKeys(): Promise<void> {
     try {
       this.keys = createLocalJWKSet(await this.fetchKeySet());
       this.fetchedAt = Date.now();
