@@ -105,7 +105,15 @@ async function freePort() {
 // ---------------------------------------------------------------------------------------------
 // wrangler: D1 commands, and `wrangler dev` in its own process group (so the whole tree can be killed).
 // ---------------------------------------------------------------------------------------------
-const childEnv = { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", CI: "1" };
+// The project's own tools first (wrangler, biome, and Node 22 from the `node` devDependency), as npm
+// scripts have them, so that `node scripts/bench.mjs` behaves like `npm run bench`.
+const childEnv = {
+  ...process.env,
+  PATH: [path.join(ROOT, "node_modules", ".bin"), process.env.PATH].join(path.delimiter),
+  WRANGLER_SEND_METRICS: "false",
+  NO_COLOR: "1",
+  CI: "1",
+};
 
 async function wrangler(args) {
   const { stdout } = await run("wrangler", args, { cwd: ROOT, env: childEnv, maxBuffer: 64 << 20 });
@@ -569,8 +577,8 @@ async function main() {
 
   const ratios = {
     p50: results.patchLarge.p50 / results.patchSmall.p50,
-    // The large and small PATCH slices of a round run back to back: their ratio, round by round, is
-    // the comparison least disturbed by whatever else the machine did meanwhile.
+    // The same comparison paired in time: a round's two PATCH slices run back to back. When the two
+    // views disagree by much, the machine was too busy for the ratio to mean much.
     p50Paired: median(
       results.patchLarge.measured.sliceP50s.map(
         (p50, round) => p50 / results.patchSmall.measured.sliceP50s[round],
