@@ -5,7 +5,6 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { importJWK, SignJWT } from "jose";
 
 export const DEV_DIR = ".dev";
-const KEY_FILE = `${DEV_DIR}/signing-key.json`;
 export const DEV_CLIENT_ID = "client_local_dev";
 export const DEV_ISSUER = `https://api.workos.com/user_management/${DEV_CLIENT_ID}`;
 
@@ -19,9 +18,11 @@ export const DEMO_USER = {
   role: "member",
 };
 
-export function devSigningKey() {
-  if (!existsSync(KEY_FILE)) {
-    mkdirSync(DEV_DIR, { recursive: true });
+/** The dev signing key kept in `dir` (made on first use); the benchmark passes a throwaway dir. */
+export function devSigningKey(dir = DEV_DIR) {
+  const keyFile = `${dir}/signing-key.json`;
+  if (!existsSync(keyFile)) {
+    mkdirSync(dir, { recursive: true });
     const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
     const jwk = {
       ...privateKey.export({ format: "jwk" }),
@@ -29,13 +30,13 @@ export function devSigningKey() {
       alg: "RS256",
       use: "sig",
     };
-    writeFileSync(KEY_FILE, `${JSON.stringify(jwk, null, 2)}\n`, { mode: 0o600 });
+    writeFileSync(keyFile, `${JSON.stringify(jwk, null, 2)}\n`, { mode: 0o600 });
   }
-  return JSON.parse(readFileSync(KEY_FILE, "utf8"));
+  return JSON.parse(readFileSync(keyFile, "utf8"));
 }
 
-export function devPublicJwks() {
-  const { kty, n, e, kid, alg, use } = devSigningKey();
+export function devPublicJwks(dir = DEV_DIR) {
+  const { kty, n, e, kid, alg, use } = devSigningKey(dir);
   return { keys: [{ kty, n, e, kid, alg, use }] };
 }
 
@@ -45,8 +46,9 @@ export async function devToken({
   org = DEMO_USER.org,
   role = DEMO_USER.role,
   ttl = 3600,
+  dir = DEV_DIR,
 } = {}) {
-  const jwk = devSigningKey();
+  const jwk = devSigningKey(dir);
   const key = await importJWK(jwk, "RS256");
   const now = Math.floor(Date.now() / 1000);
   return new SignJWT({

@@ -1,0 +1,756 @@
+// `npm run bench`: a bounded load benchmark of the worker on the runtime `wrangler dev` uses (workerd with
+// local D1/R2), driven over loopback from this process. Two workers run side by side from copies of one
+// database, 100 users and 100,000 users, and the phases are measured in interleaved slices, round-robin:
+// this machine is shared, and interleaving spreads whatever else runs on it evenly over every phase, so
+// the ratios compare like with like. Prints, and writes into BENCHMARKS.md, per phase: requests/s, p50 and
+// p99 latency, errors, workerd CPU ms and D1 round trips per request; the ratios, JWKS fetches, a CPU
+// breakdown, the query plans, and PASS/FAIL per target. Exits 0 whatever the verdict (it is a
+// measurement), 1 only when it could not measure. Everything it starts dies with it.
+import { execFile, spawn } from "node:child_process";
+import {
+  closeSync,
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import http from "node:http";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { DEMO_USER, devPublicJwks, devToken } from "./dev-keys.mjs";
+
+const CONCURRENCY = 8;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 16);
+/** Per round: a main phase gets one slice of this, a diagnostic phase (the CPU breakdown) a shorter one. */
+const SLICE_MS = 500;
+const DIAGNOSTIC_SLICE_MS = 200;
+const WARMUP_MS = 1_500;
+/** A hard cap per slice, so even a very fast run stops and its latencies fit in memory. */
+const MAX_REQUESTS_PER_SLICE = 50_000;
+const SMALL_USERS = 100;
+const LARGE_USERS = 100_000;
+const LARGE_UPLOADS = 100_000;
+const CALLER_UPLOADS = 100;
+const STARTUP_TIMEOUT_MS = 90_000;
+const TARGETS = { meD1: 1, patchD1: 2, jwksPerIsolate: 1, cpuRatio: 2, p50Ratio: 1.2 };
+
+const ROOT = path.resolve(import.meta.dirname, "..");
+const RESULTS_START = "<!-- bench:results:start -->";
+const RESULTS_END = "<!-- bench:results:end -->";
+const run = promisify(execFile);
+const log = (message) => console.log(`\x1b[36m[bench]\x1b[0m ${message}`);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const fmt = (value, digits) => (Number.isFinite(value) ? value.toFixed(digits) : "n/a");
+const started = Date.now();
+
+// ---------------------------------------------------------------------------------------------
+// Throwaway state and cleanup: everything lives in one temp dir; every wrangler process group is
+// killed on every way out (normal end, error, Ctrl-C), then the dir is removed.
+// ---------------------------------------------------------------------------------------------
+const tmp = mkdtempSync(path.join(os.tmpdir(), "profile-api-bench-"));
+const workers = [];
+let jwksServer;
+
+function cleanup() {
+  for (const worker of workers) {
+    try {
+      process.kill(-worker.child.pid, "SIGKILL");
+    } catch {}
+  }
+  jwksServer?.close();
+  rmSync(tmp, { recursive: true, force: true });
+}
+process.on("exit", cleanup);
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+  process.on(signal, () => {
+    log(`${signal}: stopping`);
+    process.exit(130);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Identity: a throwaway dev key pair. Its JWKS is served from loopback (one path per worker) and
+// the workers get WORKOS_JWKS_URL with WORKOS_JWKS empty, so they really fetch it and we count.
+// ---------------------------------------------------------------------------------------------
+const keyDir = path.join(tmp, "keys");
+const jwksBody = JSON.stringify(devPublicJwks(keyDir));
+const jwksHits = new Map();
+
+async function startJwksServer() {
+  jwksServer = http.createServer((req, res) => {
+    const label = /^\/jwks\/(\w+)$/.exec(req.url ?? "")?.[1];
+    if (!label) return res.writeHead(404).end();
+    jwksHits.set(label, (jwksHits.get(label) ?? 0) + 1);
+    res.writeHead(200, { "content-type": "application/json" }).end(jwksBody);
+  });
+  await new Promise((resolve) => jwksServer.listen(0, "127.0.0.1", resolve));
+  return jwksServer.address().port;
+}
+
+async function freePort() {
+  const server = net.createServer();
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+// ---------------------------------------------------------------------------------------------
+// wrangler: D1 commands, and `wrangler dev` in its own process group (so the whole tree can be killed).
+// ---------------------------------------------------------------------------------------------
+// The project's own tools first (wrangler, biome, and Node 22 from the `node` devDependency), as npm
+// scripts have them, so that `node scripts/bench.mjs` behaves like `npm run bench`.
+const childEnv = {
+  ...process.env,
+  PATH: [path.join(ROOT, "node_modules", ".bin"), process.env.PATH].join(path.delimiter),
+  WRANGLER_SEND_METRICS: "false",
+  NO_COLOR: "1",
+  CI: "1",
+};
+
+async function wrangler(args) {
+  const { stdout } = await run("wrangler", args, { cwd: ROOT, env: childEnv, maxBuffer: 64 << 20 });
+  return stdout;
+}
+
+const d1 = (dir, ...args) => wrangler(["d1", ...args, "DB", "--local", "--persist-to", dir]);
+const d1Json = async (dir, command) => JSON.parse(await d1(dir, "execute", "--json", "--command", command));
+
+async function startWorker(label, persistDir, jwksPort) {
+  const port = await freePort();
+  const envFile = path.join(tmp, `${label}.env`);
+  // With --env-file, wrangler reads no .dev.vars: nothing here depends on a developer's local setup.
+  writeFileSync(
+    envFile,
+    [
+      "WORKOS_JWKS=",
+      `WORKOS_JWKS_URL=http://127.0.0.1:${jwksPort}/jwks/${label}`,
+      "WORKOS_API_KEY=sk_bench_local_only",
+      "WORKOS_WEBHOOK_SECRET=whsec_bench_local_only",
+      "R2_ACCESS_KEY_ID=bench-access-key-id",
+      "R2_SECRET_ACCESS_KEY=bench-secret-access-key-local-only",
+      `R2_S3_ENDPOINT=http://127.0.0.1:${port}/__s3`,
+      "",
+    ].join("\n"),
+    { mode: 0o600 },
+  );
+  const logFile = path.join(tmp, `${label}.log`);
+  const fd = openSync(logFile, "a");
+  const args = [
+    ...["dev", "--port", String(port), "--ip", "127.0.0.1", "--inspector-port", String(await freePort())],
+    ...["--persist-to", persistDir, "--env-file", envFile, "--show-interactive-dev-session=false"],
+  ];
+  const child = spawn("wrangler", args, {
+    cwd: ROOT,
+    env: childEnv,
+    stdio: ["ignore", fd, fd],
+    detached: true,
+  });
+  closeSync(fd);
+  const worker = { label, port, child, logFile, exited: new Promise((resolve) => child.on("exit", resolve)) };
+  workers.push(worker);
+  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+  while (Date.now() < deadline && child.exitCode === null) {
+    try {
+      if ((await request(port, { method: "GET", path: "/healthz" })).status === 200) break;
+    } catch {}
+    await sleep(250);
+  }
+  const processes = workerdProcesses(worker);
+  if (!processes.some((p) => p.role === "worker")) {
+    throw new Error(`wrangler dev (${label}) did not become healthy:\n${tail(logFile)}`);
+  }
+  worker.exe = readlinkSync(`/proc/${processes[0].pid}/exe`);
+  log(
+    `${label}: wrangler dev on 127.0.0.1:${port}, workerd ${processes.map((p) => `${p.pid} (${p.role})`).join(", ")}`,
+  );
+  return worker;
+}
+
+async function stopWorker(worker) {
+  try {
+    process.kill(-worker.child.pid, "SIGTERM");
+  } catch {}
+  const timer = setTimeout(() => {
+    try {
+      process.kill(-worker.child.pid, "SIGKILL");
+    } catch {}
+  }, 5_000);
+  await worker.exited;
+  clearTimeout(timer);
+  // workerd can outlive wrangler by a moment: wait until the whole group is gone.
+  for (let i = 0; i < 50 && groupAlive(worker.child.pid); i++) await sleep(100);
+}
+
+function groupAlive(pgid) {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const tail = (file, lines = 40) =>
+  existsSync(file) ? readFileSync(file, "utf8").split("\n").slice(-lines).join("\n") : "(no log)";
+
+// ---------------------------------------------------------------------------------------------
+// CPU of the workerd processes under a wrangler, from /proc/<pid>/stat (utime + stime, in clock ticks).
+// ---------------------------------------------------------------------------------------------
+const CLK_TCK = Number((await run("getconf", ["CLK_TCK"])).stdout.trim()) || 100;
+
+function procStat(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    // After "(comm) ": field 3 (state) is index 0, so ppid (4) is 1, utime (14) is 11, stime (15) is 12.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return {
+      pid: Number(pid),
+      comm,
+      ppid: Number(fields[1]),
+      ticks: Number(fields[11]) + Number(fields[12]),
+    };
+  } catch {
+    return undefined; // the process ended while we looked
+  }
+}
+
+/**
+ * The workerd processes among the descendants of a wrangler. `wrangler dev` runs two: a proxy that
+ * owns the public port and forwards, and behind it the one that runs the worker (and local D1's
+ * SQLite and R2). The targets are about the worker's CPU; the proxy's is reported beside it.
+ */
+function workerdProcesses(worker) {
+  const all = readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name))
+    .map((name) => procStat(name))
+    .filter(Boolean);
+  const children = new Map();
+  for (const p of all) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p]);
+  const found = [];
+  const queue = [...(children.get(worker.child.pid) ?? [])];
+  while (queue.length) {
+    const p = queue.shift();
+    if (p.comm === "workerd") {
+      const cmdline = readFileSync(`/proc/${p.pid}/cmdline`, "utf8").split("\0");
+      const proxy = cmdline.includes(`--socket-addr=entry=127.0.0.1:${worker.port}`);
+      found.push({ ...p, role: proxy ? "proxy" : "worker" });
+    }
+    queue.push(...(children.get(p.pid) ?? []));
+  }
+  return found;
+}
+
+function workerdTicks(worker) {
+  const ticks = { worker: 0, proxy: 0 };
+  for (const p of workerdProcesses(worker)) ticks[p.role] += p.ticks;
+  return ticks;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load: CONCURRENCY request loops over one keep-alive agent.
+// ---------------------------------------------------------------------------------------------
+const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+
+function request(port, { method, path: urlPath, headers = {}, body }) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: "127.0.0.1",
+        port,
+        method,
+        path: urlPath,
+        agent,
+        headers: body === undefined ? headers : { ...headers, "content-length": Buffer.byteLength(body) },
+      },
+      (res) => {
+        const chunks = [];
+        res.on("data", (chunk) => chunks.push(chunk));
+        res.on("error", reject);
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode,
+            serverTiming: res.headers["server-timing"],
+            body: Buffer.concat(chunks).toString(),
+          }),
+        );
+      },
+    );
+    req.setTimeout(10_000, () => req.destroy(new Error("request timed out after 10 s")));
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+async function load(phase, durationMs, record) {
+  const deadline = performance.now() + durationMs;
+  let issued = 0;
+  const loop = async () => {
+    while (performance.now() < deadline && issued < MAX_REQUESTS_PER_SLICE) {
+      const spec = phase.next(phase.sent++);
+      issued++;
+      const t0 = performance.now();
+      try {
+        const res = await request(phase.worker.port, spec);
+        record?.(performance.now() - t0, res);
+      } catch (error) {
+        record?.(performance.now() - t0, { status: 0, body: error.message });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, loop));
+}
+
+const D1_TIMING = /d1;desc="(\d+)"/;
+
+/** Run one measured slice of a phase and add it to the phase's totals. */
+async function slice(phase, ms) {
+  const m = phase.measured;
+  const before = workerdTicks(phase.worker);
+  const t0 = performance.now();
+  const sliceLatencies = [];
+  await load(phase, ms, (latency, res) => {
+    m.latencies.push(latency);
+    sliceLatencies.push(latency);
+    const ok = phase.expect ? res.status === phase.expect : res.status >= 200 && res.status < 300;
+    if (!ok) {
+      m.errors++;
+      if (m.errorSamples.size < 3) m.errorSamples.add(`${res.status} ${res.body.slice(0, 200)}`);
+    }
+    const match = res.serverTiming && D1_TIMING.exec(res.serverTiming);
+    if (match) {
+      m.d1Sum += Number(match[1]);
+      m.d1Seen++;
+    }
+  });
+  m.seconds += (performance.now() - t0) / 1000;
+  m.sliceP50s.push(median(sliceLatencies));
+  if (phase.worker.child.exitCode !== null || phase.worker.child.signalCode !== null) {
+    throw new Error(
+      `wrangler dev (${phase.worker.label}) exited during the run:\n${tail(phase.worker.logFile)}`,
+    );
+  }
+  const after = workerdTicks(phase.worker);
+  m.workerTicks += after.worker - before.worker;
+  m.proxyTicks += after.proxy - before.proxy;
+}
+
+const median = (values) => {
+  const sorted = Float64Array.from(values).sort();
+  return sorted.length ? sorted[Math.floor(sorted.length / 2)] : Number.NaN;
+};
+
+function summarize(phase) {
+  const m = phase.measured;
+  const sorted = Float64Array.from(m.latencies).sort();
+  const at = (q) =>
+    sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : Number.NaN;
+  const perRequestMs = (ticks) => ((ticks / CLK_TCK) * 1000) / sorted.length;
+  return {
+    ...phase,
+    requests: sorted.length,
+    rps: sorted.length / m.seconds,
+    p50: at(0.5),
+    p99: at(0.99),
+    errors: m.errors,
+    errorSamples: [...m.errorSamples],
+    cpuMs: perRequestMs(m.workerTicks),
+    proxyCpuMs: perRequestMs(m.proxyTicks),
+    d1: m.d1Seen ? m.d1Sum / m.d1Seen : Number.NaN,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data. The caller (DEMO_USER) owns 100 ready profile-picture uploads and is the one the PATCH
+// changes; "viewer" (with a custom photo) and "plain" (without) are only read, so the GET phases
+// see the same profile whatever the PATCH slices did; 97 more teammates. The large database is a
+// copy grown to 100,000 users and 100,000 uploads with recursive CTEs (seconds, not minutes).
+// ---------------------------------------------------------------------------------------------
+const q = (value) =>
+  value === null
+    ? "NULL"
+    : typeof value === "number"
+      ? String(value)
+      : `'${String(value).replaceAll("'", "''")}'`;
+const USER_COLUMNS =
+  "id, workos_user_id, email, email_verified, first_name, last_name, role, state, organization_id, last_login, created_at, updated_at";
+const UPLOAD_COLUMNS =
+  "id, owner_id, kind, scope, state, content_type, size, filename, object_key, thumb_key, created_at, updated_at";
+const VIEWER = { id: crypto.randomUUID(), sub: "user_bench_viewer", email: "viewer@example.com" };
+const PLAIN = { id: crypto.randomUUID(), sub: "user_bench_plain", email: "plain@example.com" };
+const callerUploads = Array.from({ length: CALLER_UPLOADS }, () => crypto.randomUUID());
+const viewerUpload = crypto.randomUUID();
+
+function smallSeedSql() {
+  const now = Date.now();
+  const user = ({ id, sub, email }) =>
+    `(${[id, sub, email, 1, "Bench", "User", "member", "active", DEMO_USER.org, now, now, now].map(q).join(", ")})`;
+  const upload = (id, owner) =>
+    `(${[id, owner, "image", "profile_picture", "ready", "image/jpeg", 123_456, "photo.jpg", `uploads/${id}/original`, `uploads/${id}/thumb-256.webp`, now, now].map(q).join(", ")})`;
+  const teammates = Array.from({ length: SMALL_USERS - 3 }, (_, i) => ({
+    id: crypto.randomUUID(),
+    sub: `user_bench_small_${i}`,
+    email: `small${i}@example.com`,
+  }));
+  return [
+    `INSERT INTO users (${USER_COLUMNS}) VALUES\n${[DEMO_USER, VIEWER, PLAIN, ...teammates].map(user).join(",\n")};`,
+    `INSERT INTO uploads (${UPLOAD_COLUMNS}) VALUES\n${[
+      ...callerUploads.map((id) => upload(id, DEMO_USER.id)),
+      upload(viewerUpload, VIEWER.id),
+    ].join(",\n")};`,
+    `UPDATE users SET profile_picture_upload_id = ${q(callerUploads[0])} WHERE id = ${q(DEMO_USER.id)};`,
+    `UPDATE users SET profile_picture_upload_id = ${q(viewerUpload)} WHERE id = ${q(VIEWER.id)};`,
+  ].join("\n");
+}
+
+/** A v4-shaped UUID from `h`, a column of 32 random hex digits. */
+const uuidFrom = (h) =>
+  `substr(${h},1,8)||'-'||substr(${h},9,4)||'-4'||substr(${h},14,3)||'-8'||substr(${h},18,3)||'-'||substr(${h},21,12)`;
+
+function largeSeedSql() {
+  const now = Date.now();
+  // Recursive CTE rows are computed once each, so `h` is one random value per row.
+  return `
+WITH RECURSIVE seq(i, h) AS (
+  SELECT 1, lower(hex(randomblob(16)))
+  UNION ALL SELECT i + 1, lower(hex(randomblob(16))) FROM seq WHERE i < ${LARGE_USERS - SMALL_USERS}
+)
+INSERT INTO users (${USER_COLUMNS})
+SELECT ${uuidFrom("h")}, 'user_bench_large_' || i, 'large' || i || '@example.com', 1, 'Bench', 'User', 'member',
+       'active', 'org_bench_' || (i % 1000), ${now}, ${now}, ${now}
+FROM seq;
+WITH owners(owner, h) AS MATERIALIZED (
+  SELECT id, lower(hex(randomblob(16))) FROM users WHERE workos_user_id LIKE 'user_bench_large_%'
+  LIMIT ${LARGE_UPLOADS - CALLER_UPLOADS - 1}
+)
+INSERT INTO uploads (${UPLOAD_COLUMNS})
+SELECT ${uuidFrom("h")}, owner, 'image', 'profile_picture', 'ready', 'image/jpeg', 123456, 'photo.jpg',
+       'uploads/' || h || '/original', 'uploads/' || h || '/thumb-256.webp', ${now}, ${now}
+FROM owners;`;
+}
+
+async function seed(dir, name, sql) {
+  const file = path.join(tmp, `${name}.sql`);
+  writeFileSync(file, sql);
+  await d1(dir, "execute", "--file", file);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Query plans of what GET /users/me and the PATCH send, as Drizzle emits it (src/lib/auth.ts
+// requireCaller; src/routes/users/profile-picture.ts conditionalUpdate, explainFailure), with
+// literal values in place of the bound parameters.
+// ---------------------------------------------------------------------------------------------
+const USER_SELECT = `select "id", "workos_user_id", "email", "email_verified", "first_name", "last_name", "workos_profile_picture_url", "role", "state", "organization_id", "last_login", "workos_updated_at", "profile_picture_upload_id", "created_at", "updated_at" from "users" "users"`;
+const [callerId, uploadId] = [q(DEMO_USER.id), q(callerUploads[1])];
+const PLANNED = [
+  {
+    name: "caller by workos_user_id (every authenticated request)",
+    sql: `${USER_SELECT} where "users"."workos_user_id" = ${q(DEMO_USER.sub)} limit 1`,
+  },
+  {
+    name: "conditional UPDATE with EXISTS (the PATCH)",
+    sql: `update "users" set "profile_picture_upload_id" = ${uploadId}, "updated_at" = CASE WHEN "users"."profile_picture_upload_id" IS ${uploadId} THEN "users"."updated_at" ELSE 0 END where ("users"."id" = ${callerId} and "users"."state" <> 'deleted' and "users"."id" = ${callerId} and exists (select 1 from "uploads" where ("uploads"."id" = ${uploadId} and "uploads"."owner_id" = ${callerId} and "uploads"."scope" = 'profile_picture' and "uploads"."kind" = 'image' and "uploads"."state" = 'ready'))) returning "id"`,
+  },
+  {
+    name: "user by id (shared routes; PATCH failure explanation)",
+    sql: `${USER_SELECT} where "users"."id" = ${callerId} limit 1`,
+  },
+  {
+    name: "caller's upload by id (PATCH failure explanation)",
+    sql: `select "id" from "uploads" "uploads" where ("uploads"."id" = ${uploadId} and "uploads"."owner_id" = ${callerId}) limit 1`,
+  },
+];
+
+/** Row counts and the plans, in one wrangler invocation. */
+async function inspectLargeDatabase(dir) {
+  const [counts, ...plans] = await d1Json(
+    dir,
+    [
+      "SELECT (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM uploads) AS uploads",
+      ...PLANNED.map((p) => `EXPLAIN QUERY PLAN ${p.sql}`),
+    ].join(";\n"),
+  );
+  return {
+    counts: counts.results[0],
+    plans: PLANNED.map((p, i) => {
+      const detail = (plans[i]?.results ?? []).map((row) => row.detail);
+      const indexed = detail.length > 0 && !detail.some((d) => /^SCAN (users|uploads)\b/.test(d));
+      return { ...p, detail, indexed };
+    }),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run.
+// ---------------------------------------------------------------------------------------------
+async function main() {
+  const jwksPort = await startJwksServer();
+  const smallDir = path.join(tmp, "state-small");
+  const largeDir = path.join(tmp, "state-large");
+
+  log(`temp state in ${tmp}; migrating and seeding ${SMALL_USERS} users, ${CALLER_UPLOADS + 1} uploads`);
+  await d1(smallDir, "migrations", "apply");
+  await seed(smallDir, "small", smallSeedSql());
+  cpSync(smallDir, largeDir, { recursive: true });
+
+  log("starting the 100-user worker while growing its copy to 100,000 users");
+  const smallWorker = startWorker("small", smallDir, jwksPort);
+  const grown = Date.now();
+  await seed(largeDir, "large", largeSeedSql());
+  const { counts, plans } = await inspectLargeDatabase(largeDir);
+  log(
+    `large database: ${counts.users} users, ${counts.uploads} uploads (${((Date.now() - grown) / 1000).toFixed(1)} s)`,
+  );
+  for (const plan of plans)
+    log(`plan ${plan.indexed ? "ok " : "BAD"} ${plan.name}: ${plan.detail.join(" | ")}`);
+  const small = await smallWorker;
+  const large = await startWorker("large", largeDir, jwksPort);
+
+  const tokenFor = async (sub) => `Bearer ${await devToken({ dir: keyDir, sub })}`;
+  const [callerAuth, viewerAuth, plainAuth] = await Promise.all(
+    [DEMO_USER, VIEWER, PLAIN].map((u) => tokenFor(u.sub)),
+  );
+  const bodies = [callerUploads[0], callerUploads[1], null].map((id) => JSON.stringify({ uploadId: id }));
+  const patch = (n) => ({
+    method: "PATCH",
+    path: "/api/v1/users/me/profile-picture",
+    headers: { authorization: callerAuth, "content-type": "application/json" },
+    body: bodies[n % bodies.length],
+  });
+  const me = (authorization) => () => ({
+    method: "GET",
+    path: "/api/v1/users/me",
+    headers: authorization ? { authorization } : {},
+  });
+  const phases = [
+    {
+      key: "healthz",
+      name: "GET /healthz",
+      worker: small,
+      next: () => ({ method: "GET", path: "/healthz" }),
+    },
+    { key: "me", name: "GET /api/v1/users/me", worker: small, next: me(viewerAuth) },
+    { key: "patchSmall", name: "PATCH /api/v1/users/me/profile-picture", worker: small, next: patch },
+    { key: "patchLarge", name: "PATCH /api/v1/users/me/profile-picture", worker: large, next: patch },
+    // Diagnostics for the CPU breakdown: the same route with less of its work done.
+    { key: "noToken", diagnostic: true, expect: 401, worker: small, next: me(undefined) },
+    { key: "badSignature", diagnostic: true, expect: 401, worker: small, next: me(forged(callerAuth)) },
+    { key: "mePlain", diagnostic: true, worker: small, next: me(plainAuth) },
+  ];
+  for (const phase of phases) {
+    phase.users = phase.worker === large ? Number(counts.users) : SMALL_USERS;
+    phase.sent = 0;
+    phase.measured = {
+      ...{ latencies: [], sliceP50s: [], errors: 0, errorSamples: new Set(), d1Sum: 0, d1Seen: 0 },
+      ...{ seconds: 0, workerTicks: 0, proxyTicks: 0 },
+    };
+  }
+
+  log(`warming up every phase for ${WARMUP_MS / 1000} s`);
+  for (const phase of phases) await load(phase, WARMUP_MS);
+  const jwksAfterWarmup = new Map(jwksHits);
+  log(
+    `measuring: ${ROUNDS} rounds of ${SLICE_MS} ms per phase (${DIAGNOSTIC_SLICE_MS} ms per diagnostic), interleaved`,
+  );
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const phase of phases) await slice(phase, phase.diagnostic ? DIAGNOSTIC_SLICE_MS : SLICE_MS);
+  }
+  await Promise.all([stopWorker(small), stopWorker(large)]);
+
+  const results = Object.fromEntries(phases.map((phase) => [phase.key, summarize(phase)]));
+  for (const r of Object.values(results)) {
+    log(
+      `${r.diagnostic ? "diag " : ""}${r.key.padEnd(12)} ${fmt(r.rps, 0).padStart(5)} req/s  p50 ${fmt(r.p50, 2)} ms  ` +
+        `p99 ${fmt(r.p99, 2)} ms  errors ${r.errors}  cpu ${fmt(r.cpuMs, 3)} ms/req (proxy ${fmt(r.proxyCpuMs, 3)})  ` +
+        `d1 ${fmt(r.d1, 2)}/req`,
+    );
+    for (const sample of r.errorSamples) log(`  unexpected response: ${sample}`);
+  }
+
+  const ratios = {
+    p50: results.patchLarge.p50 / results.patchSmall.p50,
+    // The same comparison paired in time: a round's two PATCH slices run back to back. When the two
+    // views disagree by much, the machine was too busy for the ratio to mean much.
+    p50Paired: median(
+      results.patchLarge.measured.sliceP50s.map(
+        (p50, round) => p50 / results.patchSmall.measured.sliceP50s[round],
+      ),
+    ),
+    cpu: results.patchSmall.cpuMs / results.healthz.cpuMs,
+    cpuLarge: results.patchLarge.cpuMs / results.healthz.cpuMs,
+  };
+  const jwks = {
+    small: jwksHits.get("small") ?? 0,
+    large: jwksHits.get("large") ?? 0,
+    warmup: jwksAfterWarmup,
+  };
+  const errors = Object.values(results).reduce((sum, r) => sum + r.errors, 0);
+  const patchD1 = Math.max(results.patchSmall.d1, results.patchLarge.d1);
+  const checks = [
+    [
+      `D1 round trips, GET /users/me = ${TARGETS.meD1}`,
+      fmt(results.me.d1, 2),
+      results.me.d1 === TARGETS.meD1,
+    ],
+    [
+      `D1 round trips, PATCH ≤ ${TARGETS.patchD1}`,
+      `${fmt(results.patchSmall.d1, 2)} / ${fmt(results.patchLarge.d1, 2)}`,
+      patchD1 <= TARGETS.patchD1,
+    ],
+    [
+      `JWKS fetches ≤ ${TARGETS.jwksPerIsolate} per isolate`,
+      `${jwks.small} / ${jwks.large}`,
+      Math.max(jwks.small, jwks.large) <= TARGETS.jwksPerIsolate,
+    ],
+    [
+      `PATCH CPU ≤ ${TARGETS.cpuRatio}x GET /healthz CPU`,
+      `${fmt(ratios.cpu, 2)}x`,
+      ratios.cpu <= TARGETS.cpuRatio,
+    ],
+    [
+      `PATCH p50 at 100k users ≤ ${TARGETS.p50Ratio}x p50 at 100`,
+      `${fmt(ratios.p50, 2)}x`,
+      ratios.p50 <= TARGETS.p50Ratio,
+    ],
+    [
+      "every lookup indexed (no SCAN users/uploads)",
+      plans.every((p) => p.indexed) ? "yes" : "no",
+      plans.every((p) => p.indexed),
+    ],
+    ["no errors (any phase)", String(errors), errors === 0],
+  ];
+
+  const machine = await machineInfo(small.exe);
+  const report = renderReport({ machine, results, ratios, jwks, checks, plans, counts });
+  console.log(`\n${report}\n`);
+  await writeBenchmarks(report);
+  log(`results written to BENCHMARKS.md; whole run ${((Date.now() - started) / 1000).toFixed(0)} s`);
+}
+
+/** The token with one signature character changed: RS256 verification runs in full, then fails. */
+function forged(authorization) {
+  const [header, payload, signature] = authorization.split(".");
+  const i = Math.floor(signature.length / 2);
+  return `${header}.${payload}.${signature.slice(0, i)}${signature[i] === "A" ? "B" : "A"}${signature.slice(i + 1)}`;
+}
+
+async function machineInfo(workerdExe) {
+  const cpuinfo = readFileSync("/proc/cpuinfo", "utf8");
+  const output = async (cmd, args) =>
+    (await run(cmd, args, { cwd: ROOT, env: childEnv }).catch(() => ({ stdout: "?" }))).stdout.trim();
+  return {
+    nproc: await output("nproc", []),
+    model: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? "unknown",
+    memoryGiB: (os.totalmem() / 2 ** 30).toFixed(1),
+    load: os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(", "),
+    date: new Date().toISOString().replace(/\.\d{3}Z$/, "Z"),
+    node: process.version,
+    wrangler: await output("wrangler", ["--version"]),
+    workerd: (await output(workerdExe, ["--version"])).replace(/^workerd\s*/, ""),
+  };
+}
+
+function renderReport({ machine, results, ratios, jwks, checks, plans, counts }) {
+  const { healthz, me, patchSmall, patchLarge, noToken, badSignature, mePlain } = results;
+  const row = (r) =>
+    `| ${r.name} | ${r.users.toLocaleString("en-US")} | ${r.requests} | ${fmt(r.rps, 0)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${r.errors} | ${fmt(r.cpuMs, 3)} | ${fmt(r.proxyCpuMs, 3)} | ${fmt(r.d1, 2)} |`;
+  const d1Step = mePlain.cpuMs - badSignature.cpuMs;
+  const ladder = [
+    [healthz, "`GET /healthz`", "the floor: routing, request id, security headers, CORS, one log line"],
+    [
+      noToken,
+      "`GET /users/me`, no token (401)",
+      "per-request config and Drizzle client, auth refusal, error body",
+    ],
+    [badSignature, "`GET /users/me`, bad signature (401)", "RS256 signature verification (jose, WebCrypto)"],
+    [mePlain, "`GET /users/me`, no custom photo", "caller lookup: 1 D1 round trip; the profile JSON"],
+    [me, "`GET /users/me`, custom photo", "a presigned thumbnail URL (aws4fetch, SigV4 HMACs)"],
+    [
+      patchSmall,
+      "`PATCH` profile-picture",
+      "JSON body and validation; the conditional UPDATE (2nd D1 round trip, a write)",
+    ],
+  ];
+  return [
+    `Machine: ${machine.nproc} cores (${machine.model}), ${machine.memoryGiB} GiB RAM, load average ${machine.load} at the end ` +
+      `(shared with other work). Date: ${machine.date}. Node ${machine.node}, wrangler ${machine.wrangler}, workerd ${machine.workerd}.`,
+    "",
+    `Load: ${CONCURRENCY} concurrent keep-alive connections over loopback; after a ${WARMUP_MS / 1000} s warm-up per phase, ` +
+      `${ROUNDS} rounds in which every phase runs ${SLICE_MS / 1000} s in turn (${(ROUNDS * SLICE_MS) / 1000} s each in all). Worker CPU is utime+stime of the workerd ` +
+      "process that runs the worker, which also runs local D1's SQLite; proxy CPU is wrangler dev's second workerd, in front of it.",
+    "",
+    "| phase | users | requests | req/s | p50 ms | p99 ms | errors | worker CPU ms/req | proxy CPU ms/req | D1 round trips/req |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ...[healthz, me, patchSmall, patchLarge].map(row),
+    "",
+    `- PATCH p50 at ${Number(counts.users).toLocaleString("en-US")} users / at ${SMALL_USERS} users: **${fmt(ratios.p50, 2)}x** ` +
+      `(median of the ${ROUNDS} per-round ratios of back-to-back slices: ${fmt(ratios.p50Paired, 2)}x)`,
+    `- PATCH worker CPU / \`GET /healthz\` worker CPU: **${fmt(ratios.cpu, 2)}x** (${fmt(ratios.cpuLarge, 2)}x for the PATCH at 100k)`,
+    `- JWKS fetches, from a loopback stand-in (WORKOS_JWKS_URL set, WORKOS_JWKS empty): **${jwks.small}** by the 100-user worker, ` +
+      `**${jwks.large}** by the 100k worker, over the whole run (${jwks.warmup.get("small") ?? 0} and ${jwks.warmup.get("large") ?? 0} of them in the warm-up)`,
+    `- Large database: ${counts.users} users, ${counts.uploads} uploads`,
+    "",
+    "| target | measured | verdict |",
+    "| --- | --- | --- |",
+    ...checks.map(([name, value, ok]) => `| ${name} | ${value} | ${ok ? "PASS" : "**FAIL**"} |`),
+    "",
+    "Where the worker's CPU goes, 100-user worker: each step does one more piece of the PATCH's work than the one before " +
+      `(steps 2-4 are diagnostic phases, ${ROUNDS} x ${DIAGNOSTIC_SLICE_MS / 1000} s, interleaved with the others; differences ` +
+      "under about 0.2 ms are within run-to-run noise on a shared machine):",
+    "",
+    "| step | adds | worker CPU ms/req | added |",
+    "| --- | --- | ---: | ---: |",
+    ...ladder.map(
+      ([r, name, adds], i) =>
+        `| ${i + 1}. ${name} | ${adds} | ${fmt(r.cpuMs, 3)} | ${i ? fmt(r.cpuMs - ladder[i - 1][0].cpuMs, 3) : ""} |`,
+    ),
+    "",
+    `The PATCH costs ${fmt(patchSmall.cpuMs - healthz.cpuMs, 2)} ms above the floor. One D1 round trip (step 4 - step 3) ` +
+      `costs ${fmt(d1Step, 2)} ms here, so its two round trips account for about ${fmt(2 * d1Step, 2)} ms ` +
+      `(${fmt((200 * d1Step) / (patchSmall.cpuMs - healthz.cpuMs), 0)}%); without them the PATCH would be about ` +
+      `${fmt((patchSmall.cpuMs - 2 * d1Step) / healthz.cpuMs, 2)}x the floor. Locally, D1's SQLite runs in the worker's own ` +
+      "workerd process, so a round trip's CPU on both sides is counted; in production only the worker's side is.",
+    "",
+    "Query plans (`EXPLAIN QUERY PLAN` on the 100k database):",
+    "",
+    ...plans.flatMap((p) => [
+      `- ${p.name}: ${p.indexed ? "indexed" : "**NOT INDEXED**"}`,
+      ...p.detail.map((d) => `  - \`${d}\``),
+    ]),
+  ].join("\n");
+}
+
+function writeBenchmarks(report) {
+  const file = path.join(ROOT, "BENCHMARKS.md");
+  const section = `${RESULTS_START}\n## Latest results\n\n${report}\n${RESULTS_END}`;
+  const current = existsSync(file) ? readFileSync(file, "utf8") : "# Benchmarks\n";
+  const start = current.indexOf(RESULTS_START);
+  const end = current.indexOf(RESULTS_END);
+  const next =
+    start >= 0 && end > start
+      ? `${current.slice(0, start)}${section}${current.slice(end + RESULTS_END.length)}`
+      : `${current.trimEnd()}\n\n${section}\n`;
+  writeFileSync(file, next);
+  // The repository's formatter aligns markdown tables; keep `npm run check` green after a run.
+  return run("biome", ["format", "--write", file], { cwd: ROOT, env: childEnv }).catch(() => {});
+}
+
+try {
+  await main();
+  process.exit(0);
+} catch (error) {
+  console.error(`\x1b[31m[bench] could not measure:\x1b[0m ${error.stack ?? error}`);
+  for (const worker of workers) console.error(`--- ${worker.label} log ---\n${tail(worker.logFile)}`);
+  process.exit(1);
+}
