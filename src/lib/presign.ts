@@ -53,18 +53,32 @@ export async function presignUrl(r2: R2Config, options: PresignOptions): Promise
   return signed.url;
 }
 
+/** Thumbnail URLs signed in this isolate, by signing window: a URL is a pure function of its inputs. */
+const thumbUrls = new Map<string, string>();
+const MAX_CACHED_THUMB_URLS = 1000;
+
 /**
  * Presigned GET URL of a thumbnail. The signing time is aligned to windows of a quarter of the
  * TTL, so one photo yields one URL for that long (browsers and CDNs can cache it), and each URL
- * handed out stays valid for at least three quarters of the TTL.
+ * handed out stays valid for at least three quarters of the TTL. Within a window the URL is the
+ * same, so it is signed once per isolate and then reused.
  */
-export function presignThumbUrl(
+export async function presignThumbUrl(
   config: Config,
   thumbKey: string,
   nowMs: number = Date.now(),
 ): Promise<string> {
-  const ttl = config.thumbUrlTtlSeconds;
+  const { r2, thumbUrlTtlSeconds: ttl } = config;
   const window = Math.max(1, Math.floor(ttl / 4));
   const signedAt = Math.floor(nowMs / 1000 / window) * window;
-  return presignUrl(config.r2, { method: "GET", key: thumbKey, expiresInSeconds: ttl, signedAt });
+  const cacheKey = [r2.endpoint, r2.bucket, r2.accessKeyId, r2.secretAccessKey, thumbKey, ttl, signedAt].join(
+    "\n",
+  );
+  const cached = thumbUrls.get(cacheKey);
+  if (cached) return cached;
+  const url = await presignUrl(r2, { method: "GET", key: thumbKey, expiresInSeconds: ttl, signedAt });
+  // Entries from past windows are never asked for again: dropping the oldest keeps this bounded.
+  if (thumbUrls.size >= MAX_CACHED_THUMB_URLS) thumbUrls.delete(thumbUrls.keys().next().value as string);
+  thumbUrls.set(cacheKey, url);
+  return url;
 }
