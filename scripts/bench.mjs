@@ -445,19 +445,24 @@ async function seed(dir, name, sql) {
 
 // ---------------------------------------------------------------------------------------------
 // Query plans of what GET /users/me and the PATCH send, as Drizzle emits it (src/lib/auth.ts
-// requireCaller; src/routes/users/profile-picture.ts conditionalUpdate, explainFailure), with
-// literal values in place of the bound parameters.
+// resolveCaller; src/routes/users/profile-picture.ts conditionalUpdate, explainFailure), with
+// literal values in place of the bound parameters, on the 100k database. test/query-plans.test.ts
+// pins the plans of the statements the service really sends.
 // ---------------------------------------------------------------------------------------------
 const USER_SELECT = `select "id", "workos_user_id", "email", "email_verified", "first_name", "last_name", "workos_profile_picture_url", "role", "state", "organization_id", "last_login", "workos_updated_at", "profile_picture_upload_id", "created_at", "updated_at" from "users" "users"`;
-const [callerId, uploadId] = [q(DEMO_USER.id), q(callerUploads[1])];
+const [callerId, uploadId, sub] = [q(DEMO_USER.id), q(callerUploads[1]), q(DEMO_USER.sub)];
 const PLANNED = [
   {
     name: "caller by workos_user_id (every authenticated request)",
     sql: `${USER_SELECT} where "users"."workos_user_id" = ${q(DEMO_USER.sub)} limit 1`,
   },
   {
-    name: "conditional UPDATE with EXISTS (the PATCH)",
-    sql: `update "users" set "profile_picture_upload_id" = ${uploadId}, "updated_at" = CASE WHEN "users"."profile_picture_upload_id" IS ${uploadId} THEN "users"."updated_at" ELSE 0 END where ("users"."id" = ${callerId} and "users"."state" <> 'deleted' and "users"."id" = ${callerId} and exists (select 1 from "uploads" where ("uploads"."id" = ${uploadId} and "uploads"."owner_id" = ${callerId} and "uploads"."scope" = 'profile_picture' and "uploads"."kind" = 'image' and "uploads"."state" = 'ready'))) returning "id"`,
+    name: "conditional UPDATE with the caller check and EXISTS (the PATCH on /users/me)",
+    sql: `update "users" set "profile_picture_upload_id" = ${uploadId}, "updated_at" = CASE WHEN "users"."profile_picture_upload_id" IS ${uploadId} THEN "users"."updated_at" ELSE 0 END where ("users"."workos_user_id" = ${sub} and "users"."state" = 'active' and "users"."role" = ${q(DEMO_USER.role)} and "users"."organization_id" = ${q(DEMO_USER.org)} and exists (select 1 from "uploads" inner join "users" "owner" on "owner"."id" = "uploads"."owner_id" where ("uploads"."id" = ${uploadId} and "owner"."workos_user_id" = ${sub} and "uploads"."scope" = 'profile_picture' and "uploads"."kind" = 'image' and "uploads"."state" = 'ready'))) returning "id"`,
+  },
+  {
+    name: "conditional UPDATE for another user (an admin's PATCH on /shared/users/{id})",
+    sql: `update "users" set "profile_picture_upload_id" = ${uploadId}, "updated_at" = 0 where ("users"."id" = ${callerId} and "users"."state" <> 'deleted' and exists (select 1 from "users" "caller" where ("caller"."workos_user_id" = ${sub} and "caller"."state" = 'active' and ("caller"."id" = "users"."id" OR ("caller"."role" = 'admin' AND "caller"."organization_id" = "users"."organization_id")))) and exists (select 1 from "uploads" inner join "users" "owner" on "owner"."id" = "uploads"."owner_id" where ("uploads"."id" = ${uploadId} and "owner"."workos_user_id" = ${sub} and "uploads"."state" = 'ready'))) returning "id"`,
   },
   {
     name: "user by id (shared routes; PATCH failure explanation)",
@@ -482,7 +487,8 @@ async function inspectLargeDatabase(dir) {
     counts: counts.results[0],
     plans: PLANNED.map((p, i) => {
       const detail = (plans[i]?.results ?? []).map((row) => row.detail);
-      const indexed = detail.length > 0 && !detail.some((d) => /^SCAN (users|uploads)\b/.test(d));
+      const indexed =
+        detail.length > 0 && !detail.some((d) => /^SCAN (users|uploads|caller|owner)\b/.test(d));
       return { ...p, detail, indexed };
     }),
   };

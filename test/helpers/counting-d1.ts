@@ -12,6 +12,13 @@ export interface CountingD1 extends D1Database {
   /** The SQL of each round trip made so far, in order (a batch's statements joined by `;`). */
   readonly trips: string[];
   readonly roundTrips: number;
+  /** Each single-statement round trip with the values bound to it (batches are not listed). */
+  readonly statements: BoundStatement[];
+}
+
+export interface BoundStatement {
+  sql: string;
+  params: unknown[];
 }
 
 type RoundTripHook = (sql: string) => void | Promise<void>;
@@ -24,8 +31,10 @@ export function countingD1(
   afterRoundTrip?: RoundTripHook,
 ): CountingD1 {
   const trips: string[] = [];
-  const trip = async <T>(sql: string, run: () => Promise<T>): Promise<T> => {
+  const statements: BoundStatement[] = [];
+  const trip = async <T>(sql: string, run: () => Promise<T>, params?: unknown[]): Promise<T> => {
     trips.push(sql);
+    if (params) statements.push({ sql, params });
     await beforeRoundTrip?.(sql);
     const result = await run();
     await afterRoundTrip?.(sql);
@@ -33,15 +42,19 @@ export function countingD1(
   };
 
   const unwrapped = new WeakMap<D1PreparedStatement, D1PreparedStatement>();
-  const wrap = (statement: D1PreparedStatement, sql: string): D1PreparedStatement => {
+  const wrap = (statement: D1PreparedStatement, sql: string, params: unknown[] = []): D1PreparedStatement => {
     const wrapped: D1PreparedStatement = {
-      bind: (...values: unknown[]) => wrap(statement.bind(...values), sql),
+      bind: (...values: unknown[]) => wrap(statement.bind(...values), sql, values),
       first: ((column?: string) =>
-        trip(sql, () => (column === undefined ? statement.first() : statement.first(column)))) as never,
-      all: (() => trip(sql, () => statement.all())) as never,
-      run: (() => trip(sql, () => statement.run())) as never,
+        trip(
+          sql,
+          () => (column === undefined ? statement.first() : statement.first(column)),
+          params,
+        )) as never,
+      all: (() => trip(sql, () => statement.all(), params)) as never,
+      run: (() => trip(sql, () => statement.run(), params)) as never,
       raw: ((options?: { columnNames?: boolean }) =>
-        trip(sql, () => statement.raw(options as { columnNames: true }))) as never,
+        trip(sql, () => statement.raw(options as { columnNames: true }), params)) as never,
     };
     statementSql.set(wrapped, sql);
     unwrapped.set(wrapped, statement);
@@ -49,6 +62,7 @@ export function countingD1(
   };
   return {
     trips,
+    statements,
     get roundTrips() {
       return trips.length;
     },
