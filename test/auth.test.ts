@@ -2,7 +2,7 @@ import { exportJWK, exportSPKI, generateKeyPair, importJWK, type JWK, type JWTPa
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { User } from "../src/db/schema";
 import { MAX_AUTHORIZATION_LENGTH } from "../src/lib/auth";
-import { JWKS_COOLDOWN_MS, JWKS_MAX_AGE_MS, JWKS_TIMEOUT_MS } from "../src/lib/jwks";
+import { JWKS_COOLDOWN_MS, JWKS_MAX_AGE_MS, JWKS_OUTAGE_BACKOFF_MS, JWKS_TIMEOUT_MS } from "../src/lib/jwks";
 import { call } from "./helpers/api";
 import { readUser } from "./helpers/db";
 import { attemptPatch, expectUnauthenticated, expectUnchanged, victim } from "./helpers/refusals";
@@ -426,6 +426,28 @@ describe("the WorkOS JWKS", () => {
     for (const { response } of responses) expect(response.status).toBe(503);
     expect(workos.count(url)).toBe(1);
     await expectUnchanged(target.user);
+  });
+
+  it("answers 503 at once, without refetching, for a few seconds after a failed fetch; then tries again", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const url = freshJwksUrl();
+    let up = false;
+    const workos = mockWorkOS({
+      [url]: () => (up ? Response.json(publicJwks) : new Response("down", { status: 500 })),
+    });
+    const target = await victim();
+    const token = await signToken({ sub: target.user.workosUserId });
+    const get = () => call("/api/v1/users/me", { token, env: { WORKOS_JWKS_URL: url } });
+    expect((await get()).status).toBe(503);
+    const again = await get();
+    expect(again.status).toBe(503);
+    expect(again.headers.get("Retry-After")).not.toBeNull();
+    expect(workos.count(url)).toBe(1);
+    up = true;
+    vi.setSystemTime(Date.now() + JWKS_OUTAGE_BACKOFF_MS + 1);
+    expect((await get()).status).toBe(200);
+    expect(workos.count(url)).toBe(2);
   });
 
   it("returns 503 within the fetch timeout when it never answers", {

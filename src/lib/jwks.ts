@@ -6,6 +6,8 @@ export const JWKS_MAX_AGE_MS = 10 * 60_000;
 export const JWKS_COOLDOWN_MS = 30_000;
 /** A JWKS request that has not answered by then counts as an outage. */
 export const JWKS_TIMEOUT_MS = 3_000;
+/** With no keys at all, a failed fetch is not retried for this long: 503 at once, no retry storm. */
+export const JWKS_OUTAGE_BACKOFF_MS = 5_000;
 
 /** Thrown when no key material can be had at all: the caller answers 503, not 401. */
 export class JwksUnavailableError extends Error {
@@ -62,6 +64,9 @@ export class RemoteKeySet {
   private refresh(now: number): Promise<void> {
     if (this.inflight) return this.waitFor(this.inflight);
     if (now - this.attemptedAt < JWKS_COOLDOWN_MS && this.keys) return Promise.resolve();
+    if (now - this.attemptedAt < JWKS_OUTAGE_BACKOFF_MS && !this.keys) {
+      return Promise.reject(new JwksUnavailableError("the last JWKS fetch failed moments ago"));
+    }
     this.attemptedAt = now;
     const inflight = this.replaceKeys().finally(() => {
       if (this.inflight === inflight) this.inflight = undefined;
