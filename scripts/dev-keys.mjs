@@ -69,13 +69,16 @@ export async function devToken({
  * Write .dev.vars with the dev JWKS and dev-only secrets, keeping any other lines a developer
  * added. The secrets here protect nothing but a local emulator.
  */
-export function writeDevVars() {
+export const DEV_WORKOS_API_KEY = "sk_dev_local_only";
+
+export function writeDevVars(overrides = {}) {
   const wanted = {
     WORKOS_JWKS: JSON.stringify(devPublicJwks()),
-    WORKOS_API_KEY: "sk_dev_local_only",
+    WORKOS_API_KEY: DEV_WORKOS_API_KEY,
     WORKOS_WEBHOOK_SECRET: "whsec_dev_local_only",
     R2_ACCESS_KEY_ID: "dev-access-key-id",
     R2_SECRET_ACCESS_KEY: "dev-secret-access-key-local-only",
+    ...overrides,
   };
   const existing = existsSync(".dev.vars") ? readFileSync(".dev.vars", "utf8").split("\n") : [];
   const kept = existing.filter(

@@ -3,7 +3,8 @@
 // `wrangler dev`, puts a real photo through the upload pipeline, and prints a curl to try.
 import { execFileSync, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { DEMO_USER, devToken, writeDevVars } from "./dev-keys.mjs";
+import { createServer } from "node:http";
+import { DEMO_USER, DEV_WORKOS_API_KEY, devToken, writeDevVars } from "./dev-keys.mjs";
 import { uploadProfilePicture } from "./lib/upload-profile-picture.mjs";
 
 const PORT = Number(process.env.PORT ?? 8787);
@@ -13,7 +14,8 @@ process.env.WRANGLER_SEND_METRICS ??= "false";
 const wrangler = (args) => execFileSync("wrangler", args, { stdio: ["ignore", "ignore", "inherit"] });
 const log = (message) => console.log(`\x1b[36m[dev]\x1b[0m ${message}`);
 
-writeDevVars();
+const workosApi = await serveWorkOSUserApi(PORT + 1);
+writeDevVars({ WORKOS_API_URL: workosApi, R2_S3_ENDPOINT: `${BASE}/__s3` });
 log("applying D1 migrations to the local database");
 wrangler(["d1", "migrations", "apply", "DB", "--local"]);
 
@@ -82,4 +84,37 @@ async function printWalkthrough() {
 
 More tokens: npm run dev:token -- --sub ${DEMO_USER.sub}   (the README walks through an upload)
 `);
+}
+
+/**
+ * A loopback stand-in for the WorkOS user API, so just-in-time provisioning works locally: any
+ * `npm run dev:token -- --sub user_…` is a WorkOS user on first use, as a real sign-in would be.
+ */
+function serveWorkOSUserApi(port) {
+  const stub = createServer((request, response) => {
+    const match = /^\/user_management\/users\/([^/]+)$/.exec(request.url ?? "");
+    if (request.method !== "GET" || !match) return response.writeHead(404).end();
+    if (request.headers.authorization !== `Bearer ${DEV_WORKOS_API_KEY}`)
+      return response.writeHead(401).end();
+    const id = decodeURIComponent(match[1]);
+    const now = new Date().toISOString();
+    response.writeHead(200, { "content-type": "application/json" }).end(
+      JSON.stringify({
+        object: "user",
+        id,
+        email: `${id.toLowerCase()}@example.com`,
+        email_verified: true,
+        first_name: "Dev",
+        last_name: id,
+        profile_picture_url: null,
+        last_sign_in_at: now,
+        created_at: now,
+        updated_at: now,
+      }),
+    );
+  });
+  return new Promise((resolve, reject) => {
+    stub.once("error", reject);
+    stub.listen(port, "127.0.0.1", () => resolve(`http://127.0.0.1:${port}`));
+  });
 }
