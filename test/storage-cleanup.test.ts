@@ -286,3 +286,39 @@ describe("storage cleanup query plans", () => {
     }
   });
 });
+
+describe("detaching a profile picture restarts its 7 days", () => {
+  it("stamps the replaced or removed upload, so an old photo detached just now is kept", async () => {
+    const owner = await createUser();
+    const old = await storedUpload(owner, 30 * DAY);
+    const newer = await storedUpload(owner, 30 * DAY);
+    const neverAttached = await storedUpload(owner, 30 * DAY);
+    await attach(owner, old);
+
+    const before = Date.now();
+    await attach(owner, newer); // replaces `old`
+    await db().update(users).set({ profilePictureUploadId: null }).where(eq(users.id, owner.id)); // removes `newer`
+
+    for (const detached of [old, newer]) {
+      expect((await readUpload(detached.id))?.updatedAt.getTime()).toBeGreaterThanOrEqual(before);
+    }
+    expect(await readUpload(neverAttached.id)).toEqual(neverAttached);
+
+    await runScheduled();
+
+    for (const detached of [old, newer]) {
+      expect(await readUpload(detached.id)).toBeDefined();
+      expect(await stored(detached.objectKey)).toBe(true);
+    }
+    await expectDeleted(neverAttached);
+  });
+
+  it("leaves the upload alone when the same photo is set again", async () => {
+    const owner = await createUser();
+    const photo = await storedUpload(owner, 30 * DAY);
+    await attach(owner, photo);
+    const attached = await readUpload(photo.id);
+    await attach(owner, photo);
+    expect(await readUpload(photo.id)).toEqual(attached);
+  });
+});
