@@ -147,6 +147,8 @@ describe("internal errors", () => {
     ["R2_SECRET_ACCESS_KEY", ""],
     ["WORKOS_CLIENT_ID", "   "],
     ["THUMB_URL_TTL_SECONDS", "soon"],
+    // R2 presigned URLs live at most 7 days: a longer TTL would hand out URLs R2 refuses.
+    ["THUMB_URL_TTL_SECONDS", "604801"],
     ["R2_S3_ENDPOINT", "ftp://example.com"],
     ["WORKOS_JWKS", "{not json"],
   ] as const) {

@@ -70,19 +70,23 @@ const services = createMiddleware<AppBindings>(async (c, next) => {
   await next();
 });
 
-function corsFor(c: Context<AppBindings>) {
-  let origins: string[] = [];
+/** Origins allowed by `CORS_ORIGINS`; none while the configuration is broken. */
+function allowedOrigin(origin: string, c: Context<AppBindings>): string | null {
   try {
-    origins = loadConfig(c.env).corsOrigins;
-  } catch {}
-  return cors({
-    origin: (origin) => (origins.includes(origin) ? origin : null),
-    allowMethods: ["GET", "POST", "PATCH", "PUT", "HEAD", "OPTIONS"],
-    allowHeaders: ["Authorization", "Content-Type", "X-Request-Id"],
-    exposeHeaders: ["X-Request-Id", "Retry-After"],
-    maxAge: 600,
-  });
+    return loadConfig(c.env).corsOrigins.includes(origin) ? origin : null;
+  } catch {
+    return null;
+  }
 }
+
+/** Built once: the allowed origins are read per request from the (per-isolate cached) config. */
+const corsPolicy = cors({
+  origin: allowedOrigin,
+  allowMethods: ["GET", "POST", "PATCH", "PUT", "HEAD", "OPTIONS"],
+  allowHeaders: ["Authorization", "Content-Type", "X-Request-Id"],
+  exposeHeaders: ["X-Request-Id", "Retry-After"],
+  maxAge: 600,
+});
 
 /** The ApiError behind `error`, if any: Drizzle wraps driver errors (our D1 503s) in its own. */
 function apiErrorIn(error: unknown): ApiError | undefined {
@@ -133,7 +137,7 @@ export function onError(error: Error, c: Context<AppBindings>) {
 export function createApp(): AppOpenAPI {
   const app = createRouter();
   app.use("*", requestContext);
-  app.use("*", (c, next) => corsFor(c)(c, next));
+  app.use("*", corsPolicy);
   // /healthz, /docs and /openapi.json work without configuration; everything else needs it.
   for (const path of ["/api/*", "/webhooks/*", "/__s3/*"]) app.use(path, services);
   app.onError(onError);

@@ -49,6 +49,13 @@ export const unauthenticated = (detail = "Not authenticated.") =>
     "WWW-Authenticate": 'Bearer error="invalid_token"',
   });
 
+/**
+ * The 404s, built in one place so every "missing" and every "not visible to you" answer is the
+ * same body: a caller can never tell another user's row from no row (SECURITY-CASES 18, 19).
+ */
+export const userNotFound = () => new ApiError(404, "user_not_found", "User not found.");
+export const uploadNotFound = () => new ApiError(404, "upload_not_found", "Upload not found.");
+
 export const unavailable = (detail: string, retryAfterSeconds = 5) =>
   new ApiError(503, "unavailable", detail, { "Retry-After": String(retryAfterSeconds) });
 

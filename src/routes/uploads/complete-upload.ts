@@ -1,7 +1,7 @@
 import { and, eq } from "drizzle-orm";
 import type { Database } from "../../db/client";
 import { type Upload, uploads } from "../../db/schema";
-import { ApiError, unavailable } from "../../lib/errors";
+import { ApiError, unavailable, uploadNotFound } from "../../lib/errors";
 import { thumbKeyFor } from "../../lib/object-keys";
 import { matchesDeclaredType, SNIFF_LENGTH, sniffType } from "./magic-bytes";
 
@@ -149,6 +149,6 @@ async function settle(
     .returning();
   if (updated) return updated;
   const current = await db.query.uploads.findFirst({ where: eq(uploads.id, upload.id) });
-  if (!current) throw new ApiError(404, "upload_not_found", "Upload not found.");
+  if (!current) throw uploadNotFound();
   return current;
 }

@@ -1,12 +1,9 @@
-import { ApiError } from "../../lib/errors";
 import type { AppRouteHandler } from "../../lib/types";
-import { findOwnUpload } from "../users/user-profile";
 import { completeUpload } from "./complete-upload";
+import { requireOwnUpload } from "./own-upload";
 import { startUpload } from "./start-upload";
 import { toUploadJson } from "./upload-json";
 import type { completeUpload as completeRoute, createUpload, getUpload } from "./uploads.routes";
-
-const uploadNotFound = () => new ApiError(404, "upload_not_found", "Upload not found.");
 
 export const createUploadHandler: AppRouteHandler<typeof createUpload> = async (c) => {
   const { db, config, caller } = c.var;
@@ -16,15 +13,13 @@ export const createUploadHandler: AppRouteHandler<typeof createUpload> = async (
 
 export const completeUploadHandler: AppRouteHandler<typeof completeRoute> = async (c) => {
   const { db, config, caller } = c.var;
-  const upload = await findOwnUpload(db, caller, c.req.valid("param").upload_id);
-  if (!upload) throw uploadNotFound();
+  const upload = await requireOwnUpload(db, caller, c.req.valid("param").upload_id);
   const completed = await completeUpload({ db, bucket: c.env.BUCKET, images: c.env.IMAGES }, upload);
   return c.json(await toUploadJson(completed, config), 200);
 };
 
 export const getUploadHandler: AppRouteHandler<typeof getUpload> = async (c) => {
   const { db, config, caller } = c.var;
-  const upload = await findOwnUpload(db, caller, c.req.valid("param").upload_id);
-  if (!upload) throw uploadNotFound();
+  const upload = await requireOwnUpload(db, caller, c.req.valid("param").upload_id);
   return c.json(await toUploadJson(upload, config), 200);
 };

@@ -2,9 +2,10 @@ import { and, eq, exists, ne, type SQL, sql } from "drizzle-orm";
 import { type AnySQLiteColumn, alias } from "drizzle-orm/sqlite-core";
 import type { Database } from "../../db/client";
 import { type User, uploads, users } from "../../db/schema";
-import { ApiError, unavailable } from "../../lib/errors";
+import { ApiError, unavailable, uploadNotFound } from "../../lib/errors";
 import type { AccessTokenClaims } from "../../lib/types";
-import { canEdit, canView, findOwnUpload } from "./user-profile";
+import { findOwnUpload } from "../uploads/own-upload";
+import { canEdit, findVisibleUser } from "./user-profile";
 
 /** Whose picture: the caller's own (`/users/me`), or a user's by id (`/shared/users/{id}`). */
 export type ProfilePictureTarget = "caller" | { userId: string };
@@ -116,16 +117,16 @@ function conditionalUpdate(
 
 /** Throw the error that explains why the conditional update matched nothing, in contract order. */
 async function explainFailure(db: Database, caller: User, targetId: string, uploadId: string | null) {
+  // Both reads at once; only the target lookup throws, so its 404 precedes any upload error.
   const [target, upload] = await Promise.all([
-    targetId === caller.id ? caller : db.query.users.findFirst({ where: eq(users.id, targetId) }),
+    findVisibleUser(db, caller, targetId),
     uploadId ? findOwnUpload(db, caller, uploadId) : undefined,
   ]);
-  if (!target || !canView(caller, target)) throw new ApiError(404, "user_not_found", "User not found.");
   if (!canEdit(caller, target)) {
     throw new ApiError(403, "forbidden", "You may not change this user's profile picture.");
   }
   if (uploadId === null) return;
-  if (!upload) throw new ApiError(404, "upload_not_found", "Upload not found.");
+  if (!upload) throw uploadNotFound();
   if (upload.scope !== "profile_picture") {
     throw new ApiError(422, "upload_wrong_scope", "The upload's scope is not profile_picture.");
   }

@@ -1,8 +1,8 @@
-import { and, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import type { Database } from "../../db/client";
-import { type Upload, type User, uploads, users } from "../../db/schema";
+import { type User, users } from "../../db/schema";
 import type { Config } from "../../lib/config";
-import { ApiError } from "../../lib/errors";
+import { userNotFound } from "../../lib/errors";
 import { thumbKeyFor } from "../../lib/object-keys";
 import { presignThumbUrl } from "../../lib/presign";
 import type { UserProfile } from "./users.schemas";
@@ -51,16 +51,6 @@ export const canEdit = (caller: User, target: User) =>
 export async function findVisibleUser(db: Database, caller: User, userId: string): Promise<User> {
   if (userId === caller.id) return caller;
   const target = await db.query.users.findFirst({ where: eq(users.id, userId) });
-  if (!target || !canView(caller, target)) {
-    throw new ApiError(404, "user_not_found", "User not found.");
-  }
+  if (!target || !canView(caller, target)) throw userNotFound();
   return target;
-}
-
-export async function findOwnUpload(
-  db: Database,
-  caller: User,
-  uploadId: string,
-): Promise<Upload | undefined> {
-  return db.query.uploads.findFirst({ where: and(eq(uploads.id, uploadId), eq(uploads.ownerId, caller.id)) });
 }
