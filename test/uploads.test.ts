@@ -129,6 +129,30 @@ describe("POST /api/v1/uploads", () => {
     expect(await countUploads(user.id)).toBe(0);
   });
 
+  it.each(["constructor", "__proto__", " Constructor ", "__PROTO__"])(
+    "refuses the content type %j, a name every object inherits, as a content type the scope does not allow",
+    async (contentType) => {
+      const { user, token } = await caller();
+      const response = await call("/api/v1/uploads", {
+        method: "POST",
+        token,
+        json: { kind: "image", scope: "profile_picture", contentType, size: 947 },
+      });
+      expect(response.status).toBe(422);
+      expect(await json(response)).toEqual({
+        code: "validation_error",
+        detail: [
+          {
+            loc: ["body", "contentType"],
+            msg: "Content type not allowed for scope profile_picture; allowed: image/jpeg, image/png, image/webp, image/gif",
+            type: "value_error",
+          },
+        ],
+      });
+      expect(await countUploads(user.id)).toBe(0);
+    },
+  );
+
   it("refuses an attachment over 25 MiB, and a missing key, pointing at the field", async () => {
     const { user, token } = await caller();
     const tooBig = await call("/api/v1/uploads", {

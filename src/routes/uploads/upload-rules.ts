@@ -25,6 +25,14 @@ export const scopeRules: Readonly<Record<UploadScope, ScopeRule>> = {
   },
 };
 
+/**
+ * The kind a scope accepts `contentType` as, or undefined when it does not accept it. Only the
+ * rule's own entries count: `constructor` or `__proto__` must not find `Object.prototype`'s.
+ */
+export function kindFor(rule: ScopeRule, contentType: string): UploadKind | undefined {
+  return Object.hasOwn(rule.types, contentType) ? rule.types[contentType] : undefined;
+}
+
 /** The rules in words, for the API docs: generated from `scopeRules` so the two never drift. */
 export function describeScopeRules(): string {
   return Object.entries(scopeRules)

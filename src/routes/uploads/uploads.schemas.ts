@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { uploadKinds, uploadScopes, uploadStates } from "../../db/schema";
 import { DateTime, Uuid } from "../../lib/openapi-schemas";
-import { scopeRules } from "./upload-rules";
+import { kindFor, scopeRules } from "./upload-rules";
 
 // Control characters (C0, DEL, C1): never part of a file name, and trouble in logs and headers.
 const CONTROL_CHARACTERS = /\p{Cc}/u;
@@ -27,7 +27,7 @@ export const CreateUploadBody = z
   })
   .superRefine((body, ctx) => {
     const rule = scopeRules[body.scope];
-    const kind = rule.types[body.contentType];
+    const kind = kindFor(rule, body.contentType);
     if (kind === undefined) {
       ctx.addIssue({
         code: "custom",
