@@ -76,14 +76,20 @@ describe("POST /api/v1/uploads", () => {
       thumbUrl: null,
     });
     expect(body.uploadMethod).toBe("PUT");
-    expect(body.uploadHeaders).toEqual({ "Content-Type": "image/png" });
+    expect(body.uploadHeaders).toEqual({
+      "Content-Type": "image/png",
+      "Content-Length": "947",
+      "If-None-Match": "*",
+    });
 
     const url = new URL(body.uploadUrl as string);
     expect(`${url.origin}${url.pathname}`).toBe(
       `${S3_ENDPOINT}/profile-pictures/${originalKeyFor(upload.id)}`,
     );
     expect(url.searchParams.get("X-Amz-Expires")).toBe("600");
-    expect(url.searchParams.get("X-Amz-SignedHeaders")).toBe("host");
+    expect(url.searchParams.get("X-Amz-SignedHeaders")).toBe(
+      "content-length;content-type;host;if-none-match",
+    );
     const expiresAt = Date.parse(body.expiresAt as string);
     expect(expiresAt).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000 + 600_000);
     expect(expiresAt).toBeLessThanOrEqual(Date.now() + 600_000);
@@ -101,7 +107,11 @@ describe("POST /api/v1/uploads", () => {
       size: 20 * MiB,
     });
     expect(started.upload).toMatchObject({ kind: "document", scope: "attachment", state: "pending" });
-    expect(started.uploadHeaders).toEqual({ "Content-Type": "application/pdf" });
+    expect(started.uploadHeaders).toEqual({
+      "Content-Type": "application/pdf",
+      "Content-Length": String(20 * MiB),
+      "If-None-Match": "*",
+    });
   });
 
   it.each([
@@ -193,6 +203,115 @@ describe("POST /api/v1/uploads", () => {
   });
 });
 
+describe("PUT to the presigned upload URL (write-once, exact size)", () => {
+  /** S3's XML error, as R2 answers it. */
+  async function expectS3Error(response: Response, status: number, code: string) {
+    expect(response.status).toBe(status);
+    expect(response.headers.get("Content-Type")).toBe("application/xml");
+    expect(await response.text()).toContain(`<Code>${code}</Code>`);
+  }
+
+  const storedBytes = async (key: string) => {
+    const object = await env.BUCKET.get(key);
+    return object ? new Uint8Array(await object.arrayBuffer()) : null;
+  };
+
+  it("refuses a second PUT once the upload is ready (412), and the checked bytes stay", async () => {
+    const { token } = await caller();
+    const { started, completed } = await uploadThroughApi(token, images.png, { contentType: "image/png" });
+    const ready = await json<UploadJson>(completed);
+    expect(ready.state).toBe("ready");
+    const thumbBefore = await env.BUCKET.head(thumbKeyFor(ready.id));
+    const rowBefore = await readUpload(ready.id);
+
+    // Same length and type, so only If-None-Match stands between these bytes and the checked ones.
+    const swap = new Uint8Array(images.png.byteLength).fill(7);
+    await expectS3Error(
+      await putObject(started.uploadUrl, swap, started.uploadHeaders),
+      412,
+      "PreconditionFailed",
+    );
+
+    expect(await storedBytes(originalKeyFor(ready.id))).toEqual(images.png);
+    expect((await env.BUCKET.head(thumbKeyFor(ready.id)))?.etag).toBe(thumbBefore?.etag);
+    expect(await readUpload(ready.id)).toEqual(rowBefore);
+  });
+
+  it("refuses a second PUT before complete too: the first bytes are the ones checked", async () => {
+    const { token } = await caller();
+    const started = await startUpload(token, { contentType: "image/png", size: images.png.byteLength });
+    expect((await putObject(started.uploadUrl, images.png, started.uploadHeaders)).status).toBe(200);
+    const swap = new Uint8Array(images.png.byteLength).fill(7);
+    await expectS3Error(
+      await putObject(started.uploadUrl, swap, started.uploadHeaders),
+      412,
+      "PreconditionFailed",
+    );
+    const upload = await json<UploadJson>(await completeUpload(token, started.upload.id));
+    expect(upload.state).toBe("ready");
+    expect(await storedBytes(originalKeyFor(upload.id))).toEqual(images.png);
+  });
+
+  it.each([
+    ["longer", images.png.byteLength + 1],
+    ["shorter", images.png.byteLength - 1],
+  ])(
+    "refuses a %s body than declared (403, the signed Content-Length) before complete",
+    async (_, length) => {
+      const { token } = await caller();
+      const started = await startUpload(token, { contentType: "image/png", size: images.png.byteLength });
+      const body = new Uint8Array(length);
+      body.set(images.png.slice(0, length));
+
+      await expectS3Error(
+        await putObject(started.uploadUrl, body, started.uploadHeaders),
+        403,
+        "SignatureDoesNotMatch",
+      );
+
+      expect(await env.BUCKET.head(originalKeyFor(started.upload.id))).toBeNull();
+      const response = await completeUpload(token, started.upload.id);
+      expect(response.status).toBe(409);
+      expect((await json(response)).code).toBe("upload_not_ready");
+      expect((await readUpload(started.upload.id))?.state).toBe("pending");
+    },
+  );
+
+  it("stores nothing when a body carries more bytes than the signed Content-Length it claims", async () => {
+    // Impossible on the wire (HTTP framing ends the body there), possible for a request built in process.
+    const { token } = await caller();
+    const started = await startUpload(token, { contentType: "image/png", size: images.png.byteLength });
+    const longer = new Uint8Array(images.png.byteLength + 100);
+    longer.set(images.png);
+    const response = await call(started.uploadUrl, {
+      method: "PUT",
+      body: longer,
+      headers: started.uploadHeaders,
+      env: emulated,
+    });
+    await expectS3Error(response, 400, "IncompleteBody");
+    expect(await env.BUCKET.head(originalKeyFor(started.upload.id))).toBeNull();
+  });
+
+  it.each<[string, (headers: Record<string, string>) => Record<string, string>, string]>([
+    ["without If-None-Match", ({ "If-None-Match": _, ...rest }) => rest, "AuthorizationQueryParametersError"],
+    [
+      "with another Content-Type",
+      (headers) => ({ ...headers, "Content-Type": "image/gif" }),
+      "SignatureDoesNotMatch",
+    ],
+  ])("refuses a PUT %s (403): every listed header is signed", async (_, change, code) => {
+    const { token } = await caller();
+    const started = await startUpload(token, { contentType: "image/png", size: images.png.byteLength });
+    await expectS3Error(
+      await putObject(started.uploadUrl, images.png, change(started.uploadHeaders)),
+      403,
+      code,
+    );
+    expect(await env.BUCKET.head(originalKeyFor(started.upload.id))).toBeNull();
+  });
+});
+
 describe("POST /api/v1/uploads/{upload_id}/complete", () => {
   it.each([
     ["PNG", images.png, "image/png"],
@@ -264,10 +383,11 @@ describe("POST /api/v1/uploads/{upload_id}/complete", () => {
     },
   );
 
-  it("marks an object whose size differs from the declared size failed", async () => {
+  it("marks an object whose size differs from the declared size failed, however it got into R2", async () => {
     const { token } = await caller();
     const started = await startUpload(token, { contentType: "image/png", size: images.png.byteLength - 1 });
-    expect((await putObject(started.uploadUrl, images.png, started.uploadHeaders)).status).toBe(200);
+    // The upload URL cannot store another size (see the PUT tests); a write that bypasses it can.
+    await env.BUCKET.put(originalKeyFor(started.upload.id), images.png);
     const upload = await json<UploadJson>(await completeUpload(token, started.upload.id));
     expect(upload.state).toBe("failed");
     expect(upload.failureReason).toBe(

@@ -17,14 +17,22 @@ export interface StartedUpload {
 }
 
 /**
+ * The headers the presigned PUT signs, so R2 itself enforces them: the declared type, exactly the
+ * declared size (a body of another length fails the signature), and `If-None-Match: *`, so the
+ * URL writes the object once and can never replace the bytes that `complete` checked.
+ * @see https://developers.cloudflare.com/r2/api/s3/conditional-operations/
+ */
+function uploadHeadersFor(body: { contentType: string; size: number }): Record<string, string> {
+  return {
+    "Content-Type": body.contentType,
+    "Content-Length": String(body.size),
+    "If-None-Match": "*",
+  };
+}
+
+/**
  * Create a `pending` upload owned by `caller` and a presigned PUT URL for its bytes. The URL is
  * made first: when presigning fails, nothing has been written.
- *
- * Content-Type is deliberately not signed. R2 presigned URLs here sign `host` only (the contract:
- * "no extra signed headers"; aws4fetch also never signs Content-Type), so the client may send any
- * Content-Type without breaking the signature. That costs nothing: `complete` proves the type from
- * the bytes themselves (magic bytes, then the Images binding), never from the stored header, and
- * `uploadHeaders` still tells the client to send the declared type so the object is labelled right.
  */
 export async function startUpload(
   db: Database,
@@ -35,11 +43,13 @@ export async function startUpload(
 ): Promise<StartedUpload> {
   const id = crypto.randomUUID();
   const signedAt = Math.floor(nowMs / 1000);
+  const uploadHeaders = uploadHeadersFor(body);
   const uploadUrl = await presignUrl(config.r2, {
     method: "PUT",
     key: originalKeyFor(id),
     expiresInSeconds: UPLOAD_URL_TTL_SECONDS,
     signedAt,
+    headers: uploadHeaders,
   });
   const now = new Date(nowMs);
   const [upload] = await db
@@ -63,7 +73,7 @@ export async function startUpload(
     upload: upload as Upload,
     uploadUrl,
     uploadMethod: "PUT",
-    uploadHeaders: { "Content-Type": body.contentType },
+    uploadHeaders,
     expiresAt: new Date((signedAt + UPLOAD_URL_TTL_SECONDS) * 1000).toISOString(),
   };
 }

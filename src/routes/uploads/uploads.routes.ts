@@ -29,7 +29,8 @@ export const createUpload = createRoute({
   summary: "Start an upload",
   description:
     "Creates a `pending` upload owned by the caller and answers with a presigned URL to `PUT` the bytes " +
-    `to (valid ${UPLOAD_URL_TTL_SECONDS / 60} minutes), sending exactly \`uploadHeaders\`. Then call ` +
+    `to (valid ${UPLOAD_URL_TTL_SECONDS / 60} minutes), sending exactly \`uploadHeaders\`. The URL is ` +
+    "write-once and exact-size: it takes exactly the declared number of bytes, once. Then call " +
     "`POST /api/v1/uploads/{upload_id}/complete`. What each scope accepts (the kind must match the " +
     `content type; anything else is 422 and nothing is created): ${describeScopeRules()}`,
   middleware: [requireCaller, limitWrites, jsonBody] as const,
