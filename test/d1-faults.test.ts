@@ -1,9 +1,10 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { call, json } from "./helpers/api";
-import { createUpload, createUser, readUser } from "./helpers/db";
+import { createUpload, createUser, readUpload, readUser } from "./helpers/db";
 import { faultyD1 } from "./helpers/faulty-d1";
 import { signToken } from "./helpers/tokens";
+import { countUploads } from "./helpers/uploads";
 import { mockWorkOS } from "./helpers/workos";
 
 afterEach(() => vi.restoreAllMocks());
@@ -110,5 +111,27 @@ describe("D1 faults", () => {
     const logged = errors.mock.calls.map((args) => String(args[0])).join("\n");
     expect(logged).toContain(res.headers.get("X-Request-Id") as string);
     expect((await readUser(user.id))?.profilePictureUploadId).toBeNull();
+  });
+
+  it("POST /api/v1/uploads: a reply lost after the insert committed is retried into one upload, 201", async () => {
+    const { user, token } = await setup();
+    const before = await countUploads(user.id);
+    const faulty = faultyD1(env.DB, [
+      { sql: /^insert into "uploads"/i, message: LOST, times: 1, when: "after" },
+    ]);
+
+    const response = await call("/api/v1/uploads", {
+      method: "POST",
+      token,
+      json: { kind: "image", scope: "profile_picture", contentType: "image/png", size: 947 },
+      env: { DB: faulty.db },
+    });
+
+    expect(response.status).toBe(201);
+    expect(faulty.attempts[0]).toBe(2);
+    const { upload } = await json<{ upload: { id: string; state: string } }>(response);
+    expect(upload.state).toBe("pending");
+    expect(await readUpload(upload.id)).toMatchObject({ ownerId: user.id, state: "pending", size: 947 });
+    expect(await countUploads(user.id)).toBe(before + 1);
   });
 });

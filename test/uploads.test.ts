@@ -1,6 +1,8 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { User } from "../src/db/schema";
 import { originalKeyFor, thumbKeyFor } from "../src/lib/object-keys";
+import { MAX_PENDING_UPLOADS_PER_USER } from "../src/routes/uploads/upload-rules";
 import * as images from "./fixtures/images";
 import { call, json } from "./helpers/api";
 import { createUpload, createUser, readUpload, readUser } from "./helpers/db";
@@ -19,6 +21,7 @@ import {
 import { mockWorkOS } from "./helpers/workos";
 
 const MiB = 1024 * 1024;
+const HOUR = 60 * 60 * 1000;
 
 beforeEach(() => {
   mockWorkOS();
@@ -183,6 +186,66 @@ describe("POST /api/v1/uploads", () => {
       type: "missing",
     });
     expect(await countUploads(user.id)).toBe(0);
+  });
+
+  describe(`at most ${MAX_PENDING_UPLOADS_PER_USER} pending uploads per user`, () => {
+    const start = (token: string) =>
+      call("/api/v1/uploads", {
+        method: "POST",
+        token,
+        json: { kind: "image", scope: "profile_picture", contentType: "image/png", size: 947 },
+        env: emulated,
+      });
+    const pendingUploads = async (user: User, count: number, createdAt = new Date()) => {
+      for (let i = 0; i < count; i++)
+        await createUpload(user, { state: "pending", createdAt, updatedAt: createdAt });
+    };
+
+    it("refuses one more with 429 rate_limited and a Retry-After for when the oldest is gone, creating nothing", async () => {
+      const { user, token } = await caller();
+      const oldest = new Date(Math.floor(Date.now() / 1000) * 1000 - 3 * HOUR);
+      await pendingUploads(user, 1, oldest);
+      await pendingUploads(user, MAX_PENDING_UPLOADS_PER_USER - 1);
+
+      const before = Date.now();
+      const response = await start(token);
+
+      expect(response.status).toBe(429);
+      expect(await json(response)).toEqual({
+        detail: `You have ${MAX_PENDING_UPLOADS_PER_USER} uploads pending, the most one user may have: complete them, or wait until they expire (24 hours after they were started).`,
+        code: "rate_limited",
+      });
+      // Expired 24 h after it started, deleted by the hourly cleanup within the hour after.
+      const retryAfter = Number(response.headers.get("Retry-After"));
+      const goneBy = oldest.getTime() + 25 * HOUR;
+      expect(retryAfter).toBeGreaterThanOrEqual(Math.floor((goneBy - Date.now()) / 1000));
+      expect(retryAfter).toBeLessThanOrEqual(Math.ceil((goneBy - before) / 1000));
+      expect(await countUploads(user.id)).toBe(MAX_PENDING_UPLOADS_PER_USER);
+    });
+
+    it("counts only pending uploads, and only the caller's", async () => {
+      const { user, token } = await caller();
+      await pendingUploads(user, MAX_PENDING_UPLOADS_PER_USER - 1);
+      for (const state of ["ready", "failed"] as const) {
+        for (let i = 0; i < MAX_PENDING_UPLOADS_PER_USER; i++) await createUpload(user, { state });
+      }
+      const other = await caller();
+      await pendingUploads(other.user, MAX_PENDING_UPLOADS_PER_USER);
+
+      expect((await start(token)).status).toBe(201);
+      expect((await start(token)).status).toBe(429);
+      expect((await start(other.token)).status).toBe(429);
+    });
+
+    it("never overshoots when creates race: the count and the insert are one statement", async () => {
+      const { user, token } = await caller();
+      await pendingUploads(user, MAX_PENDING_UPLOADS_PER_USER - 2);
+
+      const responses = await Promise.all(Array.from({ length: 6 }, () => start(token)));
+
+      expect(responses.map((response) => response.status).sort()).toEqual([201, 201, 429, 429, 429, 429]);
+      expect(await countUploads(user.id)).toBe(MAX_PENDING_UPLOADS_PER_USER);
+    });
   });
 
   it("requires a token and a JSON body", async () => {

@@ -14,6 +14,13 @@ export const PENDING_MAX_AGE_MS = DAY_MS;
 export const FAILED_MAX_AGE_MS = 7 * DAY_MS;
 export const UNREFERENCED_MAX_AGE_MS = 7 * DAY_MS;
 
+/** How often the cron runs the cleanup (`[triggers]` in wrangler.toml). */
+const CLEANUP_INTERVAL_MS = HOUR_MS;
+
+/** When a pending upload started at `createdAt` will have expired and been deleted, at the latest. */
+export const pendingUploadGoneBy = (createdAt: Date) =>
+  new Date(createdAt.getTime() + PENDING_MAX_AGE_MS + CLEANUP_INTERVAL_MS);
+
 /** R2 deletes at most 1,000 keys a call. @see https://developers.cloudflare.com/r2/api/workers/workers-api-reference/#bucket-method-definitions */
 const R2_DELETE_MAX_KEYS = 1000;
 

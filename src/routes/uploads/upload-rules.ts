@@ -16,6 +16,13 @@ const imageTypes = {
   "image/gif": "image",
 } as const satisfies Record<string, UploadKind>;
 
+/**
+ * Uploads one user may have `pending` at a time, whatever the scope: enough for a page that starts
+ * several uploads at once, few enough that abandoned ones (each up to its scope's size, parked
+ * until the cleanup deletes it a day later) cannot pile up.
+ */
+export const MAX_PENDING_UPLOADS_PER_USER = 20;
+
 /** What each scope accepts. `complete` then proves the bytes are what was declared. */
 export const scopeRules: Readonly<Record<UploadScope, ScopeRule>> = {
   profile_picture: { maxBytes: 10 * MiB, types: imageTypes },
