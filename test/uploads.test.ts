@@ -1,11 +1,14 @@
 import { env } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { User } from "../src/db/schema";
+import { type Upload, type User, uploads } from "../src/db/schema";
 import { originalKeyFor, thumbKeyFor } from "../src/lib/object-keys";
 import { MAX_PENDING_UPLOADS_PER_USER } from "../src/routes/uploads/upload-rules";
 import * as images from "./fixtures/images";
 import { call, json } from "./helpers/api";
-import { createUpload, createUser, readUpload, readUser } from "./helpers/db";
+import { changedBefore } from "./helpers/counting-d1";
+import { createUpload, createUser, db, readUpload, readUser } from "./helpers/db";
+import { bucketChangedBefore } from "./helpers/hooked-r2";
 import { signToken } from "./helpers/tokens";
 import {
   completeUpload,
@@ -533,51 +536,147 @@ describe("POST /api/v1/uploads/{upload_id}/complete", () => {
     expect(await env.BUCKET.head(thumbKeyFor(started.upload.id))).toBeNull();
   });
 
-  it("settles once when two completes race: both answer ready, one thumbnail", async () => {
-    const { token } = await caller();
+  /** A pending upload whose bytes (the JPEG fixture) are in R2, ready to complete. */
+  async function uploaded(token: string) {
     const started = await startUpload(token, { contentType: "image/jpeg", size: images.jpeg.byteLength });
-    await putObject(started.uploadUrl, images.jpeg, started.uploadHeaders);
+    expect((await putObject(started.uploadUrl, images.jpeg, started.uploadHeaders)).status).toBe(200);
+    return started.upload.id;
+  }
 
-    const responses = await Promise.all([
-      completeUpload(token, started.upload.id),
-      completeUpload(token, started.upload.id),
-    ]);
-    const bodies = await Promise.all(responses.map((response) => json<UploadJson>(response)));
+  /** `complete` with a D1 whose settling UPDATE first runs `change` (what a racing party did). */
+  const completeWhenSettling = (token: string, id: string, change: () => Promise<unknown>) =>
+    call(`/api/v1/uploads/${id}/complete`, {
+      method: "POST",
+      token,
+      env: { ...emulated, DB: changedBefore(env.DB, /^update "uploads"/i, change) },
+    });
+
+  const thumbnailOf = async (id: string) => {
+    const thumb = await env.BUCKET.get(thumbKeyFor(id));
+    return thumb ? imageInfo(await thumb.arrayBuffer()) : null;
+  };
+
+  it("settles once when two completes race: the later one changes nothing and answers the same", async () => {
+    const { token } = await caller();
+    const id = await uploaded(token);
+    const first = completeUpload(token, id);
+    let settledByFirst: Upload | undefined;
+    // The second checks the same bytes too, but writes its thumbnail (and so settles) only once the
+    // first has settled, and a moment later, so a second state change would show in updated_at.
+    const bucket = bucketChangedBefore(env.BUCKET, "put", async (key) => {
+      if (key !== thumbKeyFor(id)) return;
+      await first;
+      settledByFirst = await readUpload(id);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    });
+    const second = call(`/api/v1/uploads/${id}/complete`, {
+      method: "POST",
+      token,
+      env: { ...emulated, BUCKET: bucket },
+    });
+
+    const responses = await Promise.all([first, second]);
+
     expect(responses.map((response) => response.status)).toEqual([200, 200]);
-    expect(bodies.map((body) => body.state)).toEqual(["ready", "ready"]);
-    expect(await readUpload(started.upload.id)).toMatchObject({
-      state: "ready",
-      thumbKey: thumbKeyFor(started.upload.id),
-    });
-    const thumb = await env.BUCKET.get(thumbKeyFor(started.upload.id));
-    expect(await imageInfo(await (thumb as R2ObjectBody).arrayBuffer())).toMatchObject({
-      width: 256,
-      height: 256,
-    });
+    const [a, b] = await Promise.all(responses.map((response) => json<UploadJson>(response)));
+    expect(a?.state).toBe("ready");
+    expect(b).toEqual(a);
+    expect(settledByFirst).toMatchObject({ state: "ready", thumbKey: thumbKeyFor(id) });
+    expect(await readUpload(id)).toEqual(settledByFirst);
+    expect(await thumbnailOf(id)).toMatchObject({ width: 256, height: 256 });
   });
 
-  it("settles a race between good and bad bytes to one consistent state", async () => {
+  it("answers 409 and writes nothing when the object is replaced mid-check, then judges the new bytes", async () => {
     const { token } = await caller();
-    const started = await startUpload(token, { contentType: "image/png", size: images.png.byteLength });
-    await putObject(started.uploadUrl, images.png, started.uploadHeaders);
-    const garbage = new Uint8Array(images.png.byteLength).fill(7);
+    const id = await uploaded(token);
+    const garbage = new Uint8Array(images.jpeg.byteLength).fill(7);
+    let swapped = false;
+    // Upload URLs write once, so only a write that bypasses them could do this; it lands between
+    // the check's `head` and its first read.
+    const bucket = bucketChangedBefore(env.BUCKET, "get", async (key) => {
+      if (swapped || key !== originalKeyFor(id)) return;
+      swapped = true;
+      await env.BUCKET.put(key, garbage);
+    });
 
-    const [first, second] = await Promise.all([
-      completeUpload(token, started.upload.id),
-      putObject(started.uploadUrl, garbage, started.uploadHeaders).then(() =>
-        completeUpload(token, started.upload.id),
-      ),
-    ]);
-    const row = await readUpload(started.upload.id);
-    expect(["ready", "failed"]).toContain(row?.state);
-    for (const response of [first, second]) {
-      // Each answer is the settled state, or 409 when the bytes were swapped mid-check.
-      if (response.status === 409) continue;
-      expect(response.status).toBe(200);
-      expect((await json<UploadJson>(response)).state).toBe(row?.state);
-    }
-    const thumb = await env.BUCKET.head(thumbKeyFor(started.upload.id));
-    if (row?.state === "ready") expect(thumb).not.toBeNull();
+    const response = await call(`/api/v1/uploads/${id}/complete`, {
+      method: "POST",
+      token,
+      env: { ...emulated, BUCKET: bucket },
+    });
+
+    expect(response.status).toBe(409);
+    expect(await json(response)).toEqual({
+      detail: "The object changed while it was being checked; complete the upload again.",
+      code: "upload_not_ready",
+    });
+    expect(await readUpload(id)).toMatchObject({ state: "pending", thumbKey: null });
+    expect(await env.BUCKET.head(thumbKeyFor(id))).toBeNull();
+
+    const again = await json<UploadJson>(await completeUpload(token, id));
+    expect(again).toMatchObject({ state: "failed", failureReason: "The bytes are not image/jpeg." });
+    expect(await env.BUCKET.head(originalKeyFor(id))).toBeNull();
+  });
+
+  it("drops its thumbnail when the cron deleted the upload while it was being checked (404)", async () => {
+    const { user, token } = await caller();
+    const id = await uploaded(token);
+    // What the hourly cleanup does to a pending upload: the row, then its objects. It happens
+    // after the bytes were checked, just before the thumbnail is written.
+    const bucket = bucketChangedBefore(env.BUCKET, "put", async (key) => {
+      if (key !== thumbKeyFor(id)) return;
+      await db().delete(uploads).where(eq(uploads.id, id));
+      await env.BUCKET.delete([originalKeyFor(id), thumbKeyFor(id)]);
+    });
+
+    const response = await call(`/api/v1/uploads/${id}/complete`, {
+      method: "POST",
+      token,
+      env: { ...emulated, BUCKET: bucket },
+    });
+
+    expect(response.status).toBe(404);
+    expect(await json(response)).toEqual({ detail: "Upload not found.", code: "upload_not_found" });
+    expect(await env.BUCKET.head(thumbKeyFor(id))).toBeNull();
+    expect(await env.BUCKET.head(originalKeyFor(id))).toBeNull();
+    expect(await countUploads(user.id)).toBe(0);
+  });
+
+  it("drops its thumbnail when another complete settled the upload failed first", async () => {
+    const { token } = await caller();
+    const id = await uploaded(token);
+    // The other complete got an error about the bytes from the Images binding and won the race.
+    const response = await completeWhenSettling(token, id, async () => {
+      await db()
+        .update(uploads)
+        .set({ state: "failed", failureReason: "The image could not be decoded.", updatedAt: new Date() })
+        .where(eq(uploads.id, id));
+      await env.BUCKET.delete(originalKeyFor(id));
+    });
+
+    expect(response.status).toBe(200);
+    expect(await json<UploadJson>(response)).toMatchObject({
+      state: "failed",
+      failureReason: "The image could not be decoded.",
+      thumbUrl: null,
+    });
+    expect(await readUpload(id)).toMatchObject({ state: "failed", thumbKey: null });
+    expect(await env.BUCKET.head(thumbKeyFor(id))).toBeNull();
+  });
+
+  it("keeps the thumbnail when another complete made the upload ready first: both wrote the same key", async () => {
+    const { token } = await caller();
+    const id = await uploaded(token);
+    const response = await completeWhenSettling(token, id, () =>
+      db()
+        .update(uploads)
+        .set({ state: "ready", thumbKey: thumbKeyFor(id), updatedAt: new Date() })
+        .where(eq(uploads.id, id)),
+    );
+
+    expect(response.status).toBe(200);
+    expect((await json<UploadJson>(response)).state).toBe("ready");
+    expect(await thumbnailOf(id)).toMatchObject({ format: "image/webp", width: 256, height: 256 });
   });
 });
 
