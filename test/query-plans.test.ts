@@ -1,9 +1,12 @@
 import { env } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { users } from "../src/db/schema";
+import { cleanUpStorage } from "../src/jobs/storage-cleanup";
 import { MAX_PENDING_UPLOADS_PER_USER } from "../src/routes/uploads/upload-rules";
 import { call } from "./helpers/api";
 import { type BoundStatement, countingD1 } from "./helpers/counting-d1";
-import { createUpload, createUser } from "./helpers/db";
+import { createUpload, createUser, db } from "./helpers/db";
 import { signToken } from "./helpers/tokens";
 import { mockWorkOS } from "./helpers/workos";
 
@@ -117,6 +120,57 @@ describe("every lookup the routes make is indexed (EXPLAIN QUERY PLAN of the sta
       expect(plan.join(" | "), sql).toMatch(
         /uploads_owner_id_state_created_at_idx|sqlite_autoindex_uploads_1/,
       );
+    }
+  });
+});
+
+describe("every statement of a storage cleanup run is indexed", () => {
+  it("selects, deletes, reads back and counts each category through its index", async () => {
+    const now = Date.now();
+    const ago = (ms: number) => new Date(now - ms);
+    const DAY = 24 * 60 * 60 * 1000;
+    const owner = await createUser();
+    const deleted = await createUser();
+    for (let i = 0; i < 2; i++) {
+      await createUpload(owner, { state: "pending", createdAt: ago(2 * DAY), updatedAt: ago(2 * DAY) });
+      await createUpload(owner, { state: "failed", createdAt: ago(8 * DAY), updatedAt: ago(8 * DAY) });
+      await createUpload(owner, { createdAt: ago(8 * DAY), updatedAt: ago(8 * DAY) });
+      await createUpload(deleted);
+    }
+    await db().update(users).set({ state: "deleted" }).where(eq(users.id, deleted.id));
+    const d1 = countingD1(env.DB);
+    vi.spyOn(console, "log").mockImplementation(() => {});
+
+    // One upload a batch and no time: every category is left unfinished, so its count runs too.
+    await cleanUpStorage({ ...env, DB: d1 }, new Date(now), { batchSize: 1, timeBudgetMs: 0 });
+
+    const plans = await Promise.all(
+      d1.statements.map(async (statement) => ({
+        sql: statement.sql,
+        plan: (await planOf(statement)).join(" | "),
+      })),
+    );
+    // Per category: the candidates, the guarded delete and its read-back (one batch), and the count of what is left.
+    expect(plans).toHaveLength(4 * 4);
+    for (const { sql, plan } of plans) {
+      // The one scan allowed: the partial index that holds nothing but deleted users.
+      const scans = plan.split(" | ").filter((step) => /^SCAN (users|uploads)\b/.test(step));
+      expect(scans, sql).toEqual(scans.map(() => "SCAN users USING COVERING INDEX users_deleted_idx"));
+      expect(plan, sql).not.toContain("TEMP B-TREE");
+      if (/^(delete|select "id" from)/.test(sql)) {
+        // The batch's own rows by primary key, never the category's whole backlog.
+        expect(plan, sql).toMatch(
+          /^SEARCH uploads USING (COVERING )?INDEX sqlite_autoindex_uploads_1 \(id=\?\)/,
+        );
+        continue;
+      }
+      const expected = /"users"."state" = \?/.test(sql)
+        ? "SEARCH uploads USING INDEX uploads_owner_id_state_created_at_idx (owner_id=?)"
+        : /"uploads"."scope" = \?/.test(sql)
+          ? "SEARCH uploads USING INDEX uploads_state_scope_updated_at_idx (state=? AND scope=? AND updated_at<?)"
+          : "SEARCH uploads USING INDEX uploads_state_created_at_idx (state=? AND created_at<?)";
+      expect(plan, sql).toContain(expected);
+      expect(plan, sql).toContain("users_profile_picture_upload_id_idx (profile_picture_upload_id=?)");
     }
   });
 });
