@@ -782,6 +782,9 @@ describe("GET /openapi.json", () => {
   it("documents the upload routes with their scope rules, and not the S3 emulation", async () => {
     const doc = await json<{
       paths: Record<string, Record<string, { description?: string; responses: object }>>;
+      components: {
+        schemas: Record<string, { properties: Record<string, { description?: string; example?: unknown }> }>;
+      };
     }>(await call("/openapi.json"));
     expect(Object.keys(doc.paths["/api/v1/uploads/{upload_id}/complete"]?.post?.responses ?? {})).toEqual(
       expect.arrayContaining(["200", "401", "404", "409", "422"]),
@@ -792,5 +795,18 @@ describe("GET /openapi.json", () => {
     expect(description).toContain("at most 10485760 bytes (10 MiB)");
     expect(description).toContain("`application/pdf` (kind `document`)");
     expect(Object.keys(doc.paths).some((path) => path.startsWith("/__s3"))).toBe(false);
+    // The pending cap, its status and code, in the route's own words.
+    expect(description).toContain(
+      `at most ${MAX_PENDING_UPLOADS_PER_USER} uploads \`pending\` at a time: one more is \`429 rate_limited\``,
+    );
+    expect(doc.paths["/api/v1/uploads"]?.post?.responses).toHaveProperty("429");
+    // What a browser page must know about uploadHeaders.
+    const uploadHeaders = doc.components.schemas.CreateUploadResponse?.properties.uploadHeaders;
+    expect(uploadHeaders?.description).toContain("a browser refuses a script-set one");
+    expect(uploadHeaders?.example).toEqual({
+      "Content-Type": "image/png",
+      "Content-Length": "48213",
+      "If-None-Match": "*",
+    });
   });
 });

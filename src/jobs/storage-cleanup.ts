@@ -5,7 +5,7 @@ import { type UploadState, uploads, users } from "../db/schema";
 import { D1Tracker, trackD1 } from "../lib/d1";
 import { thumbKeyFor } from "../lib/object-keys";
 
-const HOUR_MS = 60 * 60 * 1000;
+export const HOUR_MS = 60 * 60 * 1000;
 const DAY_MS = 24 * HOUR_MS;
 /** A pending upload's PUT URL is long expired by then: the client gave up. */
 export const PENDING_MAX_AGE_MS = DAY_MS;
@@ -16,7 +16,7 @@ export const UNREFERENCED_MAX_AGE_MS = 7 * DAY_MS;
 /** How often the cron runs the cleanup (`[triggers]` in wrangler.toml). */
 const CLEANUP_INTERVAL_MS = HOUR_MS;
 
-/** When a pending upload started at `createdAt` will have expired and been deleted, if the cleanup keeps up. */
+/** When a pending upload started at `createdAt` will have expired and been deleted (if the cleanup keeps up). */
 export const pendingUploadGoneBy = (createdAt: Date) =>
   new Date(createdAt.getTime() + PENDING_MAX_AGE_MS + CLEANUP_INTERVAL_MS);
 

@@ -1,7 +1,7 @@
 import { and, count, eq, getTableColumns, min, sql } from "drizzle-orm";
 import type { Database } from "../../db/client";
 import { type Upload, type User, uploads } from "../../db/schema";
-import { pendingUploadGoneBy } from "../../jobs/storage-cleanup";
+import { HOUR_MS, PENDING_MAX_AGE_MS, pendingUploadGoneBy } from "../../jobs/storage-cleanup";
 import type { Config } from "../../lib/config";
 import { ApiError } from "../../lib/errors";
 import { originalKeyFor } from "../../lib/object-keys";
@@ -91,10 +91,11 @@ const pendingOf = (ownerId: string) => and(eq(uploads.ownerId, ownerId), eq(uplo
 
 /**
  * Insert `row` unless its owner already has `MAX_PENDING_UPLOADS_PER_USER` pending uploads. The
- * count and the insert are one statement (served by `uploads_owner_id_state_created_at_idx`), so concurrent
- * creates cannot overshoot. `ON CONFLICT DO NOTHING` makes the statement safe to repeat: when D1
- * retries it after a reply lost past its commit (`src/lib/d1.ts`), the row already written turns
- * the retry into a no-op instead of a unique-key error.
+ * count and the insert are one statement (the count served by
+ * `uploads_owner_id_state_created_at_idx`), so concurrent creates cannot overshoot.
+ * `ON CONFLICT DO NOTHING` makes the statement safe to repeat: when D1 retries it after a reply
+ * lost past its commit (`src/lib/d1.ts`), the row already written turns the retry into a no-op
+ * instead of a unique-key error.
  */
 function insertUnderPendingCap(db: Database, row: Upload) {
   // `INSERT ... SELECT` lists every column in the table's order; the values follow the same order.
@@ -121,7 +122,7 @@ async function tooManyPending(db: Database, caller: User, nowMs: number): Promis
     429,
     "rate_limited",
     `You have ${MAX_PENDING_UPLOADS_PER_USER} uploads pending, the most one user may have: complete them, ` +
-      "or wait until they expire (24 hours after they were started).",
+      `or wait until they expire (${PENDING_MAX_AGE_MS / HOUR_MS} hours after they were started).`,
     { "Retry-After": String(Math.max(1, Math.ceil((freedAt - nowMs) / 1000))) },
   );
 }

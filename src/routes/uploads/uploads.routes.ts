@@ -1,4 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
+import { HOUR_MS, PENDING_MAX_AGE_MS } from "../../jobs/storage-cleanup";
 import { requireCaller } from "../../lib/auth";
 import { jsonBody } from "../../lib/json-body";
 import {
@@ -35,7 +36,8 @@ export const createUpload = createRoute({
     `content type; anything else is 422 and nothing is created): ${describeScopeRules()} ` +
     `A caller may have at most ${MAX_PENDING_UPLOADS_PER_USER} uploads \`pending\` at a time: one more is ` +
     "`429 rate_limited`, nothing created, with `Retry-After` saying when the oldest will have expired " +
-    "(pending uploads are deleted 24 hours after they were started); completing one frees its place.",
+    `(pending uploads are deleted ${PENDING_MAX_AGE_MS / HOUR_MS} hours after they were started); ` +
+    "completing one frees its place.",
   middleware: [requireCaller, limitWrites, jsonBody] as const,
   request: {
     body: { required: true, content: { "application/json": { schema: CreateUploadBody } } },
