@@ -34,8 +34,8 @@ type Position = [lastNameKey: string, firstNameKey: string, userId: string];
 
 /**
  * One page of the active members of the caller's token organization (the caller included),
- * ordered by last name, first name (case-insensitively, by SQLite's `lower()`, which folds ASCII
- * letters) and id, keyset-paged: a page starts strictly after the cursor's position, so members
+ * ordered by last name, first name (case-insensitively, as SQLite's `lower()` folds case: ASCII
+ * letters only) and id, keyset-paged: a page starts strictly after the cursor's position, so members
  * added or removed between pages never shift the others. A token without `org_id`, or a caller no
  * longer an active member there, lists the caller alone.
  *
@@ -115,16 +115,18 @@ interface ListKeys {
 
 /**
  * After the cursor, and matching `q`: a prefix of the first name, the last name, "first last" or
- * the email. `LIKE` folds ASCII case like `lower()` does; `%`, `_` and `\` in `q` match themselves.
+ * the email, compared on the lower-cased keys. A prefix is compared with `substr`, not `LIKE`: D1
+ * refuses `LIKE` patterns over 50 bytes ("pattern too complex") and `q` may be 100 characters, and
+ * `substr` has no wildcards, so `%`, `_` and `\` in `q` match themselves with nothing to escape.
  */
 function listFilter(keys: ListKeys, { q, after }: PageRequest): SQL | undefined {
-  const pattern = q === undefined ? undefined : `${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-  const startsWith = (key: SQLiteColumn | SQL) => sql`${key} LIKE ${pattern} ESCAPE '\\'`;
+  const prefix = q === undefined ? undefined : lowerAscii(q);
+  const startsWith = (key: SQLiteColumn | SQL) => sql`substr(${key}, 1, length(${prefix})) = ${prefix}`;
   return and(
     after
       ? sql`(${keys.lastName}, ${keys.firstName}, ${keys.id}) > (${after[0]}, ${after[1]}, ${after[2]})`
       : undefined,
-    pattern === undefined
+    prefix === undefined
       ? undefined
       : or(
           startsWith(keys.firstName),
@@ -134,6 +136,9 @@ function listFilter(keys: ListKeys, { q, after }: PageRequest): SQL | undefined 
         ),
   );
 }
+
+/** Lower-case as SQLite's `lower()` does without ICU: ASCII letters only, like the stored keys. */
+const lowerAscii = (text: string) => text.replace(/[A-Z]/g, (letter) => letter.toLowerCase());
 
 /**
  * The page and the caller in one statement: the caller's row and membership, left-joined to the
