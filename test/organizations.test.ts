@@ -1,7 +1,9 @@
+import { env } from "cloudflare:workers";
 import { and, eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { memberships, type User } from "../src/db/schema";
 import { call, json } from "./helpers/api";
+import { changedBefore } from "./helpers/counting-d1";
 import { addMembership, createUpload, createUser, db, readMembership, readUser } from "./helpers/db";
 import { expectError, expectUnchanged } from "./helpers/refusals";
 import { ISSUER, signRaw, tokenFor, trustedKid } from "./helpers/tokens";
@@ -207,6 +209,33 @@ describe("a user in two organizations", () => {
 
     expect(await readMembership(consultant, a)).toMatchObject({ state: "active" });
     expect((await call(sharedUser(consultant.id), { token: await tokenFor(adminA) })).status).toBe(200);
+  });
+});
+
+describe("recording the token's membership", () => {
+  it("never overwrites a removal that lands between its read and its write", async () => {
+    const org = newOrg();
+    const user = await createUser({ organizationId: org, role: "member" });
+    // The token's role differs, so the request reads the membership and then writes it; the removal
+    // arrives in between, newer than the token.
+    const removeFirst = changedBefore(env.DB, /^insert into "memberships"/i, () =>
+      db()
+        .update(memberships)
+        .set({ state: "deleted", changedAt: new Date(Date.now() + 10_000) })
+        .where(and(eq(memberships.workosUserId, user.workosUserId), eq(memberships.organizationId, org))),
+    );
+
+    const response = await call(ME, {
+      token: await tokenFor(user, { role: "admin" }),
+      env: { DB: removeFirst },
+    });
+
+    expect(response.status).toBe(200);
+    expect(await readMembership(user, org)).toMatchObject({ state: "deleted", role: "member" });
+    const teammates = await json<{ items: unknown[] }>(
+      await call("/api/v1/shared/users", { token: await tokenFor(user, { role: "admin" }) }),
+    );
+    expect(teammates.items).toHaveLength(1);
   });
 });
 
