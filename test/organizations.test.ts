@@ -101,6 +101,29 @@ describe("authority comes from the token alone", () => {
   });
 });
 
+describe("the role shown for a teammate", () => {
+  it("is each teammate's own role in the token's organization, also in the PATCH's answer", async () => {
+    const org = newOrg();
+    const admin = await createUser({ role: "admin", organizationId: org });
+    const teammates = [];
+    for (const role of ["member", "editor", "billing"])
+      teammates.push(await createUser({ role, organizationId: org }));
+    const token = await tokenFor(admin);
+
+    for (const [i, teammate] of teammates.entries()) {
+      const role = ["member", "editor", "billing"][i];
+      expect(await json(await setPhoto(token, admin, teammate))).toMatchObject({ id: teammate.id, role });
+      expect(await json(await call(sharedUser(teammate.id), { token }))).toMatchObject({ role });
+    }
+    const own = await call(`${sharedPicture(admin.id)}`, {
+      method: "PATCH",
+      token,
+      json: { uploadId: null },
+    });
+    expect(await json(own)).toMatchObject({ id: admin.id, role: "admin" });
+  });
+});
+
 describe("a user in two organizations", () => {
   async function twoOrganizations() {
     const [a, b] = [newOrg(), newOrg()];

@@ -1,7 +1,7 @@
 import { and, eq, exists, getTableColumns, ne, sql } from "drizzle-orm";
 import { alias } from "drizzle-orm/sqlite-core";
 import type { Database } from "../../db/client";
-import { memberships, type User, uploads, users } from "../../db/schema";
+import { type User, uploads, users } from "../../db/schema";
 import { ApiError, unavailable, uploadNotFound } from "../../lib/errors";
 import { type CallerAccess, isActiveMember, tokenRole } from "../../lib/memberships";
 import type { AccessTokenClaims } from "../../lib/types";
@@ -128,9 +128,11 @@ export function conditionalUpdate(
     .returning({
       ...getTableColumns(users),
       // The target's role in the token's organization, for the response: no second round trip.
-      teammateRole: sql<
-        string | null
-      >`(SELECT ${memberships.role} FROM ${memberships} WHERE ${memberships.workosUserId} = ${users.workosUserId} AND ${memberships.organizationId} = ${organizationId})`,
+      // Written out by hand: in RETURNING, Drizzle leaves column names unqualified, and the
+      // subquery's own `workos_user_id` would shadow the updated row's.
+      teammateRole: sql<string | null>`(SELECT "role" FROM "memberships" AS "target_membership"
+        WHERE "target_membership"."workos_user_id" = "users"."workos_user_id"
+          AND "target_membership"."organization_id" = ${organizationId})`,
     });
 }
 
