@@ -26,6 +26,12 @@ async function plansOf(request: () => Promise<Response>, d1: ReturnType<typeof c
   );
 }
 
+/** The plans of a PATCH setting `uploadId` on `path`. */
+function patchPlans(path: string, token: string, uploadId: string) {
+  const d1 = countingD1(env.DB);
+  return plansOf(() => call(path, { method: "PATCH", token, json: { uploadId }, env: { DB: d1 } }), d1);
+}
+
 /** No table scanned, and no sort of rows at run time: every order comes from an index. */
 function expectIndexed(plans: { sql: string; plan: string[] }[]) {
   for (const { sql, plan } of plans) {
@@ -46,17 +52,7 @@ describe("every lookup the routes make is indexed (EXPLAIN QUERY PLAN of the sta
     const user = await createUser();
     const upload = await createUpload(user);
     const token = await signToken({ sub: user.workosUserId, org_id: "org_acme" });
-    const d1 = countingD1(env.DB);
-    const plans = await plansOf(
-      () =>
-        call("/api/v1/users/me/profile-picture", {
-          method: "PATCH",
-          token,
-          json: { uploadId: upload.id },
-          env: { DB: d1 },
-        }),
-      d1,
-    );
+    const plans = await patchPlans("/api/v1/users/me/profile-picture", token, upload.id);
     expectIndexed(plans);
     expect(plans.map((p) => p.plan.join(" | ")).join("\n")).toContain("users_workos_user_id_unique");
   });
@@ -67,17 +63,7 @@ describe("every lookup the routes make is indexed (EXPLAIN QUERY PLAN of the sta
     const target = await createUser();
     const upload = await createUpload(admin);
     const token = await signToken({ sub: admin.workosUserId, org_id: "org_acme", role: "admin" });
-    const d1 = countingD1(env.DB);
-    const plans = await plansOf(
-      () =>
-        call(`/api/v1/shared/users/${target.id}/profile-picture`, {
-          method: "PATCH",
-          token,
-          json: { uploadId: upload.id },
-          env: { DB: d1 },
-        }),
-      d1,
-    );
+    const plans = await patchPlans(`/api/v1/shared/users/${target.id}/profile-picture`, token, upload.id);
     expectIndexed(plans);
     const plan = plans.map((p) => p.plan.join(" | ")).join("\n");
     expect(plan).toMatch(
