@@ -58,11 +58,7 @@ export async function listMembers(
       // The caller is an active member; record a role the token changed since (a write only then).
       const change = membershipFromToken(claims);
       if (change && changesStored(head.membership, change)) await upsertMembership(db, change);
-      return toPage(
-        rows.flatMap((row) => (row.member ? [row.member] : [])),
-        page.limit,
-        claims,
-      );
+      return toPage(membersOf(rows), page.limit, claims);
     }
   } else {
     const alone = await callerAlone(db, claims.sub, page);
@@ -71,11 +67,7 @@ export async function listMembers(
   const { access } = await resolveCaller();
   if (access.organizationId !== null) {
     const rows = await pageWithCaller(db, claims.sub, access.organizationId, page);
-    return toPage(
-      rows.flatMap((row) => (row.member ? [row.member] : [])),
-      page.limit,
-      claims,
-    );
+    return toPage(membersOf(rows), page.limit, claims);
   }
   const alone = await callerAlone(db, claims.sub, page);
   if (!alone) return { members: [], nextCursor: null };
@@ -90,6 +82,10 @@ interface PageRequest {
 }
 
 type ListedUser = User & { role: string | null; lastNameKey: string; firstNameKey: string };
+
+/** The page's members among `pageWithCaller`'s rows (an empty page is one row without a member). */
+const membersOf = (rows: Awaited<ReturnType<typeof pageWithCaller>>) =>
+  rows.flatMap((row) => (row.member ? [row.member] : []));
 
 function toPage(rows: ListedUser[], limit: number, claims: AccessTokenClaims): MembersPage {
   const members = rows.slice(0, limit).map(({ role, lastNameKey, firstNameKey, ...user }) => ({
