@@ -12,4 +12,7 @@ CREATE TABLE `memberships` (
 	PRIMARY KEY(`workos_user_id`, `organization_id`)
 );
 --> statement-breakpoint
-CREATE INDEX `memberships_members_list_idx` ON `memberships` (`organization_id`,`state`,`user_state`,`last_name_key`,`first_name_key`,`user_id`,`email_key`);
+CREATE INDEX `memberships_members_list_idx` ON `memberships` (`organization_id`,`state`,`user_state`,`last_name_key`,`first_name_key`,`user_id`,`email_key`);--> statement-breakpoint
+ALTER TABLE `users` ADD `first_name_key` text DEFAULT '' NOT NULL;--> statement-breakpoint
+ALTER TABLE `users` ADD `last_name_key` text DEFAULT '' NOT NULL;--> statement-breakpoint
+ALTER TABLE `users` ADD `email_key` text DEFAULT '' NOT NULL;

@@ -1,9 +1,15 @@
+-- The users' sort and search keys. From now on the service writes them with the names (lower-cased
+-- with the whole of Unicode); for the rows already here SQLite's lower() folds ASCII only, until the
+-- user's next user.updated or first provisioning writes them again.
+UPDATE `users` SET `first_name_key` = lower(`first_name`), `last_name_key` = lower(`last_name`),
+                   `email_key` = lower(`email`);
+--> statement-breakpoint
 -- Each user's organization and role (until now one per user, on the users row) becomes an active
 -- membership, dated by the row's last change: a token issued before that cannot change it.
 INSERT INTO `memberships` (`workos_user_id`, `organization_id`, `role`, `state`, `changed_at`,
                            `user_id`, `user_state`, `last_name_key`, `first_name_key`, `email_key`)
 SELECT `workos_user_id`, `organization_id`, `role`, 'active', `updated_at`,
-       `id`, `state`, lower(`last_name`), lower(`first_name`), lower(`email`)
+       `id`, `state`, `last_name_key`, `first_name_key`, `email_key`
 FROM `users`
 WHERE `organization_id` IS NOT NULL;
 --> statement-breakpoint
@@ -16,7 +22,7 @@ AFTER INSERT ON `memberships`
 BEGIN
   UPDATE `memberships`
   SET (`user_id`, `user_state`, `last_name_key`, `first_name_key`, `email_key`) = (
-    SELECT `id`, `state`, lower(`last_name`), lower(`first_name`), lower(`email`)
+    SELECT `id`, `state`, `last_name_key`, `first_name_key`, `email_key`
     FROM `users` WHERE `workos_user_id` = NEW.`workos_user_id`)
   WHERE `workos_user_id` = NEW.`workos_user_id` AND `organization_id` = NEW.`organization_id`
     AND EXISTS (SELECT 1 FROM `users` WHERE `workos_user_id` = NEW.`workos_user_id`);
@@ -26,17 +32,17 @@ CREATE TRIGGER `users_inserted_copy_to_memberships`
 AFTER INSERT ON `users`
 BEGIN
   UPDATE `memberships`
-  SET `user_id` = NEW.`id`, `user_state` = NEW.`state`, `last_name_key` = lower(NEW.`last_name`),
-      `first_name_key` = lower(NEW.`first_name`), `email_key` = lower(NEW.`email`)
+  SET `user_id` = NEW.`id`, `user_state` = NEW.`state`, `last_name_key` = NEW.`last_name_key`,
+      `first_name_key` = NEW.`first_name_key`, `email_key` = NEW.`email_key`
   WHERE `workos_user_id` = NEW.`workos_user_id`;
 END;
 --> statement-breakpoint
 -- Only the columns the copies hold: the PATCH (profile_picture_upload_id) fires nothing here.
 CREATE TRIGGER `users_updated_copy_to_memberships`
-AFTER UPDATE OF `state`, `last_name`, `first_name`, `email` ON `users`
+AFTER UPDATE OF `state`, `last_name_key`, `first_name_key`, `email_key` ON `users`
 BEGIN
   UPDATE `memberships`
-  SET `user_state` = NEW.`state`, `last_name_key` = lower(NEW.`last_name`),
-      `first_name_key` = lower(NEW.`first_name`), `email_key` = lower(NEW.`email`)
+  SET `user_state` = NEW.`state`, `last_name_key` = NEW.`last_name_key`,
+      `first_name_key` = NEW.`first_name_key`, `email_key` = NEW.`email_key`
   WHERE `workos_user_id` = NEW.`workos_user_id`;
 END;

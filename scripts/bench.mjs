@@ -382,7 +382,7 @@ const q = (value) =>
       ? String(value)
       : `'${String(value).replaceAll("'", "''")}'`;
 const USER_COLUMNS =
-  "id, workos_user_id, email, email_verified, first_name, last_name, state, last_login, created_at, updated_at";
+  "id, workos_user_id, email, email_verified, first_name, last_name, first_name_key, last_name_key, email_key, state, last_login, created_at, updated_at";
 const MEMBERSHIP_COLUMNS = "workos_user_id, organization_id, role, state, changed_at";
 const UPLOAD_COLUMNS =
   "id, owner_id, kind, scope, state, content_type, size, filename, object_key, thumb_key, created_at, updated_at";
@@ -394,8 +394,11 @@ const viewerUpload = crypto.randomUUID();
 /** Every user of both databases is a member of the demo organization: the members list's worst case. */
 function smallSeedSql() {
   const now = Date.now();
-  const user = ({ id, sub, email }, i) =>
-    `(${[id, sub, email, 1, `First${i}`, `Last${(i * 37) % SMALL_USERS}`, "active", now, now, now].map(q).join(", ")})`;
+  const user = ({ id, sub, email }, i) => {
+    const [first, last] = [`First${i}`, `Last${(i * 37) % SMALL_USERS}`];
+    const keys = [first, last, email].map((text) => text.toLowerCase());
+    return `(${[id, sub, email, 1, first, last, ...keys, "active", now, now, now].map(q).join(", ")})`;
+  };
   const membership = ({ sub }) =>
     `(${[sub, DEMO_USER.org, DEMO_USER.role, "active", now].map(q).join(", ")})`;
   const upload = (id, owner) =>
@@ -434,7 +437,9 @@ WITH RECURSIVE seq(i, h) AS (
 )
 INSERT INTO users (${USER_COLUMNS})
 SELECT ${uuidFrom("h")}, 'user_bench_large_' || i, 'large' || i || '@example.com', 1,
-       'First' || substr(h, 1, 4), 'Last' || substr(h, 5, 4), 'active', ${now}, ${now}, ${now}
+       'First' || substr(h, 1, 4), 'Last' || substr(h, 5, 4),
+       'first' || substr(h, 1, 4), 'last' || substr(h, 5, 4), 'large' || i || '@example.com',
+       'active', ${now}, ${now}, ${now}
 FROM seq;
 INSERT INTO memberships (${MEMBERSHIP_COLUMNS})
 SELECT workos_user_id, ${q(DEMO_USER.org)}, 'member', 'active', ${now}
@@ -469,6 +474,9 @@ const USER_FIELDS = [
   "email_verified",
   "first_name",
   "last_name",
+  "first_name_key",
+  "last_name_key",
+  "email_key",
   "workos_profile_picture_url",
   "state",
   "last_login",
@@ -488,9 +496,9 @@ const activeMember = (who) =>
   `exists (select 1 from "memberships" where ("memberships"."workos_user_id" = ${who} and "memberships"."organization_id" = ${org} and "memberships"."state" = 'active'))`;
 /** The members list's one statement: the caller and their membership, left-joined to the page. */
 const membersPage = (after) =>
-  `select "caller"."state", "caller_membership"."state", "caller_membership"."role", "caller_membership"."changed_at", ${USER_FIELDS.map((f) => `"page"."${f}"`).join(", ")}, "page"."role", "page"."last_name_key", "page"."first_name_key" ` +
+  `select "caller"."state", "caller_membership"."state", "caller_membership"."role", "caller_membership"."changed_at", ${USER_FIELDS.map((f) => `"page"."${f}"`).join(", ")}, "page"."role" ` +
   `from "users" "caller" left join "memberships" "caller_membership" on ("caller_membership"."workos_user_id" = "caller"."workos_user_id" and "caller_membership"."organization_id" = ${org}) ` +
-  `left join (select ${USER_FIELDS.map((f) => `"users"."${f}"`).join(", ")}, "memberships"."role", "memberships"."last_name_key", "memberships"."first_name_key" from "memberships" inner join "users" on "users"."id" = "memberships"."user_id" ` +
+  `left join (select ${USER_FIELDS.map((f) => `"users"."${f}"`).join(", ")}, "memberships"."role" from "memberships" inner join "users" on "users"."id" = "memberships"."user_id" ` +
   `where ("memberships"."organization_id" = ${org} and "memberships"."state" = 'active' and "memberships"."user_state" = 'active'${after ? ` and ("memberships"."last_name_key", "memberships"."first_name_key", "memberships"."user_id") > ('last8', 'first4', ${callerId})` : ""}) ` +
   `order by "memberships"."last_name_key" asc, "memberships"."first_name_key" asc, "memberships"."user_id" asc limit ${MEMBERS_PAGE + 1}) "page" ` +
   `on ("caller"."state" = 'active' and "caller_membership"."state" = 'active') where "caller"."workos_user_id" = ${sub}`;

@@ -28,8 +28,8 @@ wrangler([
   "DB",
   "--local",
   "--command",
-  `INSERT INTO users (id, workos_user_id, email, email_verified, first_name, last_name, workos_profile_picture_url, state, last_login, created_at, updated_at)
-   VALUES (${[DEMO_USER.id, DEMO_USER.sub, DEMO_USER.email, 1, DEMO_USER.firstName, DEMO_USER.lastName, null, "active"].map(sql).join(", ")}, ${now}, ${now}, ${now})
+  `INSERT INTO users (id, workos_user_id, email, email_verified, first_name, last_name, first_name_key, last_name_key, email_key, workos_profile_picture_url, state, last_login, created_at, updated_at)
+   VALUES (${[DEMO_USER.id, DEMO_USER.sub, DEMO_USER.email, 1, DEMO_USER.firstName, DEMO_USER.lastName, DEMO_USER.firstName.toLowerCase(), DEMO_USER.lastName.toLowerCase(), DEMO_USER.email.toLowerCase(), null, "active"].map(sql).join(", ")}, ${now}, ${now}, ${now})
    ON CONFLICT(workos_user_id) DO NOTHING;
    INSERT INTO memberships (workos_user_id, organization_id, role, state, changed_at)
    VALUES (${[DEMO_USER.sub, DEMO_USER.org, DEMO_USER.role, "active"].map(sql).join(", ")}, ${now})

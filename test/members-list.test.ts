@@ -8,6 +8,7 @@ import { addMembership, createUpload, createUser, db } from "./helpers/db";
 import { expectError, expectValidationErrorAt } from "./helpers/refusals";
 import { signToken, tokenFor } from "./helpers/tokens";
 import { mockWorkOS } from "./helpers/workos";
+import { deliverWebhook, workosEvent, workosUserObject } from "./helpers/workos-users";
 
 beforeEach(() => {
   mockWorkOS();
@@ -166,10 +167,19 @@ describe("GET /api/v1/shared/users", () => {
     expect(items).toHaveLength(2);
   });
 
-  it("sorts and searches by the user's current names, after a rename", async () => {
+  it("sorts and searches by the user's current names, after a rename from WorkOS", async () => {
     const { members } = await organizationOf(3);
     const [caller, renamed] = members as [User, User];
-    await db().update(users).set({ firstName: "Zoe", lastName: "Zylstra" }).where(eq(users.id, renamed.id));
+    await deliverWebhook(
+      workosEvent(
+        "user.updated",
+        workosUserObject(renamed.workosUserId, {
+          first_name: "Zoe",
+          last_name: "Zylstra",
+          updated_at: new Date().toISOString(),
+        }),
+      ),
+    );
 
     const { items } = await page(await tokenFor(caller));
     expect(items.at(-1)).toMatchObject({ id: renamed.id, lastName: "Zylstra" });
@@ -225,6 +235,28 @@ describe("GET /api/v1/shared/users", () => {
     ])("matches %s", async (_, q, expected) => {
       const { token } = await searchable();
       expect(names(await page(token, { q }))).toEqual(expected);
+    });
+
+    it("ignores case beyond ASCII, in search and in order", async () => {
+      const org = newOrg();
+      const caller = await createUser({ organizationId: org, firstName: "Zed", lastName: "Zulu" });
+      const elodie = await createUser({ organizationId: org, firstName: "Élodie", lastName: "Ébert" });
+      const lukasz = await createUser({ organizationId: org, firstName: "łukasz", lastName: "ŁOŚ" });
+      const token = await tokenFor(caller);
+
+      for (const [q, expected] of [
+        ["élodie", [elodie.id]],
+        ["ÉLO", [elodie.id]],
+        ["łoś", [lukasz.id]],
+        ["ŁUKASZ ł", [lukasz.id]],
+      ] as const) {
+        expect(
+          (await page(token, { q })).items.map((i) => i.id),
+          q,
+        ).toEqual(expected);
+      }
+      // Keys compare by code point after lower-casing: z < é < ł.
+      expect((await page(token)).items.map((i) => i.id)).toEqual([caller.id, elodie.id, lukasz.id]);
     });
 
     it("pages through search results too", async () => {

@@ -16,6 +16,14 @@ export const users = sqliteTable(
     emailVerified: integer("email_verified", { mode: "boolean" }).notNull().default(false),
     firstName: text("first_name").notNull().default(""),
     lastName: text("last_name").notNull().default(""),
+    /**
+     * The names and email lower-cased by the service (`String.prototype.toLowerCase`, all of Unicode;
+     * SQLite's own `lower()` folds ASCII only): the members list's sort and search keys, copied onto
+     * each membership by trigger. Whatever writes the names writes these (`workosUserColumns`).
+     */
+    firstNameKey: text("first_name_key").notNull().default(""),
+    lastNameKey: text("last_name_key").notNull().default(""),
+    emailKey: text("email_key").notNull().default(""),
     workosProfilePictureUrl: text("workos_profile_picture_url"),
     state: text("state", { enum: userStates }).notNull().default("active"),
     lastLogin: timestamp("last_login"),
@@ -88,7 +96,7 @@ export const memberships = sqliteTable(
     changedAt: timestamp("changed_at").notNull(),
     userId: text("user_id"),
     userState: text("user_state", { enum: userStates }),
-    /** Lower-cased `users.last_name`, `first_name` and `email`: the list's sort and search keys. */
+    /** Copies of the user's `*_key` columns: the list's sort and search keys. */
     lastNameKey: text("last_name_key").notNull().default(""),
     firstNameKey: text("first_name_key").notNull().default(""),
     emailKey: text("email_key").notNull().default(""),

@@ -6,15 +6,34 @@ import type { AccessTokenClaims } from "./types";
 import { fetchWorkOSUser, type WorkOSUser } from "./workos-api";
 
 /**
- * The columns WorkOS owns, from a WorkOS user object. The custom profile picture
+ * How names and emails are compared in the members list: lower-cased with the whole of Unicode
+ * ("Élodie" and "élodie" are one key), which SQLite's ASCII-only `lower()` cannot do.
+ */
+export const searchKey = (text: string) => text.toLowerCase();
+
+/** The sort and search keys of a user's names and email, written with them. */
+export function userKeys(user: { firstName: string; lastName: string; email: string }) {
+  return {
+    firstNameKey: searchKey(user.firstName),
+    lastNameKey: searchKey(user.lastName),
+    emailKey: searchKey(user.email),
+  };
+}
+
+/**
+ * The columns WorkOS owns, from a WorkOS user object (with their sort and search keys). The custom profile picture
  * (`profile_picture_upload_id`) and the state are ours and never come from here.
  */
 export function workosUserColumns(workosUser: WorkOSUser) {
-  return {
+  const names = {
     email: workosUser.email,
-    emailVerified: workosUser.email_verified,
     firstName: workosUser.first_name ?? "",
     lastName: workosUser.last_name ?? "",
+  };
+  return {
+    ...names,
+    ...userKeys(names),
+    emailVerified: workosUser.email_verified,
     workosProfilePictureUrl: workosUser.profile_picture_url ?? null,
     lastLogin: workosUser.last_sign_in_at ?? null,
     workosUpdatedAt: workosUser.updated_at,

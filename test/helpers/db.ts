@@ -12,6 +12,7 @@ import {
   users,
 } from "../../src/db/schema";
 import { originalKeyFor, thumbKeyFor } from "../../src/lib/object-keys";
+import { userKeys } from "../../src/lib/user-provisioning";
 
 export const db = () => createDb(env.DB);
 
@@ -56,6 +57,11 @@ export async function createUser(overrides: Partial<NewUser> & MembershipOverrid
       createdAt: now,
       updatedAt: now,
       ...columns,
+      ...userKeys({
+        firstName: columns.firstName ?? "Ada",
+        lastName: columns.lastName ?? "Lovelace",
+        email: columns.email ?? `${id}@example.com`,
+      }),
     })
     .returning();
   const created = user as User;

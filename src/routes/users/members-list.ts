@@ -12,6 +12,7 @@ import {
   upsertMembership,
 } from "../../lib/memberships";
 import type { AccessTokenClaims } from "../../lib/types";
+import { searchKey } from "../../lib/user-provisioning";
 import type { UserInRole } from "./user-profile";
 
 export const MEMBERS_PAGE_DEFAULT = 50;
@@ -34,8 +35,7 @@ type Position = [lastNameKey: string, firstNameKey: string, userId: string];
 
 /**
  * One page of the active members of the caller's token organization (the caller included),
- * ordered by last name, first name (case-insensitively, as SQLite's `lower()` folds case: ASCII
- * letters only) and id, keyset-paged: a page starts strictly after the cursor's position, so members
+ * ordered by last name, first name (case-insensitively: by their `searchKey`s) and id, keyset-paged: a page starts strictly after the cursor's position, so members
  * added or removed between pages never shift the others. A token without `org_id`, or a caller no
  * longer an active member there, lists the caller alone.
  *
@@ -81,14 +81,15 @@ interface PageRequest {
   after: Position | undefined;
 }
 
-type ListedUser = User & { role: string | null; lastNameKey: string; firstNameKey: string };
+/** A listed user with their role in the organization (`null`: not a member, the caller alone). */
+type ListedUser = User & { role: string | null };
 
 /** The page's members among `pageWithCaller`'s rows (an empty page is one row without a member). */
 const membersOf = (rows: Awaited<ReturnType<typeof pageWithCaller>>) =>
   rows.flatMap((row) => (row.member ? [row.member] : []));
 
 function toPage(rows: ListedUser[], limit: number, claims: AccessTokenClaims): MembersPage {
-  const members = rows.slice(0, limit).map(({ role, lastNameKey, firstNameKey, ...user }) => ({
+  const members = rows.slice(0, limit).map(({ role, ...user }) => ({
     user,
     // The caller in their token's role, as on /users/me; a teammate in their role here.
     role: user.workosUserId === claims.sub || role === null ? tokenRole(claims) : role,
@@ -111,12 +112,12 @@ interface ListKeys {
 
 /**
  * After the cursor, and matching `q`: a prefix of the first name, the last name, "first last" or
- * the email, compared on the lower-cased keys. A prefix is compared with `substr`, not `LIKE`: D1
+ * the email, compared on the keys (lower-cased by `searchKey`, as `q` is). A prefix is compared with `substr`, not `LIKE`: D1
  * refuses `LIKE` patterns over 50 bytes ("pattern too complex") and `q` may be 100 characters, and
  * `substr` has no wildcards, so `%`, `_` and `\` in `q` match themselves with nothing to escape.
  */
 function listFilter(keys: ListKeys, { q, after }: PageRequest): SQL | undefined {
-  const prefix = q === undefined ? undefined : lowerAscii(q);
+  const prefix = q === undefined ? undefined : searchKey(q);
   const startsWith = (key: SQLiteColumn | SQL) => sql`substr(${key}, 1, length(${prefix})) = ${prefix}`;
   return and(
     after
@@ -133,9 +134,6 @@ function listFilter(keys: ListKeys, { q, after }: PageRequest): SQL | undefined 
   );
 }
 
-/** Lower-case as SQLite's `lower()` does without ICU: ASCII letters only, like the stored keys. */
-const lowerAscii = (text: string) => text.replace(/[A-Z]/g, (letter) => letter.toLowerCase());
-
 /**
  * The page and the caller in one statement: the caller's row and membership, left-joined to the
  * page (at most `limit + 1` members, the extra one only says whether there is a next page). The
@@ -149,12 +147,9 @@ export function pageWithCaller(db: Database, sub: string, organizationId: string
   const callerMembership = alias(memberships, "caller_membership");
   const m = memberships;
   const members = db
-    .select({
-      ...getTableColumns(users),
-      role: m.role,
-      lastNameKey: m.lastNameKey,
-      firstNameKey: m.firstNameKey,
-    })
+    // The user's keys are the membership's (copies kept in step by trigger), so the cursor made
+    // from them is a position in the index.
+    .select({ ...getTableColumns(users), role: m.role })
     .from(m)
     .innerJoin(users, eq(users.id, m.userId))
     .where(
@@ -186,6 +181,9 @@ export function pageWithCaller(db: Database, sub: string, organizationId: string
         emailVerified: members.emailVerified,
         firstName: members.firstName,
         lastName: members.lastName,
+        firstNameKey: members.firstNameKey,
+        lastNameKey: members.lastNameKey,
+        emailKey: members.emailKey,
         workosProfilePictureUrl: members.workosProfilePictureUrl,
         state: members.state,
         lastLogin: members.lastLogin,
@@ -194,8 +192,6 @@ export function pageWithCaller(db: Database, sub: string, organizationId: string
         createdAt: members.createdAt,
         updatedAt: members.updatedAt,
         role: members.role,
-        lastNameKey: members.lastNameKey,
-        firstNameKey: members.firstNameKey,
       },
     })
     .from(caller)
@@ -213,9 +209,9 @@ export function pageWithCaller(db: Database, sub: string, organizationId: string
 /** The caller's row, and the page of the caller alone: them, if `q` and the cursor let them in. */
 async function callerAlone(db: Database, sub: string, page: PageRequest) {
   const keys = {
-    lastName: sql`lower(${users.lastName})`,
-    firstName: sql`lower(${users.firstName})`,
-    email: sql`lower(${users.email})`,
+    lastName: users.lastNameKey,
+    firstName: users.firstNameKey,
+    email: users.emailKey,
     id: users.id,
   };
   const filter = listFilter(keys, page);
@@ -223,15 +219,13 @@ async function callerAlone(db: Database, sub: string, page: PageRequest) {
     .select({
       user: getTableColumns(users),
       listed: (filter ? sql`(${filter})` : sql`1`).mapWith(Boolean),
-      lastNameKey: sql<string>`${keys.lastName}`,
-      firstNameKey: sql<string>`${keys.firstName}`,
     })
     .from(users)
     .where(eq(users.workosUserId, sub))
     .limit(1);
   if (!row) return undefined;
-  const { user, listed, lastNameKey, firstNameKey } = row;
-  return { user, rows: listed ? [{ ...user, role: null, lastNameKey, firstNameKey }] : [] };
+  const { user, listed } = row;
+  return { user, rows: listed ? [{ ...user, role: null }] : [] };
 }
 
 const CURSOR_MAX_KEY_LENGTH = 4096;
