@@ -58,7 +58,7 @@ export const listSharedUsers = createRoute({
   security: bearerSecurity,
   summary: "List the members of the caller's organization",
   description:
-    "The active users with an active membership of the caller's token organization, the caller included, ordered by last name, then first name (ignoring the case of ASCII letters), then id. Keyset paging: pass `nextCursor` as `cursor` for the next page; paging from the first page to the last returns every member exactly once, also while members are added or removed. A token without `org_id`, or a caller no longer an active member of it, lists the caller alone.",
+    "The active users with an active membership of the caller's token organization, the caller included, ordered by last name, then first name (case-insensitively), then id. Keyset paging: pass `nextCursor` as `cursor` for the next page; paging from the first page to the last returns every member exactly once, also while members are added or removed. A token without `org_id`, or a caller no longer an active member of it, lists the caller alone.",
   middleware: [authenticate] as const,
   request: { query: MembersQuery },
   responses: {

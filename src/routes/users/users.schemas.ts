@@ -52,7 +52,7 @@ export const MembersQuery = z.object({
     .openapi({
       param: { name: "q", in: "query" },
       description:
-        'Keeps the members whose first name, last name, "first last" or email starts with this, ignoring the case of ASCII letters.',
+        'Keeps the members whose first name, last name, "first last" or email starts with this, case-insensitively.',
       example: "ada",
     }),
   limit: z.coerce
