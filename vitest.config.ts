@@ -10,7 +10,7 @@ export default defineConfig(async () => {
   const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const signingJwk = { ...privateKey.export({ format: "jwk" }), kid: "test-key-1", alg: "RS256", use: "sig" };
 
-  return {
+  const workers = {
     plugins: [
       cloudflareTest({
         wrangler: { configPath: "./wrangler.toml" },
@@ -23,6 +23,7 @@ export default defineConfig(async () => {
             TEST_MIGRATIONS: migrations,
             TEST_SIGNING_JWK: JSON.stringify(signingJwk),
             // The test configuration: explicit, so a local .dev.vars never leaks into tests.
+            ENVIRONMENT: "development",
             WORKOS_CLIENT_ID: "client_test",
             WORKOS_ISSUERS: "",
             WORKOS_JWKS_URL: "",
@@ -43,8 +44,20 @@ export default defineConfig(async () => {
       }),
     ],
     test: {
+      name: "workers",
       include: ["test/**/*.test.ts"],
+      exclude: ["test/node/**"],
       setupFiles: ["./test/setup/apply-migrations.ts"],
+    },
+  };
+
+  return {
+    test: {
+      projects: [
+        workers,
+        // Scripts a user runs (dev tooling, deploy helpers) are Node programs: their tests run in Node.
+        { test: { name: "node", include: ["test/node/**/*.test.ts"], environment: "node" } },
+      ],
     },
   };
 });
