@@ -15,6 +15,8 @@ export default defineConfig(async () => {
       cloudflareTest({
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
+          // An empty database of its own, for the test that migrates a database holding data.
+          d1Databases: { MIGRATION_TEST_DB: "migration-test" },
           // A real limiter with a tiny budget, swapped in by the rate-limit tests.
           ratelimits: { TIGHT_LIMITER: { namespace_id: "9001", simple: { limit: 3, period: 60 } } },
           bindings: {

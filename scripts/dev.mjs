@@ -1,5 +1,6 @@
 // `npm run dev`: the whole service locally, with no Cloudflare or WorkOS account. Writes the dev
-// keys and .dev.vars, applies the D1 migrations to the local database, seeds a demo user, starts
+// keys and .dev.vars, applies the D1 migrations to the local database, seeds a demo user and their
+// membership of the demo organization, starts
 // `wrangler dev`, puts a real photo through the upload pipeline, and prints a curl to try.
 import { execFileSync, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -27,11 +28,16 @@ wrangler([
   "DB",
   "--local",
   "--command",
-  `INSERT INTO users (id, workos_user_id, email, email_verified, first_name, last_name, workos_profile_picture_url, role, state, organization_id, last_login, created_at, updated_at)
-   VALUES (${[DEMO_USER.id, DEMO_USER.sub, DEMO_USER.email, 1, DEMO_USER.firstName, DEMO_USER.lastName, null, DEMO_USER.role, "active", DEMO_USER.org].map(sql).join(", ")}, ${now}, ${now}, ${now})
-   ON CONFLICT(workos_user_id) DO NOTHING`,
+  `INSERT INTO users (id, workos_user_id, email, email_verified, first_name, last_name, first_name_key, last_name_key, email_key, workos_profile_picture_url, state, last_login, created_at, updated_at)
+   VALUES (${[DEMO_USER.id, DEMO_USER.sub, DEMO_USER.email, 1, DEMO_USER.firstName, DEMO_USER.lastName, DEMO_USER.firstName.toLowerCase(), DEMO_USER.lastName.toLowerCase(), DEMO_USER.email.toLowerCase(), null, "active"].map(sql).join(", ")}, ${now}, ${now}, ${now})
+   ON CONFLICT(workos_user_id) DO NOTHING;
+   INSERT INTO memberships (workos_user_id, organization_id, role, state, changed_at)
+   VALUES (${[DEMO_USER.sub, DEMO_USER.org, DEMO_USER.role, "active"].map(sql).join(", ")}, ${now})
+   ON CONFLICT(workos_user_id, organization_id) DO NOTHING`,
 ]);
-log(`demo user ${DEMO_USER.email} (${DEMO_USER.id}) is in the local database`);
+log(
+  `demo user ${DEMO_USER.email} (${DEMO_USER.id}), ${DEMO_USER.role} of ${DEMO_USER.org}, is in the local database`,
+);
 
 const server = spawn("wrangler", ["dev", "--port", String(PORT), "--show-interactive-dev-session=false"], {
   stdio: "inherit",
