@@ -60,7 +60,8 @@ export function parseCommandLine({ name, invocation, summary, options, args = pr
 
 /** One line on stderr, exit 2: for a value that only turns out bad after parsing. */
 export function refuseCommandLine(name, invocation, message) {
-  process.stderr.write(`${name}: ${message} (see ${invocation} --help)\n`);
+  // One line, also when parseArgs explains itself over several.
+  process.stderr.write(`${name}: ${message.replace(/\s*\n\s*/g, " ")} (see ${invocation} --help)\n`);
   process.exit(USAGE_EXIT_CODE);
 }
 
