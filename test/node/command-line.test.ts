@@ -20,7 +20,7 @@ const SCRIPTS = {
   walkthrough: ["--api", "--photo", "--token", "--persist-to"],
 };
 
-describe("the scripts a user runs", { timeout: 60_000 }, () => {
+describe("the scripts a user runs", { timeout: 60_000, concurrent: true }, () => {
   it.each(Object.entries(SCRIPTS))(
     "npm run %s -- --help lists its options and exits 0",
     async (script, flags) => {
