@@ -48,6 +48,7 @@ export default defineConfig(async () => {
             TEST_MIGRATIONS: migrations,
             TEST_SIGNING_JWK: JSON.stringify(signingJwk),
             // The test configuration, every var and secret: explicit, so nothing local leaks into tests.
+            ENVIRONMENT: "development",
             WORKOS_CLIENT_ID: "client_test",
             WORKOS_ISSUERS: "",
             WORKOS_JWKS_URL: "",

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, type MockInstance, vi } from "vitest";
 import { version as packageVersion } from "../package.json";
 import { call } from "./helpers/api";
-import { createUpload, createUser, readUpload, readUser } from "./helpers/db";
+import { createUpload, createUser, readUser } from "./helpers/db";
 import { signToken } from "./helpers/tokens";
 import { mockWorkOS } from "./helpers/workos";
 
@@ -143,40 +143,6 @@ describe("internal errors", () => {
     expect(log).toMatch(/prepare/);
     for (const secret of SECRETS) expect(log).not.toContain(secret);
   });
-
-  for (const [setting, value] of [
-    ["R2_SECRET_ACCESS_KEY", ""],
-    ["WORKOS_CLIENT_ID", "   "],
-    ["THUMB_URL_TTL_SECONDS", "soon"],
-    // R2 presigned URLs live at most 7 days: a longer TTL would hand out URLs R2 refuses.
-    ["THUMB_URL_TTL_SECONDS", "604801"],
-    ["R2_S3_ENDPOINT", "ftp://example.com"],
-    ["WORKOS_JWKS", "{not json"],
-  ] as const) {
-    it(`answers 500 without details when ${setting} is ${JSON.stringify(value)}, writes nothing, and logs the setting`, async () => {
-      mockWorkOS();
-      const errors = vi.spyOn(console, "error").mockImplementation(() => {});
-      const user = await createUser();
-      const upload = await createUpload(user);
-      const response = await call("/api/v1/users/me/profile-picture", {
-        method: "PATCH",
-        token: await signToken({ sub: user.workosUserId }),
-        json: { uploadId: upload.id },
-        headers: { "X-Request-Id": `req-config-${setting}` },
-        env: { [setting]: value },
-      });
-      expect(response.status).toBe(500);
-      const text = await response.text();
-      expect(JSON.parse(text)).toEqual({ detail: "Internal server error.", code: "internal_error" });
-      expect(text).not.toContain(setting);
-      expect(await readUser(user.id)).toEqual(user);
-      expect(await readUpload(upload.id)).toEqual(upload);
-      const log = errorLog(errors);
-      expect(log).toContain(setting);
-      expect(log).toContain(`req-config-${setting}`);
-      for (const secret of SECRETS) expect(log).not.toContain(secret);
-    });
-  }
 });
 
 describe("GET /healthz", () => {
@@ -184,17 +150,6 @@ describe("GET /healthz", () => {
     const response = await call("/healthz");
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ status: "ok" });
-  });
-
-  it("answers 503 with Retry-After and no details when the configuration is broken, logging the setting", async () => {
-    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
-    const response = await call("/healthz", { env: { R2_ACCESS_KEY_ID: "" } });
-    expect(response.status).toBe(503);
-    expect(response.headers.get("Retry-After")).not.toBeNull();
-    const body = (await response.json()) as ErrorBody;
-    expect(body.code).toBe("unavailable");
-    expect(JSON.stringify(body)).not.toContain("R2_ACCESS_KEY_ID");
-    expect(errorLog(errors)).toContain("R2_ACCESS_KEY_ID");
   });
 });
 

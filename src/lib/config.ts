@@ -4,6 +4,10 @@ import { z } from "zod";
  * Settings read from wrangler vars and secrets, validated once per isolate (the env object is the
  * same for every request an isolate serves, so it keys the cache). An optional setting given as an
  * empty string counts as unset.
+ *
+ * The rules are also what `npm run deploy` checks `[env.production]` of wrangler.toml against
+ * (scripts/check-production-config.mjs imports this file into Node), so this module stays plain:
+ * zod only, and TypeScript that Node can run by stripping the types.
  */
 const optional = <T extends z.ZodType>(schema: T) =>
   z.preprocess((value) => (value === "" ? undefined : value), schema.optional());
@@ -17,24 +21,34 @@ const commaList = z.string().transform((value) =>
     .filter(Boolean),
 );
 
-const httpUrl = z.url({ protocol: /^https?$/ }).transform((value) => value.replace(/\/+$/, ""));
+const withoutTrailingSlash = (value: string) => value.replace(/\/+$/, "");
+const httpUrl = z
+  .url({ protocol: /^https?$/, error: "must be an http(s) URL" })
+  .transform(withoutTrailingSlash);
+/** Production talks to WorkOS (with the API key) and R2 over TLS only. */
+const httpsUrl = z
+  .url({ protocol: /^https$/, error: "must be an https URL in production" })
+  .transform(withoutTrailingSlash);
 
-const configSchema = z.object({
+const inlineJwks = z.string().transform((value, ctx) => {
+  try {
+    const parsed: unknown = JSON.parse(value);
+    if (parsed && typeof parsed === "object" && Array.isArray((parsed as { keys?: unknown }).keys)) {
+      return parsed as { keys: JsonWebKey[] };
+    }
+  } catch {}
+  ctx.addIssue({ code: "custom", message: "must be a JSON Web Key Set" });
+  return z.NEVER;
+});
+
+/** What the worker runs as: set in wrangler.toml, `development` at the top, `production` in [env.production]. */
+const environment = z.enum(["development", "production"], { error: `must be "development" or "production"` });
+
+const developmentSettings = z.object({
   WORKOS_CLIENT_ID: required,
   WORKOS_ISSUERS: optional(commaList),
   WORKOS_JWKS_URL: optional(httpUrl),
-  WORKOS_JWKS: optional(
-    z.string().transform((value, ctx) => {
-      try {
-        const parsed: unknown = JSON.parse(value);
-        if (parsed && typeof parsed === "object" && Array.isArray((parsed as { keys?: unknown }).keys)) {
-          return parsed as { keys: JsonWebKey[] };
-        }
-      } catch {}
-      ctx.addIssue({ code: "custom", message: "must be a JSON Web Key Set" });
-      return z.NEVER;
-    }),
-  ),
+  WORKOS_JWKS: optional(inlineJwks),
   WORKOS_API_URL: optional(httpUrl),
   WORKOS_API_KEY: required,
   WORKOS_WEBHOOK_SECRET: required,
@@ -47,6 +61,34 @@ const configSchema = z.object({
   CORS_ORIGINS: optional(commaList),
   LOCAL_S3_EMULATION: optional(z.enum(["true", "false"])),
 });
+
+const developmentOnly = (what: string) =>
+  optional(z.undefined({ error: `is for local development only: ${what}` }));
+
+/**
+ * Production refuses what only belongs in development, and the placeholders the committed
+ * wrangler.toml ships with, so a half-configured deploy fails loudly instead of half working.
+ */
+const productionSettings = developmentSettings.extend({
+  WORKOS_CLIENT_ID: required.regex(/^client_[A-Za-z0-9]+$/, "must be the WorkOS client id (client_…)"),
+  WORKOS_ISSUERS: optional(commaList.pipe(z.array(httpsUrl))),
+  WORKOS_JWKS_URL: optional(httpsUrl),
+  WORKOS_JWKS: developmentOnly("production fetches WORKOS_JWKS_URL"),
+  WORKOS_API_URL: optional(httpsUrl),
+  R2_ACCOUNT_ID: required.regex(/^[0-9a-f]{32}$/i, "must be the Cloudflare account id (32 hex digits)"),
+  R2_S3_ENDPOINT: optional(httpsUrl),
+  LOCAL_S3_EMULATION: optional(z.literal("false", { error: "is for local development only" })),
+});
+
+/** Secrets are set with `wrangler secret put`, so they are not in wrangler.toml for the deploy check to see. */
+const SECRETS = {
+  WORKOS_API_KEY: true,
+  WORKOS_WEBHOOK_SECRET: true,
+  R2_ACCESS_KEY_ID: true,
+  R2_SECRET_ACCESS_KEY: true,
+} as const;
+
+const PLACEHOLDER = /REPLACE_ME/i;
 
 export interface Config {
   workos: {
@@ -71,19 +113,65 @@ export interface Config {
 }
 
 export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
+  readonly problems: string[];
+
+  constructor(problems: string[]) {
     super(`invalid configuration: ${problems.join("; ")}`);
     this.name = "ConfigError";
+    this.problems = problems;
   }
 }
 
-function buildConfig(env: Record<string, unknown>): Config {
-  const parsed = configSchema.safeParse(env);
-  if (!parsed.success) {
-    // Name the setting and the rule, never the value: some of these are secrets.
-    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join(".")} ${issue.message}`));
-  }
-  const s = parsed.data;
+type Settings = z.output<typeof developmentSettings>;
+
+/**
+ * The settings, or what is wrong with them: each problem names the setting and the rule, never
+ * the value (some are secrets). `withSecrets: false` checks the vars alone.
+ */
+function parseSettings(
+  env: Readonly<Record<string, unknown>>,
+  withSecrets: boolean,
+): { settings: Settings } | { problems: string[] } {
+  const parsedEnvironment = environment.safeParse(env.ENVIRONMENT);
+  if (!parsedEnvironment.success)
+    return { problems: [`ENVIRONMENT ${parsedEnvironment.error.issues[0]?.message}`] };
+  const production = parsedEnvironment.data === "production";
+  const rules = production ? productionSettings : developmentSettings;
+  const schema = withSecrets ? rules : rules.omit(SECRETS);
+
+  const placeholders = production
+    ? Object.keys(schema.shape).filter((name) => {
+        const value = env[name];
+        return typeof value === "string" && PLACEHOLDER.test(value);
+      })
+    : [];
+  const parsed = schema.safeParse(env);
+  const problems = [
+    ...placeholders.map((name) => `${name} is still the placeholder of wrangler.toml (REPLACE_ME)`),
+    ...(parsed.error?.issues ?? [])
+      .filter((issue) => !placeholders.includes(String(issue.path[0])))
+      .map((issue) => `${issue.path.join(".")} ${issue.message}`),
+  ];
+  if (problems.length > 0 || !parsed.success) return { problems };
+  // Production's rules only narrow development's, so its output is development's shape too.
+  return { settings: parsed.data as Settings };
+}
+
+/** What is wrong with the vars of a wrangler environment (secrets aside); empty when nothing is. */
+export function varsProblems(vars: Readonly<Record<string, unknown>>): string[] {
+  const result = parseSettings(vars, false);
+  return "problems" in result ? result.problems : [];
+}
+
+/** The origins `CORS_ORIGINS` allows, read as the worker reads them. */
+export function corsOriginsOf(vars: Readonly<Record<string, unknown>>): string[] {
+  return developmentSettings.shape.CORS_ORIGINS.parse(vars.CORS_ORIGINS) ?? [];
+}
+
+function buildConfig(env: Readonly<Record<string, unknown>>): Config {
+  const result = parseSettings(env, true);
+  if ("problems" in result) throw new ConfigError(result.problems);
+  const s = result.settings;
   return {
     workos: {
       clientId: s.WORKOS_CLIENT_ID,
@@ -111,11 +199,11 @@ function buildConfig(env: Record<string, unknown>): Config {
 const cache = new WeakMap<object, Config | ConfigError>();
 
 /** The validated configuration for this env; throws `ConfigError` (cached too) when it is invalid. */
-export function loadConfig(env: Env): Config {
+export function loadConfig(env: object): Config {
   let entry = cache.get(env);
   if (!entry) {
     try {
-      entry = buildConfig(env as unknown as Record<string, unknown>);
+      entry = buildConfig(env as Readonly<Record<string, unknown>>);
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
       entry = error;

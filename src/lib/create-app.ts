@@ -1,11 +1,12 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { DrizzleQueryError } from "drizzle-orm";
 import type { Context } from "hono";
 import { cors } from "hono/cors";
 import { createMiddleware } from "hono/factory";
 import { HTTPException } from "hono/http-exception";
 import { createDb } from "../db/client";
 import { ConfigError, loadConfig } from "./config";
-import { D1Tracker, trackD1 } from "./d1";
+import { D1Tracker, databaseErrorText, trackD1 } from "./d1";
 import { ApiError, respondWithError, toValidationIssues } from "./errors";
 import type { AppBindings, AppOpenAPI } from "./types";
 
@@ -121,16 +122,45 @@ export function onError(error: Error, c: Context<AppBindings>) {
     );
   }
   console.error(
-    JSON.stringify({
-      level: "error",
-      msg: "unhandled error",
-      requestId,
-      error: error.name,
-      message: error.message,
-      stack: error.stack,
-    }),
+    JSON.stringify({ level: "error", msg: "unhandled error", requestId, ...describeError(error) }),
   );
   return respondWithError(c, new ApiError(500, "internal_error", "Internal server error."));
+}
+
+/**
+ * What the log may say about an unhandled error. Drizzle's wrapper of a failed statement carries
+ * the statement's bound values in its message (a new user's email and names, a filename), and its
+ * stack repeats that message: for it, only D1's own text and the call sites. Other errors are bugs
+ * in this code, described by the runtime or by us; their message is what makes them findable.
+ */
+function describeError(error: Error) {
+  const failedQuery = chainOf(error).find((e) => e instanceof DrizzleQueryError);
+  if (failedQuery) {
+    return {
+      error: "DrizzleQueryError",
+      databaseError: databaseErrorText(failedQuery.cause),
+      stack: callSites(failedQuery),
+    };
+  }
+  if (D1_ERROR.test(error.message)) {
+    return { error: error.name, databaseError: databaseErrorText(error), stack: callSites(error) };
+  }
+  return { error: error.name, message: error.message, stack: callSites(error) };
+}
+
+/** D1's errors when they reach here without Drizzle's wrapper. */
+const D1_ERROR = /^D1_[A-Z_]*ERROR\b/;
+
+function chainOf(error: Error): Error[] {
+  const chain = [error];
+  for (let e = error.cause; e instanceof Error && chain.length < 5; e = e.cause) chain.push(e);
+  return chain;
+}
+
+/** The stack without its first line, which repeats the message; nothing when the shape is unknown. */
+function callSites(error: Error): string | undefined {
+  const header = error.message ? `${error.name}: ${error.message}` : error.name;
+  return error.stack?.startsWith(header) ? error.stack.slice(header.length).trim() : undefined;
 }
 
 /** The application shell: request id, security headers, CORS, config, errors. */

@@ -17,7 +17,8 @@ export class D1Tracker {
       try {
         return await operation();
       } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
+        // D1's own words, not a value it may quote: a value reading "reset" is no network fault.
+        const message = databaseErrorText(error);
         if (OVERLOADED.test(message)) throw databaseUnavailable(error, 5);
         if (!TRANSIENT.test(message)) throw error;
         if (attempt >= MAX_ATTEMPTS) throw databaseUnavailable(error, 2);
@@ -38,14 +39,18 @@ const OVERLOADED = /overloaded|too many requests|timed? ?out|timeout/i;
 const backoffMs = (attempt: number) => Math.random() * 25 * 2 ** (attempt - 1);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * D1's own words for a failed statement, safe to log. SQLite's messages name tables, columns and
+ * constraints, never values; D1's type error is the exception, quoting the value it refused, so
+ * that part is cut.
+ */
+export function databaseErrorText(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/ for value '[\s\S]*$/, " for value (not logged)").slice(0, 500);
+}
+
 function databaseUnavailable(cause: unknown, retryAfterSeconds: number) {
-  console.error(
-    JSON.stringify({
-      level: "error",
-      msg: "d1 unavailable",
-      cause: cause instanceof Error ? cause.message : String(cause),
-    }),
-  );
+  console.error(JSON.stringify({ level: "error", msg: "d1 unavailable", cause: databaseErrorText(cause) }));
   return unavailable("The database is unavailable right now; try again shortly.", retryAfterSeconds);
 }
 

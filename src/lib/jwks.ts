@@ -58,10 +58,13 @@ export class RemoteKeySet {
   /**
    * Concurrent callers share one fetch: without this, every request that arrives while the first
    * fetch is in flight (a cold isolate under load) would fetch the JWKS again. The fetch belongs
-   * to the request that started it, and workerd cancels a request's I/O when that request ends,
-   * so a waiter gives up after the fetch timeout instead of trusting it to settle.
+   * to the request that started it, and workerd cancels a request's I/O when that request ends
+   * (its client hung up), after which the fetch never settles. So every caller, the one that
+   * started it included, waits at most the fetch timeout, and a fetch older than that is dropped:
+   * it counts as an attempt that failed when it started, under the same cooldown and back-off.
    */
   private refresh(now: number): Promise<void> {
+    if (this.inflight && now - this.attemptedAt >= JWKS_TIMEOUT_MS) this.inflight = undefined;
     if (this.inflight) return this.waitFor(this.inflight);
     if (now - this.attemptedAt < JWKS_COOLDOWN_MS && this.keys) return Promise.resolve();
     if (now - this.attemptedAt < JWKS_OUTAGE_BACKOFF_MS && !this.keys) {
@@ -72,7 +75,7 @@ export class RemoteKeySet {
       if (this.inflight === inflight) this.inflight = undefined;
     });
     this.inflight = inflight;
-    return inflight;
+    return this.waitFor(inflight);
   }
 
   private async waitFor(inflight: Promise<void>): Promise<void> {
@@ -83,7 +86,7 @@ export class RemoteKeySet {
     try {
       const outcome = await Promise.race([inflight, gaveUp]);
       if (outcome === "gave up" && !this.keys) {
-        throw new JwksUnavailableError("shared JWKS fetch did not settle");
+        throw new JwksUnavailableError("JWKS fetch did not settle");
       }
     } finally {
       clearTimeout(timer);

@@ -1,0 +1,33 @@
+/**
+ * The CORS policy of the R2 bucket, in the shape `wrangler r2 bucket cors set --file` takes (R2's
+ * own: `rules[].allowed.{origins,methods,headers}`, not S3's `CORSRules`).
+ * @see https://developers.cloudflare.com/api/resources/r2/subresources/buckets/subresources/cors/
+ *
+ * Browsers PUT the upload's bytes to its presigned URL and may GET thumbnails from script. The PUT
+ * sends the headers the URL signs (see `uploadHeaders` of POST /uploads): Content-Type and
+ * If-None-Match are asked for in the preflight; Content-Length is set by the browser itself and
+ * never is. ETag is what a client reads back to know which bytes R2 stored.
+ */
+
+/** Preflights are cached per URL and every upload has its own URL, so an hour is plenty. */
+export const R2_CORS_MAX_AGE_SECONDS = 3600;
+
+/**
+ * @param {string[]} origins the origins allowed, exactly as browsers send them
+ */
+export function r2CorsPolicy(origins) {
+  if (origins.length === 0) throw new Error("no origins to allow: CORS_ORIGINS is empty");
+  return {
+    rules: [
+      {
+        allowed: {
+          origins,
+          methods: ["GET", "PUT"],
+          headers: ["Content-Type", "If-None-Match"],
+        },
+        exposeHeaders: ["ETag"],
+        maxAgeSeconds: R2_CORS_MAX_AGE_SECONDS,
+      },
+    ],
+  };
+}

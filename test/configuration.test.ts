@@ -1,0 +1,144 @@
+import { afterEach, describe, expect, it, type MockInstance, vi } from "vitest";
+import { call } from "./helpers/api";
+import { createUpload, createUser, readUpload, readUser } from "./helpers/db";
+import { expectError } from "./helpers/refusals";
+import { ISSUER, publicJwks, signToken } from "./helpers/tokens";
+import { JWKS_URL, mockWorkOS } from "./helpers/workos";
+
+afterEach(() => vi.restoreAllMocks());
+
+/** The test env's secrets: no log line may hold them. */
+const SECRETS = [
+  "sk_test_workos_api_key",
+  "whsec_test_secret",
+  "test-secret-access-key",
+  "test-access-key-id",
+];
+
+/** A complete production configuration (over the test env's secrets) that the worker accepts. */
+const PRODUCTION = {
+  ENVIRONMENT: "production",
+  WORKOS_CLIENT_ID: "client_01HZY3M4K5N6P7Q8R9S0T1V2W3",
+  // The test tokens' issuer and the mocked JWKS, named explicitly: the defaults follow the client id.
+  WORKOS_ISSUERS: ISSUER,
+  WORKOS_JWKS_URL: JWKS_URL,
+  WORKOS_JWKS: "",
+  WORKOS_API_URL: "https://workos-api.test",
+  R2_ACCOUNT_ID: "0123456789abcdef0123456789abcdef",
+  R2_S3_ENDPOINT: "",
+  LOCAL_S3_EMULATION: "false",
+};
+const DEVELOPMENT = { ...PRODUCTION, ENVIRONMENT: "development" };
+
+const HTTP_JWKS_URL = "http://api.workos.com/sso/jwks/client_test";
+
+type Case = [setting: string, value: string | undefined];
+
+/** Wrong in any environment. */
+const malformed: Case[] = [
+  ["R2_SECRET_ACCESS_KEY", ""],
+  ["R2_ACCESS_KEY_ID", ""],
+  ["WORKOS_CLIENT_ID", "   "],
+  ["THUMB_URL_TTL_SECONDS", "soon"],
+  // R2 presigned URLs live at most 7 days: a longer TTL would hand out URLs R2 refuses.
+  ["THUMB_URL_TTL_SECONDS", "604801"],
+  ["R2_S3_ENDPOINT", "ftp://example.com"],
+  ["WORKOS_JWKS", "{not json"],
+  ["ENVIRONMENT", ""],
+  ["ENVIRONMENT", "staging"],
+  ["ENVIRONMENT", "Production"],
+  ["ENVIRONMENT", undefined],
+];
+
+/** Development-only settings, and the placeholders the committed wrangler.toml ships with. */
+const refusedInProduction: Case[] = [
+  ["WORKOS_JWKS", JSON.stringify(publicJwks)],
+  ["LOCAL_S3_EMULATION", "true"],
+  ["WORKOS_JWKS_URL", HTTP_JWKS_URL],
+  ["WORKOS_API_URL", "http://workos-api.test"],
+  ["WORKOS_ISSUERS", `${ISSUER}, http://auth.example.test`],
+  ["R2_S3_ENDPOINT", "http://localhost:8787/__s3"],
+  ["R2_ACCOUNT_ID", "REPLACE_ME"],
+  ["R2_ACCOUNT_ID", "local"],
+  ["R2_ACCOUNT_ID", "0123456789abcdef0123456789abcde"],
+  ["WORKOS_CLIENT_ID", "client_REPLACE_ME"],
+  ["WORKOS_CLIENT_ID", "client_local_dev"],
+  ["WORKOS_CLIENT_ID", "01HZY3M4K5N6P7Q8R9S0T1V2W3"],
+  ["R2_BUCKET_NAME", "REPLACE_ME"],
+  ["CORS_ORIGINS", "https://REPLACE_ME.example.com"],
+];
+
+const shown = ([setting, value]: Case) =>
+  `${setting} = ${setting === "WORKOS_JWKS" && value?.startsWith('{"') ? "an inline key set" : JSON.stringify(value)}`;
+
+function logOf(spy: MockInstance<typeof console.error>): string {
+  return spy.mock.calls.map((args) => args.map(String).join(" ")).join("\n");
+}
+
+async function getMe(env: Record<string, string>) {
+  const user = await createUser();
+  return call("/api/v1/users/me", { token: await signToken({ sub: user.workosUserId }), env });
+}
+
+describe("a broken configuration (logged by setting, never answered with details)", () => {
+  const cases = [
+    ...malformed.map((c) => ({ name: `${shown(c)}`, env: { [c[0]]: c[1] }, setting: c[0] })),
+    ...refusedInProduction.map((c) => ({
+      name: `${shown(c)} in production`,
+      env: { ...PRODUCTION, [c[0]]: c[1] },
+      setting: c[0],
+    })),
+  ];
+
+  for (const { name, env, setting } of cases) {
+    it(`answers 500 for ${name}, writes nothing, and logs the setting with the request id`, async () => {
+      mockWorkOS({ [HTTP_JWKS_URL]: () => Response.json(publicJwks) });
+      const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+      const user = await createUser();
+      const upload = await createUpload(user);
+      const requestId = `req-config-${setting}`;
+
+      const response = await call("/api/v1/users/me/profile-picture", {
+        method: "PATCH",
+        token: await signToken({ sub: user.workosUserId }),
+        json: { uploadId: upload.id },
+        headers: { "X-Request-Id": requestId },
+        env,
+      });
+
+      expect(response.status).toBe(500);
+      const text = await response.text();
+      expect(JSON.parse(text)).toEqual({ detail: "Internal server error.", code: "internal_error" });
+      expect(text).not.toContain(setting);
+      expect(await readUser(user.id)).toEqual(user);
+      expect(await readUpload(upload.id)).toEqual(upload);
+      const log = logOf(errors);
+      expect(log).toContain(requestId);
+      expect(log).toMatch(new RegExp(`"${setting}(\\.\\d+)? [^"]+"`));
+      for (const secret of SECRETS) expect(log).not.toContain(secret);
+    });
+
+    it(`answers /healthz 503 with Retry-After for ${name}, logging the setting`, async () => {
+      const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+      const response = await call("/healthz", { env });
+      const body = await expectError(response, 503, "unavailable");
+      expect(JSON.stringify(body)).not.toContain(setting);
+      expect(logOf(errors)).toContain(setting);
+    });
+  }
+});
+
+describe("the production environment (ENVIRONMENT = production)", () => {
+  it("serves with a complete production configuration", async () => {
+    mockWorkOS();
+    expect((await getMe(PRODUCTION)).status).toBe(200);
+    expect((await call("/healthz", { env: PRODUCTION })).status).toBe(200);
+  });
+
+  for (const [setting, value] of refusedInProduction) {
+    it(`is alone in refusing ${shown([setting, value])}: development accepts it`, async () => {
+      mockWorkOS({ [HTTP_JWKS_URL]: () => Response.json(publicJwks) });
+      expect((await getMe({ ...DEVELOPMENT, [setting]: value as string })).status).toBe(200);
+    });
+  }
+});

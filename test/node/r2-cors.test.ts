@@ -1,0 +1,51 @@
+import { describe, expect, it } from "vitest";
+import { r2CorsPolicy } from "../../scripts/lib/r2-cors-policy.mjs";
+import { COMMITTED_TOML, filledInToml, runScript } from "./helpers/wrangler-toml";
+
+// No wrangler on the PATH: had the script tried to call Cloudflare, it would have failed.
+const withoutWrangler = { ...process.env, PATH: "" };
+
+describe("the R2 bucket's CORS policy (npm run r2:cors)", () => {
+  it("lets the listed origins GET and PUT with the signed headers, and exposes ETag, in R2's format", () => {
+    expect(r2CorsPolicy(["https://app.example.com", "https://admin.example.com"])).toEqual({
+      rules: [
+        {
+          allowed: {
+            origins: ["https://app.example.com", "https://admin.example.com"],
+            methods: ["GET", "PUT"],
+            headers: ["Content-Type", "If-None-Match"],
+          },
+          exposeHeaders: ["ETag"],
+          maxAgeSeconds: 3600,
+        },
+      ],
+    });
+  });
+
+  it("refuses to make a policy that allows no origin", () => {
+    expect(() => r2CorsPolicy([])).toThrow(/CORS_ORIGINS/);
+  });
+
+  it("--print shows the policy for [env.production]'s CORS_ORIGINS, read as the worker reads them", () => {
+    const config = filledInToml({ CORS_ORIGINS: " https://app.example.com ,https://admin.example.com," });
+    const { status, stdout, stderr } = runScript(
+      "r2-cors.mjs",
+      ["--print", "--config", config],
+      withoutWrangler,
+    );
+    expect({ status, stderr }).toEqual({ status: 0, stderr: "" });
+    expect(JSON.parse(stdout)).toEqual(
+      r2CorsPolicy(["https://app.example.com", "https://admin.example.com"]),
+    );
+  });
+
+  for (const print of [true, false]) {
+    it(`stops with exit 1 when [env.production] lists no origins${print ? " (--print too)" : ""}`, () => {
+      const args = [...(print ? ["--print"] : []), "--config", COMMITTED_TOML];
+      const { status, stdout, stderr } = runScript("r2-cors.mjs", args, withoutWrangler);
+      expect(status).toBe(1);
+      expect(stdout).toBe("");
+      expect(stderr).toMatch(/CORS_ORIGINS of \[env\.production\] is empty/);
+    });
+  }
+});
