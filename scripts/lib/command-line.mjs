@@ -2,6 +2,7 @@
  * The command line of a script a user runs: `--help` prints what it does and its options, and a bad
  * option or value ends it with one line on stderr and exit code 2, never a stack trace.
  */
+import { existsSync, statSync } from "node:fs";
 import { parseArgs } from "node:util";
 
 /** The exit code of a refused command line (as for a shell builtin misused). */
@@ -76,6 +77,12 @@ export const wholeNumber = (min, max) => (text, flag) => {
 
 /** A TCP port, as `parse` of an option. */
 export const port = wholeNumber(1, 65535);
+
+/** The path of a file that exists, as `parse` of an option. */
+export const existingFile = (text, flag) => {
+  if (!existsSync(text) || !statSync(text).isFile()) throw new UsageError(`${flag}: no such file: ${text}`);
+  return text;
+};
 
 /** Any text but the empty string, as `parse` of an option. */
 export const nonEmpty = (text, flag) => {

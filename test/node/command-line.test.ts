@@ -18,6 +18,8 @@ const SCRIPTS = {
   "dev:token": ["--sub", "--org", "--role", "--ttl", "--persist-to"],
   bench: ["--write", "--rounds"],
   walkthrough: ["--api", "--photo", "--token", "--persist-to"],
+  "r2:cors": ["--print", "--config"],
+  "check:production": ["--config"],
 };
 
 describe("the scripts a user runs", { timeout: 60_000, concurrent: true }, () => {
@@ -55,6 +57,14 @@ describe("the scripts a user runs", { timeout: 60_000, concurrent: true }, () =>
     ["walkthrough", ["--api"], /--api takes a value/],
     ["walkthrough", ["--photo", "package.json"], /--photo must end in .jpg, .jpeg, .png, .webp or .gif/],
     ["walkthrough", ["--photo", "no-such-photo.jpg"], /no such file: .*no-such-photo.jpg/],
+    [
+      "r2:cors",
+      ["--config", "/nonexistent/wrangler.toml"],
+      /--config: no such file: \/nonexistent\/wrangler.toml/,
+    ],
+    ["r2:cors", ["--print=yes"], /'--print' does not take an argument/],
+    ["check:production", ["--config", "/nonexistent/wrangler.toml"], /--config: no such file/],
+    ["check:production", ["--bogus"], /Unknown option '--bogus'/],
   ] as const)("npm run %s -- %j is refused in one line with exit code 2", async (script, args, message) => {
     const { code, stdout, stderr } = await npmRun(script, [...args]);
     expect(code).toBe(2);
