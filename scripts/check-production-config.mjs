@@ -2,8 +2,8 @@
 // [env.production] of wrangler.toml still holds placeholders or development settings, naming each.
 // npm run check:production (`-- --help` for the options)
 import path from "node:path";
-import { existingFile, parseCommandLine } from "./lib/command-line.mjs";
-import { productionConfigProblems, readProductionConfig } from "./lib/production-config.mjs";
+import { parseCommandLine } from "./lib/command-line.mjs";
+import { configOption, productionConfigProblems, readProductionConfig } from "./lib/production-config.mjs";
 
 const values = parseCommandLine({
   name: "check:production",
@@ -12,13 +12,7 @@ const values = parseCommandLine({
     "Exits 1, naming each, while [env.production] of wrangler.toml still holds placeholders or development\n" +
     "settings; npm run deploy runs it before touching anything remote.",
   options: {
-    config: {
-      type: "string",
-      placeholder: "FILE",
-      default: path.join(import.meta.dirname, "..", "wrangler.toml"),
-      parse: existingFile,
-      description: "the wrangler config to read",
-    },
+    config: configOption,
   },
 });
 const problems = productionConfigProblems(readProductionConfig(values.config));

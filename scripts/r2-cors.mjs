@@ -6,8 +6,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { corsOriginsOf } from "../src/lib/config.ts";
-import { existingFile, parseCommandLine } from "./lib/command-line.mjs";
-import { readProductionConfig } from "./lib/production-config.mjs";
+import { parseCommandLine } from "./lib/command-line.mjs";
+import { configOption, readProductionConfig } from "./lib/production-config.mjs";
 import { r2CorsPolicy } from "./lib/r2-cors-policy.mjs";
 
 const values = parseCommandLine({
@@ -18,13 +18,7 @@ const values = parseCommandLine({
     "to presigned upload URLs (wrangler r2 bucket cors set).",
   options: {
     print: { type: "boolean", default: false, description: "print the policy and call nothing" },
-    config: {
-      type: "string",
-      placeholder: "FILE",
-      default: path.join(import.meta.dirname, "..", "wrangler.toml"),
-      parse: existingFile,
-      description: "the wrangler config to read",
-    },
+    config: configOption,
   },
 });
 const config = readProductionConfig(values.config);
