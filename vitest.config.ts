@@ -1,7 +1,34 @@
 import { generateKeyPairSync } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { experimental_readRawConfig } from "wrangler";
+
+/**
+ * The test worker's wrangler config: wrangler.toml's local-development configuration without its
+ * `[secrets]`, written where no .dev.vars or .env lies beside it. Given wrangler.toml itself, wrangler
+ * would read a developer's .dev.vars (or, as secrets are declared, .env and process.env) into the
+ * test worker, and say so once per test file. The tests set every var and secret themselves
+ * (`bindings` below), so nothing of the machine's may reach them.
+ */
+function testWranglerConfig(root: string): string {
+  const { rawConfig } = experimental_readRawConfig({ config: path.join(root, "wrangler.toml") });
+  const { secrets: _secrets, env: _environments, ...local } = rawConfig;
+  const dir = path.join(root, ".wrangler", "test-config");
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, "wrangler.json");
+  const config = {
+    ...local,
+    main: path.resolve(root, local.main ?? "src/index.ts"),
+    d1_databases: local.d1_databases?.map((database) => ({
+      ...database,
+      migrations_dir: path.resolve(root, database.migrations_dir ?? "migrations"),
+    })),
+  };
+  writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`);
+  return file;
+}
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
@@ -13,14 +40,16 @@ export default defineConfig(async () => {
   const workers = {
     plugins: [
       cloudflareTest({
-        wrangler: { configPath: "./wrangler.toml" },
+        wrangler: { configPath: testWranglerConfig(import.meta.dirname) },
         miniflare: {
+          // An empty database of its own, for the test that migrates a database holding data.
+          d1Databases: { MIGRATION_TEST_DB: "migration-test" },
           // A real limiter with a tiny budget, swapped in by the rate-limit tests.
           ratelimits: { TIGHT_LIMITER: { namespace_id: "9001", simple: { limit: 3, period: 60 } } },
           bindings: {
             TEST_MIGRATIONS: migrations,
             TEST_SIGNING_JWK: JSON.stringify(signingJwk),
-            // The test configuration: explicit, so a local .dev.vars never leaks into tests.
+            // The test configuration, every var and secret: explicit, so nothing local leaks into tests.
             ENVIRONMENT: "development",
             WORKOS_CLIENT_ID: "client_test",
             WORKOS_ISSUERS: "",
@@ -51,6 +80,9 @@ export default defineConfig(async () => {
 
   return {
     test: {
+      // A passing run stays readable (the worker logs a JSON line per request); a failing test's
+      // console output is still shown with it.
+      silent: "passed-only",
       projects: [
         workers,
         // Scripts a user runs (dev tooling, deploy helpers) are Node programs: their tests run in Node.

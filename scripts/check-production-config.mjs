@@ -1,12 +1,19 @@
 // `npm run deploy` runs this before touching anything remote: it stops the deploy (exit 1) while
 // [env.production] of wrangler.toml still holds placeholders or development settings, naming each.
-// npm run check:production [-- --config path/to/wrangler.toml]
+// npm run check:production (`-- --help` for the options)
 import path from "node:path";
-import { parseArgs } from "node:util";
-import { productionConfigProblems, readProductionConfig } from "./lib/production-config.mjs";
+import { parseCommandLine } from "./lib/command-line.mjs";
+import { configOption, productionConfigProblems, readProductionConfig } from "./lib/production-config.mjs";
 
-const { values } = parseArgs({
-  options: { config: { type: "string", default: path.join(import.meta.dirname, "..", "wrangler.toml") } },
+const values = parseCommandLine({
+  name: "check:production",
+  invocation: "npm run check:production --",
+  summary:
+    "Exits 1, naming each, while [env.production] of wrangler.toml still holds placeholders or development\n" +
+    "settings; npm run deploy runs it before touching anything remote.",
+  options: {
+    config: configOption,
+  },
 });
 const problems = productionConfigProblems(readProductionConfig(values.config));
 if (problems.length > 0) {

@@ -18,9 +18,11 @@ export const DEMO_USER = {
   role: "member",
 };
 
+export const signingKeyFile = (dir = DEV_DIR) => `${dir}/signing-key.json`;
+
 /** The dev signing key kept in `dir` (made on first use); the benchmark passes a throwaway dir. */
 export function devSigningKey(dir = DEV_DIR) {
-  const keyFile = `${dir}/signing-key.json`;
+  const keyFile = signingKeyFile(dir);
   if (!existsSync(keyFile)) {
     mkdirSync(dir, { recursive: true });
     const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
@@ -65,26 +67,28 @@ export async function devToken({
     .sign(key);
 }
 
-/**
- * Write .dev.vars with the dev JWKS and dev-only secrets, keeping any other lines a developer
- * added. The secrets here protect nothing but a local emulator.
- */
+/** The dev-only WorkOS API key: the worker sends it to the loopback WorkOS stand-in of `npm run dev`. */
 export const DEV_WORKOS_API_KEY = "sk_dev_local_only";
 
-export function writeDevVars(overrides = {}) {
+/**
+ * Write the dev vars file (`.dev.vars` unless told otherwise) with the dev JWKS of the key in
+ * `keysDir` and dev-only secrets, keeping any other lines a developer added. The secrets here
+ * protect nothing but a local emulator.
+ */
+export function writeDevVars(overrides = {}, { file = ".dev.vars", keysDir = DEV_DIR } = {}) {
   const wanted = {
-    WORKOS_JWKS: JSON.stringify(devPublicJwks()),
+    WORKOS_JWKS: JSON.stringify(devPublicJwks(keysDir)),
     WORKOS_API_KEY: DEV_WORKOS_API_KEY,
     WORKOS_WEBHOOK_SECRET: "whsec_dev_local_only",
     R2_ACCESS_KEY_ID: "dev-access-key-id",
     R2_SECRET_ACCESS_KEY: "dev-secret-access-key-local-only",
     ...overrides,
   };
-  const existing = existsSync(".dev.vars") ? readFileSync(".dev.vars", "utf8").split("\n") : [];
+  const existing = existsSync(file) ? readFileSync(file, "utf8").split("\n") : [];
   const kept = existing.filter(
     (line) => line.trim() && !Object.keys(wanted).some((k) => line.startsWith(`${k}=`)),
   );
   const lines = [...kept, ...Object.entries(wanted).map(([k, v]) => `${k}='${v}'`)];
-  writeFileSync(".dev.vars", `${lines.join("\n")}\n`, { mode: 0o600 });
+  writeFileSync(file, `${lines.join("\n")}\n`, { mode: 0o600 });
   return wanted;
 }

@@ -1,61 +1,184 @@
-// `npm run dev`: the whole service locally, with no Cloudflare or WorkOS account. Writes the dev
-// keys and .dev.vars, applies the D1 migrations to the local database, seeds a demo user, starts
-// `wrangler dev`, puts a real photo through the upload pipeline, and prints a curl to try.
-import { execFileSync, spawn } from "node:child_process";
+// `npm run dev`: the whole service locally, with no Cloudflare or WorkOS account (`--help` for the
+// options). Writes the dev keys and dev vars, applies the D1 migrations to the local database, seeds a
+// demo user and their membership of the demo organization, starts `wrangler dev`, puts a real photo through the upload pipeline, and prints what to
+// try. Ctrl-C, SIGTERM or SIGHUP stops everything it started.
 import { readFileSync } from "node:fs";
-import { createServer } from "node:http";
-import { DEMO_USER, DEV_WORKOS_API_KEY, devToken, writeDevVars } from "./dev-keys.mjs";
+import net from "node:net";
+import path from "node:path";
+import { DEMO_USER, DEV_DIR, devToken, writeDevVars } from "./dev-keys.mjs";
+import { nonEmpty, parseCommandLine, port } from "./lib/command-line.mjs";
+import { spawnGroup, stopGroup, watchParent } from "./lib/process-group.mjs";
 import { uploadProfilePicture } from "./lib/upload-profile-picture.mjs";
+import { serveWorkOSUserApi } from "./lib/workos-stand-in.mjs";
 
-const PORT = Number(process.env.PORT ?? 8787);
-const BASE = `http://localhost:${PORT}`;
+const options = parseCommandLine({
+  name: "dev",
+  invocation: "npm run dev --",
+  summary:
+    "Runs the API locally on wrangler dev (local D1 and R2, dev keys, a loopback WorkOS stand-in), seeds a\n" +
+    "demo user with a photo, and prints a token and a curl to try. Ctrl-C stops it and everything it started.",
+  options: {
+    port: { type: "string", placeholder: "N", default: 8787, parse: port, description: "the API's port" },
+    "inspector-port": {
+      type: "string",
+      placeholder: "N",
+      parse: port,
+      description: "wrangler dev's debugger port (default: wrangler's, 9229)",
+    },
+    "workos-port": {
+      type: "string",
+      placeholder: "N",
+      parse: port,
+      description: "the loopback WorkOS stand-in's port (default: --port + 1)",
+    },
+    "persist-to": {
+      type: "string",
+      placeholder: "DIR",
+      parse: nonEmpty,
+      description: "keep the local data, dev key and vars in DIR, not .wrangler/state, .dev/, .dev.vars",
+    },
+  },
+});
+
+const BASE = `http://localhost:${options.port}`;
+const WORKOS_PORT = options.workosPort ?? options.port + 1;
+const KEYS_DIR = options.persistTo ?? DEV_DIR;
+const VARS_FILE = options.persistTo ? path.join(options.persistTo, "dev.vars") : ".dev.vars";
+const stateArgs = options.persistTo ? ["--persist-to", options.persistTo] : [];
+const log = (message) => console.log(`\x1b[36m[dev]\x1b[0m ${message}`);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 process.env.WRANGLER_SEND_METRICS ??= "false";
 
-const wrangler = (args) => execFileSync("wrangler", args, { stdio: ["ignore", "ignore", "inherit"] });
-const log = (message) => console.log(`\x1b[36m[dev]\x1b[0m ${message}`);
+// ---------------------------------------------------------------------------------------------
+// Stopping. Every child runs in its own process group, so stopping one stops what it started
+// (wrangler's workerd processes). `npm run dev` execs this script (package.json), so npm's
+// forwarded SIGINT/SIGTERM reach us; npm does not forward SIGHUP but dies of it, which the parent
+// watch sees. A SIGKILL cannot be caught: after one, `wrangler dev` is left running.
+// ---------------------------------------------------------------------------------------------
+const children = new Set();
+let workosStandIn;
+let stopping;
 
-const workosApi = await serveWorkOSUserApi(PORT + 1);
-writeDevVars({ WORKOS_API_URL: workosApi, R2_S3_ENDPOINT: `${BASE}/__s3` });
-log("applying D1 migrations to the local database");
-wrangler(["d1", "migrations", "apply", "DB", "--local"]);
+function stop(reason, exitCode) {
+  stopping ??= (async () => {
+    if (reason) log(`${reason}: stopping`);
+    workosStandIn?.closeAllConnections();
+    workosStandIn?.close();
+    await Promise.all([...children].map((child) => stopGroup(child)));
+    process.exit(exitCode);
+  })();
+  return stopping;
+}
 
-const now = Date.now();
-const sql = (value) => (value === null ? "NULL" : `'${String(value).replaceAll("'", "''")}'`);
-wrangler([
-  "d1",
-  "execute",
-  "DB",
-  "--local",
-  "--command",
-  `INSERT INTO users (id, workos_user_id, email, email_verified, first_name, last_name, workos_profile_picture_url, role, state, organization_id, last_login, created_at, updated_at)
-   VALUES (${[DEMO_USER.id, DEMO_USER.sub, DEMO_USER.email, 1, DEMO_USER.firstName, DEMO_USER.lastName, null, DEMO_USER.role, "active", DEMO_USER.org].map(sql).join(", ")}, ${now}, ${now}, ${now})
-   ON CONFLICT(workos_user_id) DO NOTHING`,
-]);
-log(`demo user ${DEMO_USER.email} (${DEMO_USER.id}) is in the local database`);
+const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
+for (const [signal, exitCode] of Object.entries(SIGNAL_EXIT_CODES)) {
+  process.on(signal, () => stop(signal, exitCode));
+}
+watchParent(() => stop("the parent process ended", SIGNAL_EXIT_CODES.SIGHUP));
 
-const server = spawn("wrangler", ["dev", "--port", String(PORT), "--show-interactive-dev-session=false"], {
-  stdio: "inherit",
-});
-for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => server.kill(signal));
-server.on("exit", (code) => process.exit(code ?? 0));
+function start(command, args, stdio) {
+  // Once stopping, nothing new starts: it would outlive the stop.
+  if (stopping) throw new Error("stopping");
+  const child = spawnGroup(command, args, { stdio });
+  children.add(child);
+  child.exited.finally(() => children.delete(child)).catch(() => {});
+  return child;
+}
 
-await waitForHealth();
-await seedDemoPhoto().catch((error) => log(`could not seed the demo photo: ${error.message}`));
-await printWalkthrough();
+/** A short wrangler command; its output is shown only if it fails. */
+async function wrangler(args) {
+  const child = start("wrangler", args, ["ignore", "pipe", "pipe"]);
+  let output = "";
+  child.stdout.on("data", (chunk) => (output += chunk));
+  child.stderr.on("data", (chunk) => (output += chunk));
+  const code = await child.exited;
+  if (code !== 0) throw new Error(`wrangler ${args.slice(0, 3).join(" ")} failed:\n${output}`);
+}
+
+async function assertPortFree(port, flag) {
+  const server = net.createServer();
+  await new Promise((resolve, reject) => {
+    server.once("error", (error) =>
+      reject(
+        new Error(
+          error.code === "EADDRINUSE"
+            ? `port ${port} is in use (another \`npm run dev\`?): pick another with ${flag}`
+            : `cannot listen on port ${port}: ${error.message}`,
+        ),
+      ),
+    );
+    server.listen(port, resolve);
+  });
+  await new Promise((resolve) => server.close(resolve));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run.
+// ---------------------------------------------------------------------------------------------
+async function main() {
+  await assertPortFree(options.port, "--port");
+  if (options.inspectorPort) await assertPortFree(options.inspectorPort, "--inspector-port");
+  await assertPortFree(WORKOS_PORT, "--workos-port");
+
+  workosStandIn = await serveWorkOSUserApi(WORKOS_PORT);
+  writeDevVars(
+    { WORKOS_API_URL: `http://127.0.0.1:${WORKOS_PORT}`, R2_S3_ENDPOINT: `${BASE}/__s3` },
+    { file: VARS_FILE, keysDir: KEYS_DIR },
+  );
+  log(`applying D1 migrations to the local database${options.persistTo ? ` in ${options.persistTo}` : ""}`);
+  await wrangler(["d1", "migrations", "apply", "DB", "--local", ...stateArgs]);
+  await seedDemoUser();
+
+  const server = start(
+    "wrangler",
+    [
+      ...["dev", "--port", String(options.port), "--show-interactive-dev-session=false"],
+      ...(options.inspectorPort ? ["--inspector-port", String(options.inspectorPort)] : []),
+      ...(options.persistTo ? [...stateArgs, "--env-file", VARS_FILE] : []),
+    ],
+    ["ignore", "inherit", "inherit"],
+  );
+  server.exited.then((code) =>
+    stop(`wrangler dev exited (${code})`, typeof code === "number" ? code || 1 : 1),
+  );
+
+  await waitForHealth();
+  await seedDemoPhoto().catch((error) => log(`could not seed the demo photo: ${error.message}`));
+  await printWhatToTry();
+}
+
+async function seedDemoUser() {
+  const now = Date.now();
+  const sql = (value) => (value === null ? "NULL" : `'${String(value).replaceAll("'", "''")}'`);
+  const user = [DEMO_USER.id, DEMO_USER.sub, DEMO_USER.email, 1, DEMO_USER.firstName, DEMO_USER.lastName];
+  const keys = [DEMO_USER.firstName, DEMO_USER.lastName, DEMO_USER.email].map((value) => value.toLowerCase());
+  await wrangler([
+    ...["d1", "execute", "DB", "--local", ...stateArgs, "--command"],
+    `INSERT INTO users (id, workos_user_id, email, email_verified, first_name, last_name, first_name_key, last_name_key, email_key, workos_profile_picture_url, state, last_login, created_at, updated_at)
+     VALUES (${[...user, ...keys, null, "active"].map(sql).join(", ")}, ${now}, ${now}, ${now})
+     ON CONFLICT(workos_user_id) DO NOTHING;
+     INSERT INTO memberships (workos_user_id, organization_id, role, state, changed_at)
+     VALUES (${[DEMO_USER.sub, DEMO_USER.org, DEMO_USER.role, "active"].map(sql).join(", ")}, ${now})
+     ON CONFLICT(workos_user_id, organization_id) DO NOTHING`,
+  ]);
+  log(
+    `demo user ${DEMO_USER.email} (${DEMO_USER.id}), ${DEMO_USER.role} of ${DEMO_USER.org}, is in the local database`,
+  );
+}
 
 async function waitForHealth() {
-  for (let i = 0; i < 120; i++) {
+  for (let i = 0; i < 240; i++) {
     try {
       if ((await fetch(`${BASE}/healthz`)).ok) return;
     } catch {}
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await sleep(250);
   }
   throw new Error("wrangler dev did not become healthy in 60 s");
 }
 
 /** The demo photo goes through the same HTTP pipeline a browser uses: create, PUT, complete, PATCH. */
 async function seedDemoPhoto() {
-  const token = await devToken();
+  const token = await devToken({ dir: KEYS_DIR });
   const me = await fetch(`${BASE}/api/v1/users/me`, { headers: { Authorization: `Bearer ${token}` } });
   if (!me.ok) throw new Error(`GET /api/v1/users/me: ${me.status} ${await me.text()}`);
   if ((await me.json()).hasCustomProfilePicture) return log("demo user already has a custom photo");
@@ -69,8 +192,13 @@ async function seedDemoPhoto() {
   log(`demo photo uploaded, checked, thumbnailed and set (upload ${upload.id})`);
 }
 
-async function printWalkthrough() {
-  const token = await devToken({ ttl: 12 * 3600 });
+async function printWhatToTry() {
+  const token = await devToken({ ttl: 12 * 3600, dir: KEYS_DIR });
+  const tokenArgs = options.persistTo ? ` -- --persist-to ${options.persistTo}` : "";
+  const walkthroughArgs = [
+    ...(options.port === 8787 ? [] : [`--api ${BASE}`]),
+    ...(options.persistTo ? [`--persist-to ${options.persistTo}`] : []),
+  ].join(" ");
   console.log(`
 \x1b[32mProfile-picture API is running at ${BASE}\x1b[0m  (docs: ${BASE}/docs)
 
@@ -82,39 +210,18 @@ async function printWalkthrough() {
     -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
     -d '{"uploadId": null}'
 
-More tokens: npm run dev:token -- --sub ${DEMO_USER.sub}   (the README walks through an upload)
+A photo from file to profile picture: npm run walkthrough${walkthroughArgs ? ` -- ${walkthroughArgs}` : ""}
+More tokens: npm run dev:token${tokenArgs}${tokenArgs ? " " : " -- "}--sub user_someone_else   (--help for more)
+Stop: Ctrl-C
 `);
 }
 
-/**
- * A loopback stand-in for the WorkOS user API, so just-in-time provisioning works locally: any
- * `npm run dev:token -- --sub user_…` is a WorkOS user on first use, as a real sign-in would be.
- */
-function serveWorkOSUserApi(port) {
-  const stub = createServer((request, response) => {
-    const match = /^\/user_management\/users\/([^/]+)$/.exec(request.url ?? "");
-    if (request.method !== "GET" || !match) return response.writeHead(404).end();
-    if (request.headers.authorization !== `Bearer ${DEV_WORKOS_API_KEY}`)
-      return response.writeHead(401).end();
-    const id = decodeURIComponent(match[1]);
-    const now = new Date().toISOString();
-    response.writeHead(200, { "content-type": "application/json" }).end(
-      JSON.stringify({
-        object: "user",
-        id,
-        email: `${id.toLowerCase()}@example.com`,
-        email_verified: true,
-        first_name: "Dev",
-        last_name: id,
-        profile_picture_url: null,
-        last_sign_in_at: now,
-        created_at: now,
-        updated_at: now,
-      }),
-    );
-  });
-  return new Promise((resolve, reject) => {
-    stub.once("error", reject);
-    stub.listen(port, "127.0.0.1", () => resolve(`http://127.0.0.1:${port}`));
-  });
+try {
+  await main();
+} catch (error) {
+  // Once stopping, a step that fails because its process was stopped is no news.
+  if (!stopping) {
+    console.error(`\x1b[31m[dev]\x1b[0m ${error.message}`);
+    await stop(undefined, 1);
+  }
 }

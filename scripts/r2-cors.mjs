@@ -1,19 +1,24 @@
 // Set the R2 bucket's CORS policy from CORS_ORIGINS of [env.production], so browsers may PUT to
-// presigned upload URLs: npm run r2:cors [-- --print] [-- --config path/to/wrangler.toml]
-// --print shows the policy and calls nothing; otherwise `wrangler r2 bucket cors set` applies it.
+// presigned upload URLs (`npm run r2:cors -- --help` for the options). --print shows the policy and
+// calls nothing; otherwise `wrangler r2 bucket cors set` applies it.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { parseArgs } from "node:util";
 import { corsOriginsOf } from "../src/lib/config.ts";
-import { readProductionConfig } from "./lib/production-config.mjs";
+import { parseCommandLine } from "./lib/command-line.mjs";
+import { configOption, readProductionConfig } from "./lib/production-config.mjs";
 import { r2CorsPolicy } from "./lib/r2-cors-policy.mjs";
 
-const { values } = parseArgs({
+const values = parseCommandLine({
+  name: "r2:cors",
+  invocation: "npm run r2:cors --",
+  summary:
+    "Sets the production R2 bucket's CORS policy from CORS_ORIGINS of [env.production], so browsers may PUT\n" +
+    "to presigned upload URLs (wrangler r2 bucket cors set).",
   options: {
-    print: { type: "boolean", default: false },
-    config: { type: "string", default: path.join(import.meta.dirname, "..", "wrangler.toml") },
+    print: { type: "boolean", default: false, description: "print the policy and call nothing" },
+    config: configOption,
   },
 });
 const config = readProductionConfig(values.config);

@@ -6,7 +6,7 @@ import * as images from "./fixtures/images";
 import { call, json } from "./helpers/api";
 import { createUpload, createUser, readUpload, readUser } from "./helpers/db";
 import { faultyD1 } from "./helpers/faulty-d1";
-import { signToken } from "./helpers/tokens";
+import { signToken, tokenFor } from "./helpers/tokens";
 import { countUploads, emulated, putObject, startUpload } from "./helpers/uploads";
 import { mockWorkOS } from "./helpers/workos";
 
@@ -87,11 +87,11 @@ describe("D1 faults", () => {
 
   it("answers 503 when resolving the caller keeps failing, and writes nothing", async () => {
     mockWorkOS();
-    // The token says admin, the row says member: the one-statement path misses and the caller is
-    // resolved (to make the row follow the token), which is where D1 fails.
-    const user = await createUser({ role: "member" });
-    const upload = await createUpload(user);
-    const token = await signToken({ sub: user.workosUserId, role: "admin", org_id: "org_acme" });
+    // The upload is not ready: the one-statement path misses and the caller is resolved to
+    // explain the refusal, which is where D1 fails.
+    const user = await createUser();
+    const upload = await createUpload(user, { state: "pending" });
+    const token = await tokenFor(user);
     const faulty = faultyD1(env.DB, [{ sql: /^select .* from "users"/i, message: LOST, times: 99 }]);
     const res = await patch(token, upload.id, faulty.db);
     expect(res.status).toBe(503);

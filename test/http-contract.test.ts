@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, type MockInstance, vi } from "vitest";
+import { version as packageVersion } from "../package.json";
 import { call } from "./helpers/api";
 import { createUpload, createUser, readUser } from "./helpers/db";
 import { signToken } from "./helpers/tokens";
@@ -163,9 +164,15 @@ describe("GET /openapi.json", () => {
   }
   interface Document {
     openapi: string;
+    info: { version: string };
     paths: Record<string, Record<string, Operation>>;
     components: { schemas: Record<string, Schema> };
   }
+
+  it("carries package.json's version as info.version", async () => {
+    const doc = (await (await call("/openapi.json")).json()) as Document;
+    expect(doc.info.version).toBe(packageVersion);
+  });
 
   it("is OpenAPI 3.1 describing both PATCH paths as the seed does", async () => {
     const doc = (await (await call("/openapi.json")).json()) as Document;

@@ -1,11 +1,11 @@
 import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { users } from "../src/db/schema";
+import { memberships, type User, users } from "../src/db/schema";
 import { call, json } from "./helpers/api";
 import { countingD1 } from "./helpers/counting-d1";
-import { createUser, db, readUser } from "./helpers/db";
-import { signToken } from "./helpers/tokens";
+import { createUser, db, readMembership, readUser } from "./helpers/db";
+import { signToken, tokenFor } from "./helpers/tokens";
 import { mockWorkOS, WORKOS_API_URL } from "./helpers/workos";
 import { newWorkOSUserId, WORKOS_API_KEY, workosUserObject } from "./helpers/workos-users";
 
@@ -62,10 +62,14 @@ describe("just-in-time provisioning", () => {
     const [row] = await rowsFor(sub);
     expect(row).toMatchObject({
       id: body.id,
-      organizationId: "org_jit",
-      role: "admin",
       workosUpdatedAt: new Date("2026-11-20T08:00:00.000Z"),
       profilePictureUploadId: null,
+    });
+    expect(await readMembership(row as User, "org_jit")).toMatchObject({
+      role: "admin",
+      state: "active",
+      userId: body.id,
+      userState: "active",
     });
 
     expect(workos.count(USERS_API)).toBe(1);
@@ -76,7 +80,7 @@ describe("just-in-time provisioning", () => {
     expect(request.redirect).toBe("manual");
   });
 
-  it("gives a provisioned user the role member when the token carries no role", async () => {
+  it("gives a provisioned user the role member when the token carries no role, and no membership without org_id", async () => {
     const sub = newWorkOSUserId();
     workosKnows(workosUserObject(sub));
 
@@ -84,7 +88,7 @@ describe("just-in-time provisioning", () => {
 
     expect(response.status).toBe(200);
     expect((await json(response)).role).toBe("member");
-    expect((await rowsFor(sub))[0]).toMatchObject({ role: "member", organizationId: null });
+    expect(await db().select().from(memberships).where(eq(memberships.workosUserId, sub))).toEqual([]);
   });
 
   it("does not call WorkOS again once the user exists", async () => {
@@ -235,83 +239,100 @@ describe("just-in-time provisioning", () => {
   });
 });
 
-describe("role and organization follow the token", () => {
-  it("updates the stored role when the token's role differs", async () => {
+describe("the token decides; its membership is recorded", () => {
+  it("answers the token's role and records it over an older membership", async () => {
     const user = await createUser({ role: "member" });
     mockWorkOS();
+    const token = await tokenFor(user, { role: "admin" });
 
-    const response = await call("/api/v1/users/me", {
-      token: await signToken({ sub: user.workosUserId, org_id: "org_acme", role: "admin" }),
-    });
+    const response = await call("/api/v1/users/me", { token });
 
     expect(response.status).toBe(200);
     expect((await json(response)).role).toBe("admin");
-    const row = await readUser(user.id);
-    expect(row).toMatchObject({ role: "admin", organizationId: "org_acme" });
-    expect(row?.updatedAt.getTime()).toBeGreaterThan(user.updatedAt.getTime());
+    const membership = await readMembership(user, "org_acme");
+    expect(membership).toMatchObject({ role: "admin", state: "active" });
+    const iat = JSON.parse(atob((token.split(".")[1] as string).replace(/-/g, "+").replace(/_/g, "/"))).iat;
+    expect(membership?.changedAt).toEqual(new Date(iat * 1000));
   });
 
-  it("updates the stored organization when the token's org_id differs", async () => {
+  it("records a second organization as a second membership, keeping the first", async () => {
     const user = await createUser({ organizationId: "org_acme" });
     mockWorkOS();
 
     const response = await call("/api/v1/users/me", {
-      token: await signToken({ sub: user.workosUserId, org_id: "org_globex", role: "member" }),
+      token: await tokenFor(user, { org_id: "org_globex" }),
     });
 
     expect(response.status).toBe(200);
-    expect(await readUser(user.id)).toMatchObject({ organizationId: "org_globex", role: "member" });
+    expect(await readMembership(user, "org_acme")).toMatchObject({ state: "active" });
+    expect(await readMembership(user, "org_globex")).toMatchObject({ state: "active", role: "member" });
   });
 
-  it("writes nothing when the token's role and org_id match the stored ones", async () => {
+  it("writes nothing when the token's membership is recorded as it says", async () => {
     const user = await createUser({ role: "admin", organizationId: "org_acme" });
+    const membership = await readMembership(user, "org_acme");
     mockWorkOS();
 
-    const response = await call("/api/v1/users/me", {
-      token: await signToken({ sub: user.workosUserId, org_id: "org_acme", role: "admin" }),
-    });
+    const response = await call("/api/v1/users/me", { token: await tokenFor(user) });
 
     expect(response.status).toBe(200);
     expect(await readUser(user.id)).toEqual(user);
+    expect(await readMembership(user, "org_acme")).toEqual(membership);
   });
 
-  it("leaves the stored role and organization alone when the token carries neither claim", async () => {
+  it("answers role member to a token without role or org_id, whatever was recorded, and writes nothing", async () => {
     const user = await createUser({ role: "admin", organizationId: "org_acme" });
+    const membership = await readMembership(user, "org_acme");
     mockWorkOS();
 
     const response = await call("/api/v1/users/me", { token: await signToken({ sub: user.workosUserId }) });
 
     expect(response.status).toBe(200);
+    expect((await json(response)).role).toBe("member");
     expect(await readUser(user.id)).toEqual(user);
+    expect(await readMembership(user, "org_acme")).toEqual(membership);
   });
 
-  it("costs a known user with matching claims exactly one D1 statement", async () => {
+  it("does not let a token issued before the membership's last change change it", async () => {
+    const user = await createUser({ role: "member" });
+    await db()
+      .update(memberships)
+      .set({ changedAt: new Date(Date.now() + 30_000) })
+      .where(eq(memberships.workosUserId, user.workosUserId));
+    const membership = await readMembership(user, "org_acme");
+    mockWorkOS();
+
+    const response = await call("/api/v1/users/me", { token: await tokenFor(user, { role: "admin" }) });
+
+    // The token still decides what this request may do; it just does not rewrite the record.
+    expect((await json(response)).role).toBe("admin");
+    expect(await readMembership(user, "org_acme")).toEqual(membership);
+  });
+
+  it("costs a known user whose membership is recorded exactly one D1 statement", async () => {
     const user = await createUser({ role: "member", organizationId: "org_acme" });
     mockWorkOS();
     const d1 = countingD1(env.DB);
 
-    const response = await call("/api/v1/users/me", {
-      token: await signToken({ sub: user.workosUserId, org_id: "org_acme", role: "member" }),
-      env: { DB: d1 },
-    });
+    const response = await call("/api/v1/users/me", { token: await tokenFor(user), env: { DB: d1 } });
 
     expect(response.status).toBe(200);
     expect(d1.trips).toHaveLength(1);
-    expect(d1.trips[0]).toMatch(/^select /i);
+    expect(d1.trips[0]).toMatch(/^select .* from "users" left join "memberships"/i);
   });
 
-  it("costs a known user whose role changed one read and one conditional update", async () => {
+  it("costs a known user whose role changed one read and one conditional write", async () => {
     const user = await createUser({ role: "member", organizationId: "org_acme" });
     mockWorkOS();
     const d1 = countingD1(env.DB);
 
     const response = await call("/api/v1/users/me", {
-      token: await signToken({ sub: user.workosUserId, org_id: "org_acme", role: "admin" }),
+      token: await tokenFor(user, { role: "admin" }),
       env: { DB: d1 },
     });
 
     expect(response.status).toBe(200);
     expect(d1.trips).toHaveLength(2);
-    expect(d1.trips[1]).toMatch(/^update "users" set .* where .*"role" <> \?/i);
+    expect(d1.trips[1]).toMatch(/^insert into "memberships" .* on conflict .* do update .* where/i);
   });
 });

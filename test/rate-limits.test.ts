@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { uploads as uploadsTable } from "../src/db/schema";
 import { call, json } from "./helpers/api";
 import { createUpload, createUser, db, readUser } from "./helpers/db";
@@ -8,6 +8,18 @@ import { signToken } from "./helpers/tokens";
 import { mockWorkOS } from "./helpers/workos";
 
 afterEach(() => vi.restoreAllMocks());
+
+/**
+ * The local limiter counts in windows aligned to the wall clock (each minute, for a 60 s period),
+ * so a test that crosses a minute boundary gets a fresh budget midway and sees no 429. Start each
+ * test with enough of the window left that it cannot cross one.
+ */
+const WINDOW_MS = 60_000;
+const MARGIN_MS = 15_000;
+beforeEach(async () => {
+  const left = WINDOW_MS - (Date.now() % WINDOW_MS);
+  if (left < MARGIN_MS) await new Promise((resolve) => setTimeout(resolve, left + 50));
+}, MARGIN_MS + 5_000);
 
 const tight = { WRITE_LIMITER: env.TIGHT_LIMITER, IP_LIMITER: env.TIGHT_LIMITER };
 const uniqueIp = () => `198.51.100.${Math.floor(Math.random() * 250)}-${crypto.randomUUID()}`;

@@ -41,7 +41,16 @@ import {
   type Victim,
   victim,
 } from "./helpers/refusals";
-import { attackerKeys, b64url, ISSUER, publicJwks, signRaw, signToken, trustedKid } from "./helpers/tokens";
+import {
+  attackerKeys,
+  b64url,
+  ISSUER,
+  publicJwks,
+  signRaw,
+  signToken,
+  tokenFor,
+  trustedKid,
+} from "./helpers/tokens";
 import { completeUpload, countUploads, emulated, putObject, startUpload } from "./helpers/uploads";
 import { freshJwksUrl, mockWorkOS, WORKOS_API_URL } from "./helpers/workos";
 import {
@@ -92,7 +101,7 @@ const claimsOf = (user: User) => {
 
 /** The caller PATCHes `path` with `body` (JSON unless a string, which goes as is). */
 async function patchAs(caller: User, path: string, body: unknown, headers?: Record<string, string>) {
-  const token = await signToken({ sub: caller.workosUserId });
+  const token = await tokenFor(caller);
   return typeof body === "string"
     ? call(path, { method: "PATCH", token, body, headers })
     : call(path, { method: "PATCH", token, json: body, headers });
@@ -350,7 +359,7 @@ describe("Who may do what", () => {
   it("case 18: any token on a path of a user in another organization is 404, unchanged", async () => {
     const outsider = await victim({ role: "admin", organizationId: "org_other" });
     const target = await createUser();
-    const token = await signToken({ sub: outsider.user.workosUserId });
+    const token = outsider.token;
     for (const id of [target.id, crypto.randomUUID()]) {
       await expectError(await call(sharedUser(id), { token }), 404, "user_not_found");
       const response = await patchAs(outsider.user, `${sharedUser(id)}/profile-picture`, {

@@ -1,7 +1,9 @@
+import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { users, webhookEvents } from "../src/db/schema";
 import { call, json } from "./helpers/api";
+import { countingD1 } from "./helpers/counting-d1";
 import { createUpload, createUser, db, readUpload, readUser } from "./helpers/db";
 import { signToken } from "./helpers/tokens";
 import { mockWorkOS } from "./helpers/workos";
@@ -19,6 +21,15 @@ const T1 = "2026-11-21T10:00:00.000Z";
 const T2 = "2026-11-22T10:00:00.000Z";
 const T3 = "2026-11-23T10:00:00.000Z";
 
+/** The body and headers of a correctly signed delivery of `event`, for a call with its own env. */
+async function signedDelivery(event: unknown) {
+  const body = JSON.stringify(event);
+  return {
+    body,
+    headers: { "Content-Type": "application/json", "WorkOS-Signature": await signWebhook(body) },
+  };
+}
+
 const rowFor = (workosUserId: string) =>
   db().query.users.findFirst({ where: eq(users.workosUserId, workosUserId) });
 const recorded = (eventId: string) =>
@@ -26,7 +37,7 @@ const recorded = (eventId: string) =>
 
 describe("POST /webhooks/workos", () => {
   describe("user events", () => {
-    it("creates the user from user.created, as an active member of no organization", async () => {
+    it("creates the user from user.created, active", async () => {
       const id = newWorkOSUserId();
       const event = workosEvent("user.created", workosUserObject(id, { first_name: null, updated_at: T1 }));
 
@@ -40,9 +51,7 @@ describe("POST /webhooks/workos", () => {
         firstName: "",
         lastName: "Hopper",
         workosProfilePictureUrl: `https://workoscdn.com/images/${id}.png`,
-        role: "member",
         state: "active",
-        organizationId: null,
         profilePictureUploadId: null,
         lastLogin: new Date("2026-11-20T08:00:00.000Z"),
         createdAt: new Date("2026-01-02T03:04:05.000Z"),
@@ -93,8 +102,6 @@ describe("POST /webhooks/workos", () => {
         workosUpdatedAt: new Date(T2),
         // Ours: untouched. A missing last_sign_in_at does not erase the last login we know.
         id: user.id,
-        role: "admin",
-        organizationId: "org_acme",
         state: "active",
         lastLogin: user.lastLogin,
         createdAt: user.createdAt,
@@ -159,7 +166,7 @@ describe("POST /webhooks/workos", () => {
       expect(await readUser(user.id)).toMatchObject({ workosProfilePictureUrl: null });
     });
 
-    it("takes a user out of service on user.deleted: their token is refused, teammates get 404, uploads stay", async () => {
+    it("takes a user out of service on user.deleted: their token is refused, teammates get 404", async () => {
       const user = await createUser({ organizationId: "org_acme" });
       const upload = await createUpload(user);
       const teammate = await createUser({ organizationId: "org_acme" });
@@ -185,6 +192,56 @@ describe("POST /webhooks/workos", () => {
       });
       expect(seen.status).toBe(404);
       expect((await json(seen)).code).toBe("user_not_found");
+    });
+
+    it("detaches the custom photo of a deleted user in the same write that sets the state", async () => {
+      const user = await createUser();
+      const upload = await createUpload(user);
+      await db().update(users).set({ profilePictureUploadId: upload.id }).where(eq(users.id, user.id));
+      const d1 = countingD1(env.DB);
+
+      const response = await call("/webhooks/workos", {
+        method: "POST",
+        ...(await signedDelivery(workosEvent("user.deleted", workosUserObject(user.workosUserId)))),
+        env: { DB: d1 },
+      });
+
+      expect(response.status).toBe(200);
+      expect(await readUser(user.id)).toMatchObject({ state: "deleted", profilePictureUploadId: null });
+      // One batch: the event id, and one statement that both sets the state and detaches the photo.
+      expect(d1.trips).toHaveLength(1);
+      expect(d1.trips[0]).toMatch(
+        /; insert into "users" .* on conflict .* do update set "state" = \?, "profile_picture_upload_id" = \?/i,
+      );
+      // The upload itself stays for the storage cleanup, which deletes a deleted user's uploads.
+      expect(await readUpload(upload.id)).toMatchObject({ id: upload.id, state: "ready" });
+    });
+
+    it("remembers a deleted WorkOS id it never saw: a late user.created, user.updated or first sign-in brings no one back", async () => {
+      const id = newWorkOSUserId();
+      const workos = mockWorkOS({
+        "https://workos-api.test/user_management/users/": () => Response.json(workosUserObject(id)),
+      });
+
+      expect(
+        (await deliverWebhook(workosEvent("user.deleted", workosUserObject(id, { updated_at: T1 })))).status,
+      ).toBe(200);
+      const remembered = await rowFor(id);
+      expect(remembered).toMatchObject({ state: "deleted", profilePictureUploadId: null });
+      for (const type of ["user.created", "user.updated"]) {
+        const late = workosEvent(type, workosUserObject(id, { first_name: "Zombie", updated_at: T3 }));
+        expect((await deliverWebhook(late)).status).toBe(200);
+        expect(await rowFor(id)).toEqual(remembered);
+      }
+
+      const signIn = await call("/api/v1/users/me", {
+        token: await signToken({ sub: id, org_id: "org_acme" }),
+      });
+
+      expect(signIn.status).toBe(401);
+      expect(workos.count("https://workos-api.test")).toBe(0);
+      expect(await db().select().from(users).where(eq(users.workosUserId, id)).all()).toHaveLength(1);
+      expect(await rowFor(id)).toEqual(remembered);
     });
 
     it("never brings a deleted user back with a later user.updated", async () => {

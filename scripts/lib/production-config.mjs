@@ -3,8 +3,19 @@
  * deployed. The vars go through the worker's own rules (src/lib/config.ts, imported as TypeScript:
  * Node 22 strips the types), so the deploy check and the running worker refuse the same things.
  */
+import path from "node:path";
 import { unstable_readConfig } from "wrangler";
 import { varsProblems } from "../../src/lib/config.ts";
+import { existingFile } from "./command-line.mjs";
+
+/** The `--config` option of the scripts that read the production config. */
+export const configOption = {
+  type: "string",
+  placeholder: "FILE",
+  default: path.join(import.meta.dirname, "..", "..", "wrangler.toml"),
+  parse: existingFile,
+  description: "the wrangler config to read",
+};
 
 /** @typedef {ReturnType<typeof unstable_readConfig>} WranglerConfig */
 

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { type AnySQLiteColumn, index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { type AnySQLiteColumn, index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 /** Times are stored as integer milliseconds since the epoch and leave the API as RFC 3339 UTC. */
 const timestamp = (name: string) => integer(name, { mode: "timestamp_ms" });
@@ -16,10 +16,16 @@ export const users = sqliteTable(
     emailVerified: integer("email_verified", { mode: "boolean" }).notNull().default(false),
     firstName: text("first_name").notNull().default(""),
     lastName: text("last_name").notNull().default(""),
+    /**
+     * The names and email lower-cased by the service (`String.prototype.toLowerCase`, all of Unicode;
+     * SQLite's own `lower()` folds ASCII only): the members list's sort and search keys, copied onto
+     * each membership by trigger. Whatever writes the names writes these (`workosUserColumns`).
+     */
+    firstNameKey: text("first_name_key").notNull().default(""),
+    lastNameKey: text("last_name_key").notNull().default(""),
+    emailKey: text("email_key").notNull().default(""),
     workosProfilePictureUrl: text("workos_profile_picture_url"),
-    role: text("role").notNull().default("member"),
     state: text("state", { enum: userStates }).notNull().default("active"),
-    organizationId: text("organization_id"),
     lastLogin: timestamp("last_login"),
     /** WorkOS's own `updated_at` of the last user object applied; orders webhook events. */
     workosUpdatedAt: timestamp("workos_updated_at"),
@@ -28,7 +34,6 @@ export const users = sqliteTable(
     updatedAt: timestamp("updated_at").notNull(),
   },
   (t) => [
-    index("users_organization_id_idx").on(t.organizationId),
     index("users_profile_picture_upload_id_idx").on(t.profilePictureUploadId),
     // The storage cleanup's way to the uploads of deleted users, without reading the live ones.
     index("users_deleted_idx").on(t.id).where(sql`${t.state} = 'deleted'`),
@@ -73,6 +78,55 @@ export const uploads = sqliteTable(
   ],
 );
 
+export const membershipStates = ["active", "inactive", "pending", "deleted"] as const;
+export type MembershipState = (typeof membershipStates)[number];
+
+/**
+ * A user's membership of a WorkOS organization, fed by access tokens and by the
+ * `organization_membership.*` webhooks. Only `active` makes the user a teammate there.
+ *
+ * Keyed by the WorkOS user id, not `users.id`: WorkOS does not order `user.created` before a
+ * user's membership events, so a membership may arrive before its user row exists and must not be
+ * lost. `user_id`, `user_state` and the `*_key` columns are copies of the user's row, kept in step
+ * by triggers (migrations/0003), so that one index serves both the organization filter and the
+ * members list's order: a page reads 50 index entries whether the organization has 100 members or
+ * 100,000.
+ */
+export const memberships = sqliteTable(
+  "memberships",
+  {
+    workosUserId: text("workos_user_id").notNull(),
+    organizationId: text("organization_id").notNull(),
+    role: text("role").notNull(),
+    state: text("state", { enum: membershipStates }).notNull(),
+    /**
+     * When the state or role last changed at its source: the token's `iat` or the event's
+     * `updated_at`. A change older than this is stale and applies nothing.
+     */
+    changedAt: timestamp("changed_at").notNull(),
+    userId: text("user_id"),
+    userState: text("user_state", { enum: userStates }),
+    /** Copies of the user's `*_key` columns: the list's sort and search keys. */
+    lastNameKey: text("last_name_key").notNull().default(""),
+    firstNameKey: text("first_name_key").notNull().default(""),
+    emailKey: text("email_key").notNull().default(""),
+  },
+  (t) => [
+    primaryKey({ columns: [t.workosUserId, t.organizationId] }),
+    // The members list: equality on the first three, keyset order on the next three; the email key
+    // rides along so a search filters on the index entry before reading the row.
+    index("memberships_members_list_idx").on(
+      t.organizationId,
+      t.state,
+      t.userState,
+      t.lastNameKey,
+      t.firstNameKey,
+      t.userId,
+      t.emailKey,
+    ),
+  ],
+);
+
 /** WorkOS webhook event ids already applied, so a redelivery changes nothing. */
 export const webhookEvents = sqliteTable("webhook_events", {
   id: text("id").primaryKey(),
@@ -82,5 +136,6 @@ export const webhookEvents = sqliteTable("webhook_events", {
 
 export type User = typeof users.$inferSelect;
 export type NewUser = typeof users.$inferInsert;
+export type Membership = typeof memberships.$inferSelect;
 export type Upload = typeof uploads.$inferSelect;
 export type NewUpload = typeof uploads.$inferInsert;

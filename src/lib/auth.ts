@@ -1,15 +1,16 @@
-import { eq } from "drizzle-orm";
+import { and, eq, getTableColumns } from "drizzle-orm";
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { errors, jwtVerify } from "jose";
 import type { Database } from "../db/client";
-import { type User, users } from "../db/schema";
+import { memberships, type User, users } from "../db/schema";
 import type { Config } from "./config";
 import { ApiError, unauthenticated, unavailable } from "./errors";
 import { inlineKeySet, JwksUnavailableError, remoteKeySet } from "./jwks";
+import { type CallerAccess, type StoredMembership, settleAccess } from "./memberships";
 import { clientIp, enforceLimit } from "./rate-limit";
 import type { AccessTokenClaims, AppBindings } from "./types";
-import { followTokenClaims, provisionUser } from "./user-provisioning";
+import { provisionUser } from "./user-provisioning";
 import { WorkOSUnavailableError } from "./workos-api";
 
 /** Authorization header values longer than this are refused before any parsing. */
@@ -45,6 +46,7 @@ export async function verifyAccessToken(token: string, config: Config): Promise<
     }
     return {
       sub: payload.sub,
+      iat: typeof payload.iat === "number" ? payload.iat : undefined,
       org_id: typeof payload.org_id === "string" ? payload.org_id : undefined,
       role: typeof payload.role === "string" ? payload.role : undefined,
       permissions: Array.isArray(payload.permissions)
@@ -81,23 +83,49 @@ async function authenticateRequest(c: Context<AppBindings>): Promise<void> {
 }
 
 /**
- * The caller's user row for the verified token, put on the context: 403 `user_inactive` for an
- * account that is not active, 401 for a deleted one.
+ * The caller's user row for the verified token, and what the token lets them do, put on the
+ * context: 403 `user_inactive` for an account that is not active, 401 for a deleted one.
  *
- * A known user whose role and organization match the token costs one D1 read and nothing else.
- * A user D1 has not seen yet is provisioned from the WorkOS API (401 when WorkOS does not know
- * them, 503 when WorkOS cannot answer, nothing written either way).
+ * A known user whose membership of the token's organization is recorded as the token says costs
+ * one D1 read (the user row with that membership) and nothing else. Otherwise the membership is
+ * recorded (one conditional write, see `settleAccess`). A user D1 has not seen yet is provisioned
+ * from the WorkOS API (401 when WorkOS does not know them, 503 when WorkOS cannot answer, nothing
+ * written either way).
  */
-export async function resolveCaller(c: Context<AppBindings>): Promise<User> {
+export async function resolveCaller(c: Context<AppBindings>): Promise<{ user: User; access: CallerAccess }> {
   const { config, db, claims } = c.var;
-  const known = await db.query.users.findFirst({ where: eq(users.workosUserId, claims.sub) });
-  const user = known ?? (await provisionOrRefuse(db, config, claims, c.var.requestId));
+  const known = await findCallerWithMembership(db, claims);
+  const user = known?.user ?? (await provisionOrRefuse(db, config, claims, c.var.requestId));
   assertActive(user);
-  const caller = await followTokenClaims(db, user, claims);
-  // The row may have been re-read after a concurrent change: check it again.
-  assertActive(caller);
-  c.set("caller", caller);
-  return caller;
+  const access = await settleAccess(db, claims, known ? known.membership : undefined);
+  c.set("caller", user);
+  c.set("access", access);
+  return { user, access };
+}
+
+/** The token's user with their membership of the token's organization, in one read. */
+async function findCallerWithMembership(
+  db: Database,
+  claims: AccessTokenClaims,
+): Promise<{ user: User; membership: StoredMembership | null } | undefined> {
+  const bySub = eq(users.workosUserId, claims.sub);
+  if (claims.org_id === undefined) {
+    const user = await db.query.users.findFirst({ where: bySub });
+    return user && { user, membership: null };
+  }
+  const [row] = await db
+    .select({
+      user: getTableColumns(users),
+      membership: { state: memberships.state, role: memberships.role, changedAt: memberships.changedAt },
+    })
+    .from(users)
+    .leftJoin(
+      memberships,
+      and(eq(memberships.workosUserId, users.workosUserId), eq(memberships.organizationId, claims.org_id)),
+    )
+    .where(bySub)
+    .limit(1);
+  return row;
 }
 
 /**
@@ -136,7 +164,7 @@ async function provisionOrRefuse(
   }
 }
 
-function assertActive(user: User): void {
+export function assertActive(user: Pick<User, "state">): void {
   if (user.state === "deleted") throw unauthenticated();
   if (user.state !== "active") {
     throw new ApiError(403, "user_inactive", "This account is not active.");

@@ -3,10 +3,13 @@ import type { Database } from "../db/client";
 import type { User } from "../db/schema";
 import type { Config } from "./config";
 import type { D1Tracker } from "./d1";
+import type { CallerAccess } from "./memberships";
 
 /** Claims of a verified WorkOS access token that the service uses. */
 export interface AccessTokenClaims {
   sub: string;
+  /** Issued at, in seconds: orders the token against membership changes. */
+  iat?: number;
   org_id?: string;
   role?: string;
   permissions?: string[];
@@ -23,6 +26,8 @@ export interface AppBindings {
     db: Database;
     /** Set by `requireCaller`: the active user the token belongs to. */
     caller: User;
+    /** Set with `caller`: the token's role, and the organization whose members the caller sees. */
+    access: CallerAccess;
     claims: AccessTokenClaims;
   };
 }

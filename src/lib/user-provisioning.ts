@@ -1,4 +1,4 @@
-import { and, eq, ne, or, sql } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { type NewUser, type User, users } from "../db/schema";
 import type { Config } from "./config";
@@ -6,15 +6,34 @@ import type { AccessTokenClaims } from "./types";
 import { fetchWorkOSUser, type WorkOSUser } from "./workos-api";
 
 /**
- * The columns WorkOS owns, from a WorkOS user object. The custom profile picture
- * (`profile_picture_upload_id`), role, organization and state are ours and never come from here.
+ * How names and emails are compared in the members list: lower-cased with the whole of Unicode
+ * ("Élodie" and "élodie" are one key), which SQLite's ASCII-only `lower()` cannot do.
+ */
+export const searchKey = (text: string) => text.toLowerCase();
+
+/** The sort and search keys of a user's names and email, written with them. */
+export function userKeys(user: { firstName: string; lastName: string; email: string }) {
+  return {
+    firstNameKey: searchKey(user.firstName),
+    lastNameKey: searchKey(user.lastName),
+    emailKey: searchKey(user.email),
+  };
+}
+
+/**
+ * The columns WorkOS owns, from a WorkOS user object (with their sort and search keys). The custom profile picture
+ * (`profile_picture_upload_id`) and the state are ours and never come from here.
  */
 export function workosUserColumns(workosUser: WorkOSUser) {
-  return {
+  const names = {
     email: workosUser.email,
-    emailVerified: workosUser.email_verified,
     firstName: workosUser.first_name ?? "",
     lastName: workosUser.last_name ?? "",
+  };
+  return {
+    ...names,
+    ...userKeys(names),
+    emailVerified: workosUser.email_verified,
     workosProfilePictureUrl: workosUser.profile_picture_url ?? null,
     lastLogin: workosUser.last_sign_in_at ?? null,
     workosUpdatedAt: workosUser.updated_at,
@@ -27,7 +46,9 @@ export function workosUserColumns(workosUser: WorkOSUser) {
  * cannot answer, before anything is written.
  *
  * Two first requests (or a first request and a `user.created` webhook) can race: the insert
- * ignores a conflict on `workos_user_id` and whoever lost reads the winner's row.
+ * ignores a conflict on `workos_user_id` and whoever lost reads the winner's row. A WorkOS id that
+ * was deleted has a row already (state `deleted`, see the `user.deleted` webhook), so it is never
+ * provisioned again. Memberships recorded before the user existed pick the new row up by trigger.
  */
 export async function provisionUser(
   db: Database,
@@ -42,8 +63,6 @@ export async function provisionUser(
       id: crypto.randomUUID(),
       workosUserId: claims.sub,
       ...workosUserColumns(workosUser),
-      role: claims.role ?? "member",
-      organizationId: claims.org_id ?? null,
       state: "active",
       createdAt: workosUser.created_at,
       updatedAt: new Date(),
@@ -51,31 +70,4 @@ export async function provisionUser(
     .onConflictDoNothing({ target: users.workosUserId })
     .returning();
   return inserted ?? db.query.users.findFirst({ where: eq(users.workosUserId, claims.sub) });
-}
-
-/**
- * Make the stored role and organization follow the token. A claim that is absent leaves the stored
- * value alone: a session without an organization says nothing about the user's memberships, and
- * tokens minted without `role` would otherwise demote admins on every other request.
- *
- * Writes only when something differs (one conditional UPDATE), so a known user whose claims match
- * costs no write at all.
- */
-export async function followTokenClaims(db: Database, user: User, claims: AccessTokenClaims): Promise<User> {
-  const role = claims.role ?? user.role;
-  const organizationId = claims.org_id ?? user.organizationId;
-  if (role === user.role && organizationId === user.organizationId) return user;
-  const [updated] = await db
-    .update(users)
-    .set({ role, organizationId, updatedAt: new Date() })
-    .where(
-      and(
-        eq(users.id, user.id),
-        ne(users.state, "deleted"),
-        or(ne(users.role, role), sql`${users.organizationId} IS NOT ${organizationId}`),
-      ),
-    )
-    .returning();
-  // Matched nothing: a concurrent request already wrote these values, or the user was deleted.
-  return updated ?? (await db.query.users.findFirst({ where: eq(users.id, user.id) })) ?? user;
 }

@@ -1,8 +1,18 @@
 import { env } from "cloudflare:workers";
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { createDb } from "../../src/db/client";
-import { type NewUpload, type NewUser, type Upload, type User, uploads, users } from "../../src/db/schema";
+import {
+  type Membership,
+  memberships,
+  type NewUpload,
+  type NewUser,
+  type Upload,
+  type User,
+  uploads,
+  users,
+} from "../../src/db/schema";
 import { originalKeyFor, thumbKeyFor } from "../../src/lib/object-keys";
+import { userKeys } from "../../src/lib/user-provisioning";
 
 export const db = () => createDb(env.DB);
 
@@ -10,8 +20,26 @@ let sequence = 0;
 const unique = () =>
   `${Date.now().toString(36)}${(sequence++).toString(36)}${crypto.randomUUID().slice(0, 8)}`;
 
-/** Insert a user straight into D1 (the API has no user-creation endpoint). */
-export async function createUser(overrides: Partial<NewUser> = {}): Promise<User> {
+/** Where a test user is a member: `organizationId: null` for no organization. */
+export interface MembershipOverrides {
+  organizationId?: string | null;
+  role?: string;
+}
+
+/** The organization and role each test user was created with, for minting their tokens. */
+const membershipsByUserId = new Map<string, { organizationId: string | null; role: string }>();
+
+/** The organization and role `user` was created with (`createUser`). */
+export function membershipOf(user: User): { organizationId: string | null; role: string } {
+  return membershipsByUserId.get(user.id) ?? { organizationId: null, role: "member" };
+}
+
+/**
+ * Insert a user straight into D1 (the API has no user-creation endpoint), by default an active
+ * `member` of `org_acme`, recorded a minute ago (so a token issued now is newer).
+ */
+export async function createUser(overrides: Partial<NewUser> & MembershipOverrides = {}): Promise<User> {
+  const { organizationId = "org_acme", role = "member", ...columns } = overrides;
   const id = unique();
   const now = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000);
   const [user] = await db()
@@ -24,16 +52,49 @@ export async function createUser(overrides: Partial<NewUser> = {}): Promise<User
       firstName: "Ada",
       lastName: "Lovelace",
       workosProfilePictureUrl: `https://workoscdn.com/images/${id}.png`,
-      role: "member",
       state: "active",
-      organizationId: "org_acme",
       lastLogin: now,
       createdAt: now,
       updatedAt: now,
-      ...overrides,
+      ...columns,
+      ...userKeys({
+        firstName: columns.firstName ?? "Ada",
+        lastName: columns.lastName ?? "Lovelace",
+        email: columns.email ?? `${id}@example.com`,
+      }),
     })
     .returning();
-  return user as User;
+  const created = user as User;
+  membershipsByUserId.set(created.id, { organizationId, role });
+  if (organizationId !== null) await addMembership(created, organizationId, { role, changedAt: now });
+  return created;
+}
+
+/** Record `user` as a member of `organizationId` (active unless told otherwise). */
+export async function addMembership(
+  user: User,
+  organizationId: string,
+  overrides: Partial<Pick<Membership, "role" | "state" | "changedAt">> = {},
+): Promise<void> {
+  await db()
+    .insert(memberships)
+    .values({
+      workosUserId: user.workosUserId,
+      organizationId,
+      role: "member",
+      state: "active",
+      changedAt: new Date(Date.now() - 60_000),
+      ...overrides,
+    });
+}
+
+export async function readMembership(user: User, organizationId: string): Promise<Membership | undefined> {
+  return db().query.memberships.findFirst({
+    where: and(
+      eq(memberships.workosUserId, user.workosUserId),
+      eq(memberships.organizationId, organizationId),
+    ),
+  });
 }
 
 /** Insert an upload row owned by `owner`; `ready` images by default. No bytes are stored. */

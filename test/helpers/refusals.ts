@@ -1,10 +1,10 @@
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
-import type { Upload, User } from "../../src/db/schema";
+import type { NewUser, Upload, User } from "../../src/db/schema";
 import { type CallOptions, call } from "./api";
 import { countingD1 } from "./counting-d1";
-import { createUpload, createUser, readUpload, readUser } from "./db";
-import { signToken } from "./tokens";
+import { createUpload, createUser, type MembershipOverrides, readUpload, readUser } from "./db";
+import { tokenFor } from "./tokens";
 
 /** Checking that a request was refused the contract's way and wrote nothing. */
 
@@ -47,9 +47,9 @@ export async function expectUnchanged(...rows: (User | Upload)[]): Promise<void>
 }
 
 /** A user with a ready upload that a successful PATCH would attach: unchanged means refused. */
-export async function victim(overrides: Partial<User> = {}) {
+export async function victim(overrides: Partial<NewUser> & MembershipOverrides = {}) {
   const user = await createUser(overrides);
-  return { user, upload: await createUpload(user), token: await signToken({ sub: user.workosUserId }) };
+  return { user, upload: await createUpload(user), token: await tokenFor(user) };
 }
 export type Victim = Awaited<ReturnType<typeof victim>>;
 

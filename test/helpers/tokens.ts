@@ -1,5 +1,7 @@
 import { env } from "cloudflare:workers";
 import { generateKeyPair, importJWK, type JWK, type JWTPayload, SignJWT } from "jose";
+import type { User } from "../../src/db/schema";
+import { membershipOf } from "./db";
 
 const privateJwk = JSON.parse(env.TEST_SIGNING_JWK) as JWK;
 const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...publicJwk } = privateJwk;
@@ -56,4 +58,14 @@ export async function signRaw(header: Record<string, unknown>, payload: JWTPaylo
     new TextEncoder().encode(input),
   );
   return `${input}.${b64url(new Uint8Array(signature))}`;
+}
+
+/**
+ * A token for `user` as WorkOS would mint it for a session in the organization they were created
+ * in (`createUser`): `org_id` and `role` from there, unless `claims` says otherwise (`undefined`
+ * leaves a claim out).
+ */
+export function tokenFor(user: User, claims: JWTPayload = {}, options: TokenOptions = {}) {
+  const { organizationId, role } = membershipOf(user);
+  return signToken({ sub: user.workosUserId, org_id: organizationId ?? undefined, role, ...claims }, options);
 }

@@ -1,3 +1,4 @@
+import { version } from "../../../package.json";
 import { createRouter } from "../../lib/create-app";
 import type { AppOpenAPI } from "../../lib/types";
 
@@ -26,7 +27,8 @@ export function mountDocs(app: AppOpenAPI) {
     openapi: "3.1.0",
     info: {
       title: "Profile-picture API",
-      version: "1.0.0",
+      // One source for the version: package.json's, bundled in at build time.
+      version,
       description:
         'Errors are `{"detail": <string or list>, "code": "<snake_case>"}`; validation errors are 422 with FastAPI-style `detail` items.',
     },

@@ -1,11 +1,12 @@
-import { and, eq, exists, ne, type SQL, sql } from "drizzle-orm";
-import { type AnySQLiteColumn, alias } from "drizzle-orm/sqlite-core";
+import { and, eq, exists, getTableColumns, ne, sql } from "drizzle-orm";
+import { alias } from "drizzle-orm/sqlite-core";
 import type { Database } from "../../db/client";
 import { type User, uploads, users } from "../../db/schema";
 import { ApiError, unavailable, uploadNotFound } from "../../lib/errors";
+import { type CallerAccess, isActiveMember, tokenRole } from "../../lib/memberships";
 import type { AccessTokenClaims } from "../../lib/types";
 import { findOwnUpload } from "../uploads/own-upload";
-import { canEdit, findVisibleUser } from "./user-profile";
+import { canEdit, findVisibleUser, type UserInRole } from "./user-profile";
 
 /** Whose picture: the caller's own (`/users/me`), or a user's by id (`/shared/users/{id}`). */
 export type ProfilePictureTarget = "caller" | { userId: string };
@@ -15,52 +16,55 @@ export type ProfilePictureTarget = "caller" | { userId: string };
  *
  * D1 has no interactive transactions, so who the caller is, whether they may edit the target,
  * whether the upload is theirs and usable, and the write are ONE conditional statement
- * (`UPDATE ... WHERE ... AND EXISTS (...) RETURNING`): an upload or a permission that changes
- * between check and write can never slip through, and the happy path is one D1 round trip.
- * Only when it matches nothing do we resolve the caller (just-in-time provisioning, inactive
- * accounts and role or organization changes from the token are handled there), try once more, and
- * read to explain the refusal. Setting the photo already set, or removing when none is set,
- * matches and changes nothing (`updated_at` keeps its value).
+ * (`UPDATE ... WHERE ... AND EXISTS (...) RETURNING`): an upload or a membership that changes
+ * between check and write can never slip through, and the happy path is one D1 round trip. The
+ * token's claims (subject, role, organization) are parameters of that statement; nothing is taken
+ * from an earlier token. Only when it matches nothing do we resolve the caller (just-in-time
+ * provisioning, inactive accounts, recording the token's membership), try once more, and read to
+ * explain the refusal. Setting the photo already set, or removing when none is set, matches and
+ * changes nothing (`updated_at` keeps its value).
  */
 export async function updateProfilePicture(
   db: Database,
   claims: AccessTokenClaims,
   target: ProfilePictureTarget,
   uploadId: string | null,
-  resolveCaller: () => Promise<User>,
-): Promise<User> {
+  resolveCaller: () => Promise<{ user: User; access: CallerAccess }>,
+): Promise<UserInRole> {
   const [updated] = await conditionalUpdate(db, claims, target, uploadId);
-  if (updated) return updated;
+  if (updated) return inRole(updated, claims);
 
-  const caller = await resolveCaller();
+  const { user: caller, access } = await resolveCaller();
   const targetId = target === "caller" ? caller.id : target.userId;
-  // Refuse what the caller's row alone rules out before writing anything.
-  if (targetId !== caller.id && caller.role !== "admin") await explainFailure(db, caller, targetId, uploadId);
+  // Refuse what the token alone rules out before writing anything.
+  if (targetId !== caller.id && access.role !== "admin") {
+    await explainFailure(db, caller, access, targetId, uploadId);
+  }
   for (let attempt = 0; attempt < 2; attempt++) {
     const [retried] = await conditionalUpdate(db, claims, target, uploadId);
-    if (retried) return retried;
-    await explainFailure(db, caller, targetId, uploadId);
+    if (retried) return inRole(retried, claims);
+    await explainFailure(db, caller, access, targetId, uploadId);
     // Nothing explains the miss: the state changed between the write and the read. Try once more.
   }
   throw unavailable("The profile changed while it was being updated; try again.", 1);
 }
 
-type CallerColumns = Record<"workosUserId" | "state" | "role" | "organizationId", AnySQLiteColumn>;
-
-/**
- * The caller as the statement sees it: the token's user, active, with the role and organization
- * the token claims (a mismatch is settled by `resolveCaller`, which makes the row follow the token).
- */
-function isTokenCaller(row: CallerColumns, claims: AccessTokenClaims): SQL {
-  return and(
-    eq(row.workosUserId, claims.sub),
-    eq(row.state, "active"),
-    claims.role === undefined ? undefined : eq(row.role, claims.role),
-    claims.org_id === undefined ? undefined : eq(row.organizationId, claims.org_id),
-  ) as SQL;
+/** The written row in the role the response shows: the token's for the caller, else the membership's. */
+function inRole(
+  { teammateRole, ...user }: User & { teammateRole: string | null },
+  claims: AccessTokenClaims,
+) {
+  const own = user.workosUserId === claims.sub;
+  return { user, role: own ? tokenRole(claims) : (teammateRole ?? tokenRole(claims)) };
 }
 
-function conditionalUpdate(
+/**
+ * The one statement. The target is the token's own user, active; or, by id, a user who is not
+ * deleted and is either the token's user or, for a token with role `admin`, a teammate: an active
+ * member of the token's organization, of which the caller is an active member too (so a removed
+ * admin's still-valid token acts on no one there).
+ */
+export function conditionalUpdate(
   db: Database,
   claims: AccessTokenClaims,
   target: ProfilePictureTarget,
@@ -68,9 +72,17 @@ function conditionalUpdate(
 ) {
   const caller = alias(users, "caller");
   const owner = alias(users, "owner");
+  const organizationId = claims.org_id ?? null;
+  const isTeammate =
+    tokenRole(claims) === "admin" && organizationId !== null
+      ? and(
+          isActiveMember(db, users.workosUserId, organizationId),
+          isActiveMember(db, claims.sub, organizationId),
+        )
+      : undefined;
   const mayEdit =
     target === "caller"
-      ? isTokenCaller(users, claims)
+      ? and(eq(users.workosUserId, claims.sub), eq(users.state, "active"))
       : and(
           eq(users.id, target.userId),
           ne(users.state, "deleted"),
@@ -80,8 +92,9 @@ function conditionalUpdate(
               .from(caller)
               .where(
                 and(
-                  isTokenCaller(caller, claims),
-                  sql`(${caller.id} = ${users.id} OR (${caller.role} = 'admin' AND ${caller.organizationId} = ${users.organizationId}))`,
+                  eq(caller.workosUserId, claims.sub),
+                  eq(caller.state, "active"),
+                  isTeammate ? sql`(${caller.id} = ${users.id} OR ${isTeammate})` : eq(caller.id, users.id),
                 ),
               ),
           ),
@@ -112,17 +125,31 @@ function conditionalUpdate(
       updatedAt: sql`CASE WHEN ${users.profilePictureUploadId} IS ${uploadId} THEN ${users.updatedAt} ELSE ${Date.now()} END`,
     })
     .where(and(mayEdit, uploadUsable))
-    .returning();
+    .returning({
+      ...getTableColumns(users),
+      // The target's role in the token's organization, for the response: no second round trip.
+      // Written out by hand: in RETURNING, Drizzle leaves column names unqualified, and the
+      // subquery's own `workos_user_id` would shadow the updated row's.
+      teammateRole: sql<string | null>`(SELECT "role" FROM "memberships" AS "target_membership"
+        WHERE "target_membership"."workos_user_id" = "users"."workos_user_id"
+          AND "target_membership"."organization_id" = ${organizationId})`,
+    });
 }
 
 /** Throw the error that explains why the conditional update matched nothing, in contract order. */
-async function explainFailure(db: Database, caller: User, targetId: string, uploadId: string | null) {
+async function explainFailure(
+  db: Database,
+  caller: User,
+  access: CallerAccess,
+  targetId: string,
+  uploadId: string | null,
+) {
   // Both reads at once; only the target lookup throws, so its 404 precedes any upload error.
   const [target, upload] = await Promise.all([
-    findVisibleUser(db, caller, targetId),
+    findVisibleUser(db, caller, access, targetId),
     uploadId ? findOwnUpload(db, caller, uploadId) : undefined,
   ]);
-  if (!canEdit(caller, target)) {
+  if (!canEdit(caller, access, target.user)) {
     throw new ApiError(403, "forbidden", "You may not change this user's profile picture.");
   }
   if (uploadId === null) return;

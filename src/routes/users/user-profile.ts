@@ -1,13 +1,20 @@
-import { eq } from "drizzle-orm";
+import { and, eq, getTableColumns, ne } from "drizzle-orm";
 import type { Database } from "../../db/client";
-import { type User, users } from "../../db/schema";
+import { memberships, type User, users } from "../../db/schema";
 import type { Config } from "../../lib/config";
 import { userNotFound } from "../../lib/errors";
+import type { CallerAccess } from "../../lib/memberships";
 import { thumbKeyFor } from "../../lib/object-keys";
 import { presignThumbUrl } from "../../lib/presign";
 import type { UserProfile } from "./users.schemas";
 
 type Profile = (typeof UserProfile)["_output"];
+
+/** A user as seen by a request, with their role in the organization the request is about. */
+export interface UserInRole {
+  user: User;
+  role: string;
+}
 
 export const toRfc3339 = (date: Date) => date.toISOString();
 
@@ -15,7 +22,7 @@ export const toRfc3339 = (date: Date) => date.toISOString();
  * The wire shape of a user. The thumbnail key is derived from the upload id, so a custom photo
  * resolves to its presigned URL without reading the upload row.
  */
-export async function toUserProfile(user: User, config: Config): Promise<Profile> {
+export async function toUserProfile({ user, role }: UserInRole, config: Config): Promise<Profile> {
   const custom = user.profilePictureUploadId;
   return {
     id: user.id,
@@ -26,7 +33,7 @@ export async function toUserProfile(user: User, config: Config): Promise<Profile
     profilePictureUrl: custom
       ? await presignThumbUrl(config, thumbKeyFor(custom))
       : user.workosProfilePictureUrl,
-    role: user.role,
+    role,
     state: user.state,
     lastLogin: user.lastLogin ? toRfc3339(user.lastLogin) : null,
     createdAt: toRfc3339(user.createdAt),
@@ -34,23 +41,39 @@ export async function toUserProfile(user: User, config: Config): Promise<Profile
   };
 }
 
-/** Who may see a profile: the user themself, or any active member of the same organization. */
-export function canView(caller: User, target: User): boolean {
-  if (target.state === "deleted") return false;
-  return caller.id === target.id || sameOrganization(caller, target);
+/**
+ * The user `userId` as the caller may see them: the caller themself (in the token's role), or a
+ * teammate, a user with an active membership of the caller's organization (in their role there).
+ * Anyone else is the same 404 as no one.
+ */
+export async function findVisibleUser(
+  db: Database,
+  caller: User,
+  access: CallerAccess,
+  userId: string,
+): Promise<UserInRole> {
+  if (userId === caller.id) return { user: caller, role: access.role };
+  if (access.organizationId === null) throw userNotFound();
+  const [teammate] = await db
+    .select({ user: getTableColumns(users), role: memberships.role })
+    .from(users)
+    .innerJoin(
+      memberships,
+      and(
+        eq(memberships.workosUserId, users.workosUserId),
+        eq(memberships.organizationId, access.organizationId),
+        eq(memberships.state, "active"),
+      ),
+    )
+    .where(and(eq(users.id, userId), ne(users.state, "deleted")))
+    .limit(1);
+  if (!teammate) throw userNotFound();
+  return teammate;
 }
 
-export function sameOrganization(a: User, b: User): boolean {
-  return a.organizationId !== null && a.organizationId === b.organizationId;
-}
-
-/** Who may change a profile picture: the user themself, or an admin of the same organization. */
-export const canEdit = (caller: User, target: User) =>
-  caller.id === target.id || (caller.role === "admin" && sameOrganization(caller, target));
-
-export async function findVisibleUser(db: Database, caller: User, userId: string): Promise<User> {
-  if (userId === caller.id) return caller;
-  const target = await db.query.users.findFirst({ where: eq(users.id, userId) });
-  if (!target || !canView(caller, target)) throw userNotFound();
-  return target;
-}
+/**
+ * Who may change the profile picture of `target`, a user `findVisibleUser` returned: the user
+ * themself, or an admin (by the token's role) for a teammate.
+ */
+export const canEdit = (caller: User, access: CallerAccess, target: User) =>
+  caller.id === target.id || access.role === "admin";

@@ -9,7 +9,13 @@ import {
   validationErrors,
 } from "../../lib/openapi-schemas";
 import { limitWrites } from "../../lib/rate-limit";
-import { UpdateProfilePictureBody, UserIdParams, UserProfile } from "./users.schemas";
+import {
+  MembersPage,
+  MembersQuery,
+  UpdateProfilePictureBody,
+  UserIdParams,
+  UserProfile,
+} from "./users.schemas";
 
 const tags = ["Users"];
 const profileResponse = {
@@ -33,13 +39,31 @@ export const getSharedUser = createRoute({
   tags,
   security: bearerSecurity,
   summary: "Get a user's profile",
-  description: "Open to every active member of the same organization. Users elsewhere are 404.",
+  description:
+    "The caller themself, or a teammate: a user with an active membership of the caller's token organization (`org_id`), of which the caller is an active member too. Anyone else is 404, the same as no one.",
   middleware: [requireCaller] as const,
   request: { params: UserIdParams },
   responses: {
     200: profileResponse,
     ...authErrors,
     404: errorResponse("No such user, or not visible to the caller", ["user_not_found"]),
+    422: validationErrors,
+  },
+});
+
+export const listSharedUsers = createRoute({
+  method: "get",
+  path: "/api/v1/shared/users",
+  tags,
+  security: bearerSecurity,
+  summary: "List the members of the caller's organization",
+  description:
+    "The active users with an active membership of the caller's token organization, the caller included, ordered by last name, then first name (case-insensitively), then id. Keyset paging: pass `nextCursor` as `cursor` for the next page; paging from the first page to the last returns every member exactly once, also while members are added or removed. A token without `org_id`, or a caller no longer an active member of it, lists the caller alone.",
+  middleware: [authenticate] as const,
+  request: { query: MembersQuery },
+  responses: {
+    200: { description: "One page of members", content: { "application/json": { schema: MembersPage } } },
+    ...authErrors,
     422: validationErrors,
   },
 });
@@ -90,7 +114,7 @@ export const updateUserProfilePicture = createRoute({
   tags,
   security: bearerSecurity,
   summary: "Update User Profile Picture",
-  description: `${profilePictureDescription} Acting on another user needs the caller's role \`admin\` and the same organization: a user outside the caller's organization is 404, one inside without permission 403.`,
+  description: `${profilePictureDescription} Acting on another user needs the token's role \`admin\` and that user being a teammate (an active member of the token's organization, as the caller is): anyone else is 404, a teammate without permission 403.`,
   middleware: [authenticate, limitWrites, jsonBody] as const,
   request: { params: UserIdParams, body: profilePictureBody },
   responses: { 200: profileResponse, ...profilePictureErrors },

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { DateTime, Uuid } from "../../lib/openapi-schemas";
+import { MEMBERS_PAGE_DEFAULT, MEMBERS_PAGE_MAX, MEMBERS_QUERY_MAX } from "./members-list";
 
 export const UserProfile = z
   .object({
@@ -12,7 +13,10 @@ export const UserProfile = z
       description:
         "Server-resolved. With a custom photo, a presigned URL of that upload's 256 px thumbnail; otherwise the WorkOS-provided URL.",
     }),
-    role: z.string(),
+    role: z.string().openapi({
+      description:
+        "The user's role in the organization the request is about: on /users/me (and for the caller themself) the access token's `role` (`member` when it has none); for a teammate, their role in the caller's token organization.",
+    }),
     state: z.string(),
     lastLogin: DateTime.nullable(),
     createdAt: DateTime,
@@ -38,3 +42,43 @@ export const UpdateProfilePictureBody = z
 export const UserIdParams = z.object({
   user_id: Uuid.openapi({ param: { name: "user_id", in: "path" } }),
 });
+
+export const MembersQuery = z.object({
+  q: z
+    .string()
+    .min(1, "String should have at least 1 character")
+    .max(MEMBERS_QUERY_MAX, `String should have at most ${MEMBERS_QUERY_MAX} characters`)
+    .optional()
+    .openapi({
+      param: { name: "q", in: "query" },
+      description:
+        'Keeps the members whose first name, last name, "first last" or email starts with this, case-insensitively.',
+      example: "ada",
+    }),
+  limit: z.coerce
+    .number("Input should be a valid integer")
+    .int("Input should be a valid integer")
+    .min(1, "Input should be greater than or equal to 1")
+    .max(MEMBERS_PAGE_MAX, `Input should be less than or equal to ${MEMBERS_PAGE_MAX}`)
+    .default(MEMBERS_PAGE_DEFAULT)
+    .openapi({ param: { name: "limit", in: "query" }, example: MEMBERS_PAGE_DEFAULT }),
+  cursor: z
+    .string()
+    .min(1, "Invalid cursor")
+    .max(16_384, "Invalid cursor")
+    .optional()
+    .openapi({
+      param: { name: "cursor", in: "query" },
+      description: "The `nextCursor` of the previous page, as it was given; opaque.",
+    }),
+});
+
+export const MembersPage = z
+  .object({
+    items: z.array(UserProfile),
+    nextCursor: z
+      .string()
+      .nullable()
+      .openapi({ description: "Pass as `cursor` for the next page; null on the last page." }),
+  })
+  .openapi("MembersPage");

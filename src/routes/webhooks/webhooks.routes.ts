@@ -20,9 +20,12 @@ export const workosWebhook = createRoute({
     "than FastAPI-style 422s. The `WorkOS-Signature` header (`t=<unix ms>, v1=<hex>`) must be an " +
     "HMAC-SHA256 with the webhook secret over `<t>.<raw body>`, with `t` within 180 s of the " +
     "server's clock; it is checked before the body is parsed. `user.created` and `user.updated` " +
-    "upsert the user, `user.deleted` takes the user out of service, `session.created` records the " +
-    "sign-in time; other events are acknowledged and ignored. A delivered event id is remembered: " +
-    "redelivery, or an event older than what is stored (by the user's `updated_at`), changes nothing.",
+    "upsert the user; `user.deleted` takes the user out of service and detaches their custom photo, and " +
+    "is remembered, so a later `user.created` brings no one back; `organization_membership.created`, " +
+    "`.updated` and `.deleted` record the user's membership of an organization (only status `active` " +
+    "makes them a teammate there); `session.created` records the sign-in time; other events are " +
+    "acknowledged and ignored. A delivered event id is remembered: redelivery, or an event older than " +
+    "what is stored (by `updated_at`), changes nothing.",
   request: {
     headers: z.object({
       "workos-signature": z.string().openapi({ example: "t=1700000000000, v1=5257a869e7ec..." }),

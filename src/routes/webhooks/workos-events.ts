@@ -4,6 +4,7 @@ import type { BatchItem } from "drizzle-orm/batch";
 import type { Database } from "../../db/client";
 import { users, webhookEvents } from "../../db/schema";
 import { ApiError } from "../../lib/errors";
+import { type MembershipChange, upsertMembership } from "../../lib/memberships";
 import { workosUserColumns } from "../../lib/user-provisioning";
 import { WorkOSUser } from "../../lib/workos-api";
 
@@ -23,12 +24,29 @@ export const WorkOSEvent = z
     created_at: isoDateTime.openapi({ type: "string", format: "date-time" }),
   })
   .openapi("WorkOSEvent", {
-    description: "A WorkOS event. `user.*` events carry a WorkOS user object in `data`.",
+    description:
+      "A WorkOS event. `user.*` events carry a WorkOS user object in `data`, `organization_membership.*` events a WorkOS organization membership.",
   });
 
 export type WorkOSEvent = z.output<typeof WorkOSEvent>;
 
 const DeletedUserData = z.object({ id: z.string().min(1).max(255) });
+
+const slug = z.object({ slug: z.string().min(1).max(255) });
+
+/**
+ * A WorkOS organization membership, as `organization_membership.*` events carry it. Only the
+ * fields used are checked; unknown fields (and unknown statuses, which count as not active) pass.
+ * @see https://workos.com/docs/reference/authkit/organization-membership
+ */
+const MembershipData = z.object({
+  user_id: z.string().min(1).max(255),
+  organization_id: z.string().min(1).max(255),
+  role: slug.nullish(),
+  roles: z.array(slug).nullish(),
+  status: z.string().min(1).max(64),
+  updated_at: isoDateTime,
+});
 
 /** A `session.created` payload names the user in `user_id`; without one there is nothing to do. */
 const SessionData = z.object({
@@ -71,13 +89,14 @@ export function statementsFor(db: Database, event: WorkOSEvent): Statement[] {
     case "user.deleted": {
       const data = DeletedUserData.safeParse(event.data);
       if (!data.success) throw invalidEvent();
-      // Deletion is final whatever its timestamp; the row (and the user's uploads) stay for cleanup.
-      return [
-        db
-          .update(users)
-          .set({ state: "deleted", updatedAt: now })
-          .where(and(eq(users.workosUserId, data.data.id), ne(users.state, "deleted"))),
-      ];
+      return [deleteUser(db, data.data.id, now)];
+    }
+    case "organization_membership.created":
+    case "organization_membership.updated":
+    case "organization_membership.deleted": {
+      const data = MembershipData.safeParse(event.data);
+      if (!data.success) throw invalidEvent();
+      return [upsertMembership(db, membershipChange(event, data.data))];
     }
     case "session.created": {
       const data = SessionData.safeParse(event.data);
@@ -104,8 +123,8 @@ export function statementsFor(db: Database, event: WorkOSEvent): Statement[] {
 
 /**
  * Insert the user, or update the columns WorkOS owns, unless what is stored is as new or newer
- * (by WorkOS's `updated_at`) or the user was deleted. The custom profile picture, role,
- * organization and state are never touched; `last_login` only moves forward.
+ * (by WorkOS's `updated_at`) or the user was deleted. The custom profile picture and the state
+ * are never touched; `last_login` only moves forward.
  */
 function upsertUser(db: Database, workosUser: WorkOSUser, now: Date) {
   const columns = workosUserColumns(workosUser);
@@ -126,6 +145,9 @@ function upsertUser(db: Database, workosUser: WorkOSUser, now: Date) {
         emailVerified: sql`excluded.email_verified`,
         firstName: sql`excluded.first_name`,
         lastName: sql`excluded.last_name`,
+        firstNameKey: sql`excluded.first_name_key`,
+        lastNameKey: sql`excluded.last_name_key`,
+        emailKey: sql`excluded.email_key`,
         workosProfilePictureUrl: sql`excluded.workos_profile_picture_url`,
         lastLogin: sql`CASE WHEN ${users.lastLogin} IS NULL OR ${users.lastLogin} < excluded.last_login THEN excluded.last_login ELSE ${users.lastLogin} END`,
         workosUpdatedAt: sql`excluded.workos_updated_at`,
@@ -136,6 +158,52 @@ function upsertUser(db: Database, workosUser: WorkOSUser, now: Date) {
         or(sql`${users.workosUpdatedAt} IS NULL`, sql`${users.workosUpdatedAt} < excluded.workos_updated_at`),
       ),
     });
+}
+
+/**
+ * Take the user out of service and detach their custom photo in one write (the storage cleanup
+ * then deletes their uploads). Deletion is final whatever its timestamp. A user never seen gets a
+ * row too, in state `deleted` and with nothing of theirs: that row is how a deleted WorkOS id is
+ * remembered, so a `user.created` or `user.updated` delivered late, or a still-valid token's
+ * just-in-time provisioning, finds it and brings no one back (both leave deleted rows alone).
+ */
+function deleteUser(db: Database, workosUserId: string, now: Date) {
+  return db
+    .insert(users)
+    .values({
+      id: crypto.randomUUID(),
+      workosUserId,
+      email: "",
+      state: "deleted",
+      createdAt: now,
+      updatedAt: now,
+    })
+    .onConflictDoUpdate({
+      target: users.workosUserId,
+      set: { state: "deleted", profilePictureUploadId: null, updatedAt: now },
+      setWhere: ne(users.state, "deleted"),
+    });
+}
+
+/**
+ * The change a membership event makes: its status (only `active` makes a teammate), its role, as
+ * of the membership's `updated_at`. A deletion is dated no earlier than the event itself: WorkOS
+ * need not move `updated_at` when it deletes, and a token issued between the membership's last
+ * update and its deletion must not outrank the deletion.
+ */
+function membershipChange(event: WorkOSEvent, data: z.output<typeof MembershipData>): MembershipChange {
+  const deleted = event.event === "organization_membership.deleted";
+  const changedAt = deleted
+    ? new Date(Math.max(data.updated_at.getTime(), event.created_at.getTime()))
+    : data.updated_at;
+  const status = data.status === "active" || data.status === "pending" ? data.status : "inactive";
+  return {
+    workosUserId: data.user_id,
+    organizationId: data.organization_id,
+    role: data.role?.slug ?? data.roles?.[0]?.slug ?? "member",
+    state: deleted ? "deleted" : status,
+    changedAt,
+  };
 }
 
 /** Records the event id; fails (and so rolls back the whole batch) when it was seen before. */

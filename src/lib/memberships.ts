@@ -1,0 +1,149 @@
+import { and, eq, exists, type SQL, sql } from "drizzle-orm";
+import type { AnySQLiteColumn } from "drizzle-orm/sqlite-core";
+import type { Database } from "../db/client";
+import { type Membership, type MembershipState, memberships } from "../db/schema";
+import type { AccessTokenClaims } from "./types";
+
+/**
+ * What a request may do, from its token alone: the token's role, and the organization whose
+ * members the caller sees and (as an admin) acts on. Nothing here is remembered from an earlier
+ * token.
+ */
+export interface CallerAccess {
+  /** The token's `role`; a token without one acts as a member. */
+  role: string;
+  /**
+   * The token's `org_id` while the caller's membership there is active; `null` for a token without
+   * one, or after the caller was removed from it: then the caller has no teammates.
+   */
+  organizationId: string | null;
+}
+
+export const tokenRole = (claims: AccessTokenClaims) => claims.role ?? "member";
+
+/** A membership's state and role as of `changedAt`, from a token or a WorkOS event. */
+export interface MembershipChange {
+  workosUserId: string;
+  organizationId: string;
+  role: string;
+  state: MembershipState;
+  changedAt: Date;
+}
+
+export type StoredMembership = Pick<Membership, "state" | "role" | "changedAt">;
+
+/**
+ * The membership a token vouches for: active in its `org_id` with its role, as of its `iat`.
+ * `undefined` when the token names no organization, or has no `iat` to order it by. A token dated
+ * ahead of our clock counts as issued now, so a skewed clock cannot make later changes look stale.
+ */
+export function membershipFromToken(
+  claims: AccessTokenClaims,
+  nowMs: number = Date.now(),
+): MembershipChange | undefined {
+  if (claims.org_id === undefined || claims.iat === undefined) return undefined;
+  return {
+    workosUserId: claims.sub,
+    organizationId: claims.org_id,
+    role: tokenRole(claims),
+    state: "active",
+    changedAt: new Date(Math.min(claims.iat * 1000, nowMs)),
+  };
+}
+
+/** Whether `upsertMembership(change)` would write over `stored` (missing: it would insert). */
+export function changesStored(stored: StoredMembership | null, change: MembershipChange): boolean {
+  return (
+    stored === null ||
+    (stored.changedAt.getTime() < change.changedAt.getTime() &&
+      (stored.state !== change.state || stored.role !== change.role))
+  );
+}
+
+/**
+ * Record `change` in one conditional statement: insert the membership, or update it when the
+ * change is newer than the stored one and differs from it; otherwise write nothing. Tokens and
+ * webhook events both go through here, so one clock orders them: a token issued before a removal
+ * never brings the membership back, and an event older than what is stored changes nothing.
+ */
+export function upsertMembership(db: Database, change: MembershipChange) {
+  return db
+    .insert(memberships)
+    .values(change)
+    .onConflictDoUpdate({
+      target: [memberships.workosUserId, memberships.organizationId],
+      set: {
+        role: sql`excluded.role`,
+        state: sql`excluded.state`,
+        changedAt: sql`excluded.changed_at`,
+      },
+      setWhere: sql`${memberships.changedAt} < excluded.changed_at AND (${memberships.state} IS NOT excluded.state OR ${memberships.role} IS NOT excluded.role)`,
+    });
+}
+
+/** The stored membership of a user in an organization, if any. */
+export async function findMembership(
+  db: Database,
+  workosUserId: string,
+  organizationId: string,
+): Promise<StoredMembership | null> {
+  const [row] = await db
+    .select({ state: memberships.state, role: memberships.role, changedAt: memberships.changedAt })
+    .from(memberships)
+    .where(and(eq(memberships.workosUserId, workosUserId), eq(memberships.organizationId, organizationId)))
+    .limit(1);
+  return row ?? null;
+}
+
+/**
+ * The caller's access for this request. Records the token's membership when it is missing or
+ * differs and the token is newer than its last change (a write only then), and answers whether
+ * the caller is an active member of the token's organization afterwards. `stored` is what a read
+ * already saw (`null`: no membership), or `undefined` when nothing was read yet.
+ */
+export async function settleAccess(
+  db: Database,
+  claims: AccessTokenClaims,
+  stored: StoredMembership | null | undefined,
+): Promise<CallerAccess> {
+  const role = tokenRole(claims);
+  if (claims.org_id === undefined) return { role, organizationId: null };
+  let membership = stored;
+  const change = membershipFromToken(claims);
+  if (change && (membership === undefined || changesStored(membership, change))) {
+    const [written] = await upsertMembership(db, change).returning({
+      state: memberships.state,
+      role: memberships.role,
+      changedAt: memberships.changedAt,
+    });
+    // Nothing written: what is stored is as new or newer (maybe written meanwhile). Read it.
+    membership = written ?? (await findMembership(db, claims.sub, claims.org_id));
+  } else if (membership === undefined) {
+    membership = await findMembership(db, claims.sub, claims.org_id);
+  }
+  return { role, organizationId: membership?.state === "active" ? claims.org_id : null };
+}
+
+/**
+ * `workosUserId` is an active member of `organizationId`: an indexed lookup on the membership's
+ * primary key, to put inside a statement. Always false without an organization.
+ */
+export function isActiveMember(
+  db: Database,
+  workosUserId: AnySQLiteColumn | string,
+  organizationId: string | null,
+): SQL {
+  if (organizationId === null) return sql`0`;
+  return exists(
+    db
+      .select({ one: sql`1` })
+      .from(memberships)
+      .where(
+        and(
+          eq(memberships.workosUserId, workosUserId),
+          eq(memberships.organizationId, organizationId),
+          eq(memberships.state, "active"),
+        ),
+      ),
+  );
+}

@@ -1,0 +1,436 @@
+import { env } from "cloudflare:workers";
+import { and, eq } from "drizzle-orm";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { memberships, type User, users } from "../src/db/schema";
+import { call, json } from "./helpers/api";
+import { countingD1 } from "./helpers/counting-d1";
+import { addMembership, createUpload, createUser, db } from "./helpers/db";
+import { expectError, expectValidationErrorAt } from "./helpers/refusals";
+import { signToken, tokenFor } from "./helpers/tokens";
+import { mockWorkOS } from "./helpers/workos";
+import { deliverWebhook, workosEvent, workosUserObject } from "./helpers/workos-users";
+
+beforeEach(() => {
+  mockWorkOS();
+});
+
+afterEach(() => vi.restoreAllMocks());
+
+const LIST = "/api/v1/shared/users";
+const newOrg = () => `org_${crypto.randomUUID().replaceAll("-", "")}`;
+
+interface Page {
+  items: { id: string; firstName: string; lastName: string; email: string; role: string }[];
+  nextCursor: string | null;
+}
+
+type Params = Record<string, string | undefined>;
+
+async function list(token: string, params: Params = {}, d1?: D1Database) {
+  const defined = Object.entries(params).filter((entry): entry is [string, string] => entry[1] !== undefined);
+  const query = new URLSearchParams(defined).toString();
+  return call(query ? `${LIST}?${query}` : LIST, { token, env: d1 ? { DB: d1 } : {} });
+}
+
+async function page(token: string, params: Params = {}): Promise<Page> {
+  const response = await list(token, params);
+  expect(response.status).toBe(200);
+  return json<Page>(response);
+}
+
+/** Every page from the first, `between` run after each page but the last. */
+async function allPages(token: string, limit: number, between?: (pageNumber: number) => Promise<void>) {
+  const pages: Page[] = [];
+  let cursor: string | null = null;
+  do {
+    const next: Page = await page(token, { limit: String(limit), ...(cursor ? { cursor } : {}) });
+    pages.push(next);
+    cursor = next.nextCursor;
+    if (cursor) await between?.(pages.length);
+  } while (cursor);
+  return pages;
+}
+
+/** The list's order: last name, first name (ASCII case folded), then id. */
+const listOrder = (a: Pick<User, "lastName" | "firstName" | "id">, b: typeof a) => {
+  const key = (u: typeof a) => [u.lastName.toLowerCase(), u.firstName.toLowerCase(), u.id];
+  const [ka, kb] = [key(a), key(b)];
+  for (let i = 0; i < 3; i++) {
+    if ((ka[i] as string) < (kb[i] as string)) return -1;
+    if ((ka[i] as string) > (kb[i] as string)) return 1;
+  }
+  return 0;
+};
+
+const NAMES = ["ada", "Grace", "alan", "Barbara", "edsger", "Donald", "John", "frances", "Ken", "linus"];
+
+/** `count` members of a new organization with varied (and repeated) names in mixed case. */
+async function organizationOf(count: number) {
+  const org = newOrg();
+  const members: User[] = [];
+  for (let i = 0; i < count; i++) {
+    members.push(
+      await createUser({
+        organizationId: org,
+        firstName: NAMES[i % NAMES.length] as string,
+        lastName: NAMES[(i * 7) % NAMES.length] as string,
+      }),
+    );
+  }
+  return { org, members };
+}
+
+describe("GET /api/v1/shared/users", () => {
+  it("pages through 120 members with limit=50: every member exactly once, in order", async () => {
+    const { members } = await organizationOf(120);
+    const token = await tokenFor(members[0] as User);
+
+    const pages = await allPages(token, 50);
+
+    expect(pages.map((p) => p.items.length)).toEqual([50, 50, 20]);
+    expect(pages.at(-1)?.nextCursor).toBeNull();
+    const seen = pages.flatMap((p) => p.items.map((item) => item.id));
+    expect(seen).toEqual([...members].sort(listOrder).map((m) => m.id));
+  });
+
+  it("returns every member exactly once while members are added and removed between pages", async () => {
+    const { org, members } = await organizationOf(120);
+    const token = await tokenFor(members[0] as User);
+    const sorted = [...members].sort(listOrder);
+    const removed = new Set<string>();
+    const added: User[] = [];
+
+    const pages = await allPages(token, 50, async (pageNumber) => {
+      if (pageNumber !== 1) return;
+      // Remove one member already listed and one not yet reached; add one sorting first (before
+      // the cursor: not listed) and one sorting last (after it: listed).
+      for (const gone of [sorted[10], sorted[100]] as User[]) {
+        await db()
+          .update(memberships)
+          .set({ state: "deleted" })
+          .where(and(eq(memberships.workosUserId, gone.workosUserId), eq(memberships.organizationId, org)));
+        removed.add(gone.id);
+      }
+      added.push(await createUser({ organizationId: org, firstName: "Aaron", lastName: "Aaa" }));
+      added.push(await createUser({ organizationId: org, firstName: "Zed", lastName: "Zzz" }));
+    });
+
+    const seen = pages.flatMap((p) => p.items.map((item) => item.id));
+    expect(new Set(seen).size).toBe(seen.length);
+    const [first, last] = added as [User, User];
+    const expected = sorted
+      .filter((m) => m.id !== sorted[100]?.id)
+      .map((m) => m.id)
+      .concat(last.id);
+    expect(seen).toEqual(expected);
+    expect(seen).toContain(sorted[10]?.id);
+    expect(seen).not.toContain(first.id);
+  });
+
+  it("lists the caller too, in the token's role, and teammates in their role there", async () => {
+    const org = newOrg();
+    const caller = await createUser({ organizationId: org, role: "member", lastName: "Caller" });
+    await createUser({ organizationId: org, role: "admin", lastName: "Boss" });
+
+    const { items } = await page(await tokenFor(caller, { role: "owner" }));
+
+    expect(items.map((i) => [i.lastName, i.role])).toEqual([
+      ["Boss", "admin"],
+      ["Caller", "owner"],
+    ]);
+  });
+
+  it("never lists other organizations, removed or not-active memberships, or deleted and inactive users", async () => {
+    const org = newOrg();
+    const caller = await createUser({ organizationId: org, lastName: "Caller" });
+    await createUser({ organizationId: newOrg(), lastName: "Elsewhere" });
+    for (const state of ["inactive", "pending", "deleted"] as const) {
+      const user = await createUser({ organizationId: null, lastName: `Membership ${state}` });
+      await addMembership(user, org, { state });
+    }
+    await createUser({ organizationId: org, lastName: "Deleted user", state: "deleted" });
+    await createUser({ organizationId: org, lastName: "Inactive user", state: "inactive" });
+
+    const { items } = await page(await tokenFor(caller));
+
+    expect(items.map((i) => i.lastName)).toEqual(["Caller"]);
+  });
+
+  it("drops a member whose user is deleted later (the copy on the membership follows the users row)", async () => {
+    const { members } = await organizationOf(3);
+    const [caller, gone] = members as [User, User];
+    await db().update(users).set({ state: "deleted" }).where(eq(users.id, gone.id));
+
+    const { items } = await page(await tokenFor(caller));
+
+    expect(items.map((i) => i.id)).not.toContain(gone.id);
+    expect(items).toHaveLength(2);
+  });
+
+  it("sorts and searches by the user's current names, after a rename from WorkOS", async () => {
+    const { members } = await organizationOf(3);
+    const [caller, renamed] = members as [User, User];
+    await deliverWebhook(
+      workosEvent(
+        "user.updated",
+        workosUserObject(renamed.workosUserId, {
+          first_name: "Zoe",
+          last_name: "Zylstra",
+          updated_at: new Date().toISOString(),
+        }),
+      ),
+    );
+
+    const { items } = await page(await tokenFor(caller));
+    expect(items.at(-1)).toMatchObject({ id: renamed.id, lastName: "Zylstra" });
+    expect((await page(await tokenFor(caller), { q: "zyl" })).items.map((i) => i.id)).toEqual([renamed.id]);
+  });
+
+  describe("search (q)", () => {
+    async function searchable() {
+      const org = newOrg();
+      const people = {
+        ada: await createUser({
+          organizationId: org,
+          firstName: "Ada",
+          lastName: "Lovelace",
+          email: "countess@example.com",
+        }),
+        alan: await createUser({
+          organizationId: org,
+          firstName: "Alan",
+          lastName: "Turing",
+          email: "alan@bletchley.example",
+        }),
+        grace: await createUser({
+          organizationId: org,
+          firstName: "Grace",
+          lastName: "Hopper",
+          email: "amazing_grace@navy.example",
+        }),
+        percent: await createUser({
+          organizationId: org,
+          firstName: "100%",
+          lastName: "Sure",
+          email: "sure@example.com",
+        }),
+      };
+      return { people, token: await tokenFor(people.ada) };
+    }
+    const names = (p: Page) => p.items.map((i) => i.firstName);
+
+    it.each([
+      ["a first-name prefix, in any case", "AL", ["Alan"]],
+      ["a last-name prefix", "hop", ["Grace"]],
+      ['"first last"', "ada lov", ["Ada"]],
+      ["an email prefix", "countess@", ["Ada"]],
+      ["a prefix several match, in list order", "a", ["Grace", "Ada", "Alan"]],
+      ["the middle of a name (not a prefix)", "ove", []],
+      ["% as itself, not a wildcard", "100%", ["100%"]],
+      ["% alone (no one's name starts with it)", "%", []],
+      ["a prefix longer than 50 bytes", "amazing_grace@navy.example".padEnd(60, "x"), []],
+      ["_ as itself, not a wildcard", "amazing_", ["Grace"]],
+      ["_ that would match any one character", "a_a", []],
+      ["a backslash", "\\", []],
+    ])("matches %s", async (_, q, expected) => {
+      const { token } = await searchable();
+      expect(names(await page(token, { q }))).toEqual(expected);
+    });
+
+    it("ignores case beyond ASCII, in search and in order", async () => {
+      const org = newOrg();
+      const caller = await createUser({ organizationId: org, firstName: "Zed", lastName: "Zulu" });
+      const elodie = await createUser({ organizationId: org, firstName: "Élodie", lastName: "Ébert" });
+      const lukasz = await createUser({ organizationId: org, firstName: "łukasz", lastName: "ŁOŚ" });
+      const token = await tokenFor(caller);
+
+      for (const [q, expected] of [
+        ["élodie", [elodie.id]],
+        ["ÉLO", [elodie.id]],
+        ["łoś", [lukasz.id]],
+        ["ŁUKASZ ł", [lukasz.id]],
+      ] as const) {
+        expect(
+          (await page(token, { q })).items.map((i) => i.id),
+          q,
+        ).toEqual(expected);
+      }
+      // Keys compare by code point after lower-casing: z < é < ł.
+      expect((await page(token)).items.map((i) => i.id)).toEqual([caller.id, elodie.id, lukasz.id]);
+    });
+
+    it("pages through search results too", async () => {
+      const { members } = await organizationOf(30);
+      const token = await tokenFor(members[0] as User);
+      const matching = members.filter(
+        (m) => m.firstName.toLowerCase().startsWith("a") || m.lastName.toLowerCase().startsWith("a"),
+      );
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const next: Page = await page(token, { q: "a", limit: "2", ...(cursor ? { cursor } : {}) });
+        seen.push(...next.items.map((i) => i.id));
+        cursor = next.nextCursor;
+      } while (cursor);
+      expect(seen).toEqual(matching.sort(listOrder).map((m) => m.id));
+    });
+  });
+
+  describe("a token without org_id, or a caller no longer in the organization", () => {
+    it("lists the caller alone, when q lets them in", async () => {
+      const { members } = await organizationOf(5);
+      const caller = members[0] as User;
+      const token = await signToken({ sub: caller.workosUserId });
+
+      const alone = await page(token);
+      expect(alone).toEqual({
+        items: [expect.objectContaining({ id: caller.id, role: "member" })],
+        nextCursor: null,
+      });
+      expect((await page(token, { q: caller.firstName.toUpperCase() })).items).toHaveLength(1);
+      expect((await page(token, { q: "nobody-starts-like-this" })).items).toEqual([]);
+    });
+
+    it("lists the removed caller alone, with their still-valid token", async () => {
+      const { org, members } = await organizationOf(5);
+      const caller = members[0] as User;
+      const token = await tokenFor(caller);
+      await db()
+        .update(memberships)
+        .set({ state: "deleted", changedAt: new Date(Date.now() + 5_000) })
+        .where(and(eq(memberships.workosUserId, caller.workosUserId), eq(memberships.organizationId, org)));
+
+      const { items } = await page(token);
+
+      expect(items.map((i) => i.id)).toEqual([caller.id]);
+    });
+  });
+
+  describe("D1 round trips", () => {
+    it("makes exactly 1 per page: the caller check rides in the page's statement", async () => {
+      const { members } = await organizationOf(12);
+      const token = await tokenFor(members[0] as User);
+      let cursor: string | null = null;
+      for (const params of [{ limit: "5" }, { limit: "5" }, { q: "nobody" }, { q: "ada", limit: "1" }]) {
+        const d1 = countingD1(env.DB);
+        const response = await list(token, { ...params, ...(cursor ? { cursor } : {}) }, d1);
+        expect(response.status).toBe(200);
+        cursor = (await json<Page>(response)).nextCursor;
+        expect(d1.trips).toHaveLength(1);
+        expect(d1.trips[0]).toMatch(
+          /^select .* from "users" "caller" left join "memberships" "caller_membership"/i,
+        );
+      }
+    });
+
+    it("makes exactly 1 for a token without org_id", async () => {
+      const user = await createUser();
+      const d1 = countingD1(env.DB);
+      const response = await list(await signToken({ sub: user.workosUserId }), {}, d1);
+      expect(response.status).toBe(200);
+      expect(d1.roundTrips).toBe(1);
+    });
+  });
+
+  describe("the caller", () => {
+    it("is provisioned just in time and recorded as a member on the first request", async () => {
+      const { org, members } = await organizationOf(3);
+      const sub = `user_${crypto.randomUUID().replaceAll("-", "")}`;
+      mockWorkOS({
+        "https://workos-api.test/user_management/users/": () =>
+          Response.json({
+            object: "user",
+            id: sub,
+            email: "new@example.com",
+            email_verified: true,
+            first_name: "New",
+            last_name: "Comer",
+            created_at: "2026-01-02T03:04:05.000Z",
+            updated_at: "2026-01-02T03:04:05.000Z",
+          }),
+      });
+
+      const { items } = await page(await signToken({ sub, org_id: org }));
+
+      expect(items).toHaveLength(members.length + 1);
+      expect(items.map((i) => i.lastName)).toContain("Comer");
+    });
+
+    it("is 401 when deleted and 403 user_inactive when inactive", async () => {
+      for (const [state, status, code] of [
+        ["deleted", 401, "unauthenticated"],
+        ["inactive", 403, "user_inactive"],
+      ] as const) {
+        const user = await createUser({ state });
+        await expectError(await list(await tokenFor(user)), status, code);
+        await expectError(await list(await signToken({ sub: user.workosUserId })), status, code);
+      }
+    });
+
+    it("is 401 without a valid token", async () => {
+      await expectError(await call(LIST), 401, "unauthenticated");
+    });
+  });
+
+  describe("bad query parameters are 422 with loc [query, name]", () => {
+    it.each([
+      ["limit", "0"],
+      ["limit", "101"],
+      ["limit", "-1"],
+      ["limit", "abc"],
+      ["limit", "1.5"],
+      ["limit", ""],
+      ["q", ""],
+      ["q", "x".repeat(101)],
+      ["cursor", "not a cursor"],
+      ["cursor", btoa(JSON.stringify({ a: 1 }))],
+      ["cursor", btoa(JSON.stringify(["a", "b"]))],
+      ["cursor", btoa(JSON.stringify(["a", "b", 3]))],
+      ["cursor", "%%%"],
+      ["cursor", ""],
+    ])("%s=%s", async (name, value) => {
+      const user = await createUser();
+      const response = await call(`${LIST}?${name}=${encodeURIComponent(value)}`, {
+        token: await tokenFor(user),
+      });
+      await expectValidationErrorAt(response, ["query", name]);
+    });
+
+    it("accepts limit 1 and 100, and q of 100 characters", async () => {
+      const user = await createUser();
+      const token = await tokenFor(user);
+      for (const params of [{ limit: "1" }, { limit: "100" }, { q: "x".repeat(100) }]) {
+        expect((await list(token, params)).status).toBe(200);
+      }
+    });
+  });
+
+  it("answers profiles with presigned photos, no-store, and is described in /openapi.json", async () => {
+    const { members } = await organizationOf(2);
+    const [caller, teammate] = members as [User, User];
+    const upload = await createUpload(teammate);
+    await db().update(users).set({ profilePictureUploadId: upload.id }).where(eq(users.id, teammate.id));
+
+    const response = await list(await tokenFor(caller));
+
+    expect(response.headers.get("Cache-Control")).toBe("no-store");
+    const { items } = await json<{ items: Record<string, unknown>[] }>(response);
+    const shown = items.find((i) => i.id === teammate.id);
+    expect(shown).toMatchObject({ hasCustomProfilePicture: true });
+    expect(shown?.profilePictureUrl).toContain(`/uploads/${upload.id}/thumb-256.webp?`);
+
+    const spec = await json<{
+      paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
+    }>(await call("/openapi.json"));
+    const get = spec.paths["/api/v1/shared/users"]?.get;
+    expect(Object.keys(get?.responses ?? {}).sort()).toEqual([
+      "200",
+      "401",
+      "403",
+      "422",
+      "429",
+      "500",
+      "503",
+    ]);
+  });
+});
