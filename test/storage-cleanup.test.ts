@@ -13,6 +13,7 @@ import { call } from "./helpers/api";
 import { changedBefore } from "./helpers/counting-d1";
 import { createUpload, createUser, db, readUpload } from "./helpers/db";
 import { emulated } from "./helpers/uploads";
+import { deliverWebhook, workosEvent, workosUserObject } from "./helpers/workos-users";
 
 /**
  * The job runs "at" a fixed instant in 2001 and every upload here is dated relative to it: other
@@ -349,6 +350,29 @@ describe("uploads of deleted users", () => {
     const response = await call(url, { env: emulated });
     expect(response.status).toBe(404);
     expect(await response.text()).toContain("<Code>NoSuchKey</Code>");
+  });
+
+  it("end to end: after WorkOS's user.deleted webhook, the next run deletes the user's uploads", async () => {
+    const owner = await createUser();
+    const photo = await storedUpload(owner, 1 * HOUR);
+    await attach(owner, photo);
+    const attachment = await storedUpload(owner, 1 * HOUR, {
+      scope: "attachment",
+      kind: "document",
+      thumbKey: null,
+    });
+
+    const delivered = await deliverWebhook(workosEvent("user.deleted", workosUserObject(owner.workosUserId)));
+    expect(delivered.status).toBe(200);
+    expect(await db().query.users.findFirst({ where: eq(users.id, owner.id) })).toMatchObject({
+      state: "deleted",
+      profilePictureUploadId: null,
+    });
+
+    await runScheduled();
+
+    await expectDeleted(photo);
+    await expectDeleted(attachment);
   });
 
   it("keeps a deleted user's upload that a live user still has as their photo", async () => {
