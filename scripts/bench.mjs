@@ -4,9 +4,10 @@
 // this machine is shared, and interleaving spreads whatever else runs on it evenly over every phase, so
 // the ratios compare like with like. Prints, and writes to bench-results.md (git-ignored; with --write
 // into BENCHMARKS.md too), per phase: requests/s, p50 and p99 latency, errors, workerd CPU ms and D1
-// round trips per request; the ratios, JWKS fetches, a CPU breakdown, the query plans, and a verdict per
-// target. Exit code: 0 every gating target met, 1 one failed, 2 a bad command line, 3 it could not
-// measure; `--help` for the options. Everything it starts dies with it.
+// round trips per request; the ratios, JWKS fetches, a CPU breakdown, the query plans, a verdict per
+// target, and how many garbage uploads one run of the storage cleanup clears per second. Exit code: 0
+// every gating target met, 1 one failed, 2 a bad command line, 3 it could not measure; `--help` for the
+// options. Everything it starts dies with it.
 import { execFile, spawn } from "node:child_process";
 import {
   closeSync,
@@ -25,6 +26,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+import { AwsClient } from "aws4fetch";
 import { DEMO_USER, devPublicJwks, devToken } from "./dev-keys.mjs";
 import { BENCH_EXIT, judge, verdictCell } from "./lib/bench-verdict.mjs";
 import { parseCommandLine, wholeNumber } from "./lib/command-line.mjs";
@@ -160,7 +162,7 @@ async function wrangler(args) {
 const d1 = (dir, ...args) => wrangler(["d1", ...args, "DB", "--local", "--persist-to", dir]);
 const d1Json = async (dir, command) => JSON.parse(await d1(dir, "execute", "--json", "--command", command));
 
-async function startWorker(label, persistDir, jwksPort) {
+async function startWorker(label, persistDir, jwksPort, extraArgs = []) {
   const port = await freePort();
   const envFile = path.join(tmp, `${label}.env`);
   // With --env-file, wrangler reads no .dev.vars: nothing here depends on a developer's local setup.
@@ -183,6 +185,7 @@ async function startWorker(label, persistDir, jwksPort) {
   const args = [
     ...["dev", "--port", String(port), "--ip", "127.0.0.1", "--inspector-port", String(await freePort())],
     ...["--persist-to", persistDir, "--env-file", envFile, "--show-interactive-dev-session=false"],
+    ...extraArgs,
   ];
   const child = spawn("wrangler", args, {
     cwd: ROOT,
@@ -588,6 +591,86 @@ async function inspectLargeDatabase(dir) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Storage cleanup throughput: a copy of the 100-user database gets CLEANUP_UPLOADS pending uploads
+// two days old (garbage), the first CLEANUP_STORED of them with both objects PUT into local R2
+// through presigned URLs, and a third worker runs the cron once (`--test-scheduled`). Its log line
+// gives the rows deleted and the run's own duration.
+// ---------------------------------------------------------------------------------------------
+const CLEANUP_UPLOADS = 10_000;
+const CLEANUP_STORED = 500;
+
+function cleanupSeedSql(storedIds) {
+  const at = Date.now() - 2 * 24 * 3600 * 1000;
+  const row = (id) =>
+    `(${[id, DEMO_USER.id, "image", "profile_picture", "pending", "image/jpeg", 1, null, `uploads/${id}/original`, null, at, at].map(q).join(", ")})`;
+  // D1 refuses statements over 100 KB: the listed rows go 100 to an INSERT.
+  const listed = [];
+  for (let i = 0; i < storedIds.length; i += 100) {
+    listed.push(
+      `INSERT INTO uploads (${UPLOAD_COLUMNS}) VALUES\n${storedIds
+        .slice(i, i + 100)
+        .map(row)
+        .join(",\n")};`,
+    );
+  }
+  return `
+${listed.join("\n")}
+WITH RECURSIVE seq(i, h) AS (
+  SELECT 1, lower(hex(randomblob(16)))
+  UNION ALL SELECT i + 1, lower(hex(randomblob(16))) FROM seq WHERE i < ${CLEANUP_UPLOADS - storedIds.length}
+)
+INSERT INTO uploads (${UPLOAD_COLUMNS})
+SELECT ${uuidFrom("h")}, ${q(DEMO_USER.id)}, 'image', 'profile_picture', 'pending', 'image/jpeg', 1, NULL,
+       'uploads/' || h || '/original', NULL, ${at}, ${at}
+FROM seq;`;
+}
+
+async function measureCleanup(sourceDir, jwksPort) {
+  const dir = path.join(tmp, "state-cleanup");
+  cpSync(sourceDir, dir, { recursive: true });
+  const storedIds = Array.from({ length: CLEANUP_STORED }, () => crypto.randomUUID());
+  await seed(dir, "cleanup", cleanupSeedSql(storedIds));
+  const worker = await startWorker("cleanup", dir, jwksPort, ["--test-scheduled"]);
+  const r2 = new AwsClient({
+    accessKeyId: "bench-access-key-id",
+    secretAccessKey: "bench-secret-access-key-local-only",
+    service: "s3",
+    region: "auto",
+  });
+  const keys = storedIds.flatMap((id) => [`uploads/${id}/original`, `uploads/${id}/thumb-256.webp`]);
+  const put = async (key) => {
+    const signed = await r2.sign(
+      `http://127.0.0.1:${worker.port}/__s3/profile-pictures/${key}?X-Amz-Expires=600`,
+      {
+        method: "PUT",
+        aws: { signQuery: true },
+      },
+    );
+    const url = new URL(signed.url);
+    const res = await request(worker.port, {
+      method: "PUT",
+      path: `${url.pathname}${url.search}`,
+      body: "x",
+    });
+    if (res.status !== 200) throw new Error(`PUT ${key}: ${res.status} ${res.body.slice(0, 200)}`);
+  };
+  for (let i = 0; i < keys.length; i += CONCURRENCY)
+    await Promise.all(keys.slice(i, i + CONCURRENCY).map(put));
+
+  const res = await request(worker.port, { method: "GET", path: "/__scheduled?cron=17+*+*+*+*" });
+  if (res.status !== 200) throw new Error(`the scheduled run: ${res.status} ${res.body.slice(0, 200)}`);
+  await stopWorker(worker);
+  const line = readFileSync(worker.logFile, "utf8")
+    .split("\n")
+    .find((l) => l.includes('"msg":"storage cleanup"'));
+  if (!line) throw new Error(`the scheduled run logged no result:\n${tail(worker.logFile)}`);
+  const logged = JSON.parse(line.slice(line.indexOf("{")));
+  const { objects, objectsLeaked, ...byKind } = logged.deleted;
+  const rows = Object.values(byKind).reduce((sum, n) => sum + n, 0);
+  return { ...logged, rows, objects, objectsLeaked, rowsPerSecond: rows / (logged.durationMs / 1000) };
+}
+
+// ---------------------------------------------------------------------------------------------
 // The run.
 // ---------------------------------------------------------------------------------------------
 async function main() {
@@ -701,6 +784,14 @@ async function main() {
     for (const phase of phases) await slice(phase, phase.diagnostic ? DIAGNOSTIC_SLICE_MS : SLICE_MS);
   }
   await Promise.all([stopWorker(small), stopWorker(large)]);
+  log(
+    `storage cleanup: ${CLEANUP_UPLOADS} garbage uploads (${CLEANUP_STORED} with both objects in R2), one scheduled run`,
+  );
+  const cleanup = await measureCleanup(smallDir, jwksPort);
+  log(
+    `storage cleanup: ${cleanup.rows} rows and ${cleanup.objects} keys in ${cleanup.durationMs} ms: ` +
+      `${fmt(cleanup.rowsPerSecond, 0)} rows/s, ${cleanup.rounds} rounds, ${cleanup.d1RoundTrips} D1 round trips`,
+  );
 
   const results = Object.fromEntries(phases.map((phase) => [phase.key, summarize(phase)]));
   for (const r of Object.values(results)) {
@@ -785,7 +876,7 @@ async function main() {
   ];
 
   const machine = await machineInfo(small.exe);
-  const report = renderReport({ machine, results, ratios, jwks, checks, plans, counts });
+  const report = renderReport({ machine, results, ratios, jwks, checks, plans, counts, cleanup });
   console.log(`\n${report}\n`);
   writeFileSync(LATEST_RESULTS, `# Benchmark results (npm run bench)\n\n${report}\n`);
   if (options.write) await writeBenchmarks(report);
@@ -820,7 +911,7 @@ async function machineInfo(workerdExe) {
   };
 }
 
-function renderReport({ machine, results, ratios, jwks, checks, plans, counts }) {
+function renderReport({ machine, results, ratios, jwks, checks, plans, counts, cleanup }) {
   const { healthz, me, patchSmall, patchLarge, listSmall, listLarge, mePlain, patchRefused } = results;
   const row = (r) =>
     `| ${r.name} | ${r.users.toLocaleString("en-US")} | ${r.requests} | ${fmt(r.rps, 0)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${r.errors} | ${fmt(r.cpuMs, 3)} | ${fmt(r.proxyCpuMs, 3)} | ${fmt(r.d1, 2)} |`;
@@ -863,6 +954,11 @@ function renderReport({ machine, results, ratios, jwks, checks, plans, counts })
     `- JWKS fetches, from a loopback stand-in (WORKOS_JWKS_URL set, WORKOS_JWKS empty): **${jwks.small}** by the 100-user worker, ` +
       `**${jwks.large}** by the 100k worker, over the whole run (${jwks.warmup.get("small") ?? 0} and ${jwks.warmup.get("large") ?? 0} of them in the warm-up)`,
     `- Large database: ${counts.users} users, all ${counts.members} of them members of one organization, ${counts.uploads} uploads`,
+    `- Storage cleanup, one scheduled run on a copy of the 100-user database with ${CLEANUP_UPLOADS.toLocaleString("en-US")} garbage ` +
+      `uploads (${CLEANUP_STORED} of them with both objects in local R2): **${fmt(cleanup.rowsPerSecond, 0)} rows/s** ` +
+      `(${cleanup.rows} rows and ${cleanup.objects} R2 keys deleted in ${cleanup.durationMs} ms, ${cleanup.rounds} rounds of ` +
+      `at most ${cleanup.batchSize} per kind, ${cleanup.d1RoundTrips} D1 round trips` +
+      `${Object.keys(cleanup.left).length ? `; left: ${JSON.stringify(cleanup.left)}` : ", nothing left"})`,
     "",
     "| target | measured | verdict |",
     "| --- | --- | --- |",

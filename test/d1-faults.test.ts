@@ -1,9 +1,13 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { cleanUpStorage } from "../src/jobs/storage-cleanup";
+import { originalKeyFor, thumbKeyFor } from "../src/lib/object-keys";
+import * as images from "./fixtures/images";
 import { call, json } from "./helpers/api";
-import { createUpload, createUser, readUser } from "./helpers/db";
+import { createUpload, createUser, readUpload, readUser } from "./helpers/db";
 import { faultyD1 } from "./helpers/faulty-d1";
 import { signToken, tokenFor } from "./helpers/tokens";
+import { countUploads, emulated, putObject, startUpload } from "./helpers/uploads";
 import { mockWorkOS } from "./helpers/workos";
 
 afterEach(() => vi.restoreAllMocks());
@@ -110,5 +114,98 @@ describe("D1 faults", () => {
     const logged = errors.mock.calls.map((args) => String(args[0])).join("\n");
     expect(logged).toContain(res.headers.get("X-Request-Id") as string);
     expect((await readUser(user.id))?.profilePictureUploadId).toBeNull();
+  });
+
+  it("POST /api/v1/uploads: a reply lost after the insert committed is retried into one upload, 201", async () => {
+    const { user, token } = await setup();
+    const before = await countUploads(user.id);
+    const faulty = faultyD1(env.DB, [
+      { sql: /^insert into "uploads"/i, message: LOST, times: 1, when: "after" },
+    ]);
+
+    const response = await call("/api/v1/uploads", {
+      method: "POST",
+      token,
+      json: { kind: "image", scope: "profile_picture", contentType: "image/png", size: 947 },
+      env: { DB: faulty.db },
+    });
+
+    expect(response.status).toBe(201);
+    expect(faulty.attempts[0]).toBe(2);
+    const { upload } = await json<{ upload: { id: string; state: string } }>(response);
+    expect(upload.state).toBe("pending");
+    expect(await readUpload(upload.id)).toMatchObject({ ownerId: user.id, state: "pending", size: 947 });
+    expect(await countUploads(user.id)).toBe(before + 1);
+  });
+});
+
+describe("D1 replies lost after commit, in uploads and the storage cleanup", () => {
+  const HOUR = 60 * 60 * 1000;
+  const stored = async (key: string) => (await env.BUCKET.head(key)) !== null;
+
+  async function pendingWithBytes() {
+    const { user, token } = await setup();
+    const started = await startUpload(token, { contentType: "image/png", size: images.png.byteLength });
+    expect((await putObject(started.uploadUrl, images.png, started.uploadHeaders)).status).toBe(200);
+    return { user, token, id: started.upload.id };
+  }
+
+  const complete = (token: string, id: string, db: D1Database) =>
+    call(`/api/v1/uploads/${id}/complete`, { method: "POST", token, env: { ...emulated, DB: db } });
+
+  /** The hourly run a day and an hour later, when every pending upload made here is garbage. */
+  async function cleanUpNextDay(db: D1Database = env.DB) {
+    vi.spyOn(console, "log").mockImplementation(() => {});
+    return cleanUpStorage({ ...env, DB: db }, new Date(Date.now() + 25 * HOUR));
+  }
+
+  it("complete: a reply lost after the state change committed answers ready and keeps the thumbnail", async () => {
+    const { token, id } = await pendingWithBytes();
+    const faulty = faultyD1(env.DB, [{ sql: /^update "uploads"/i, message: LOST, times: 1, when: "after" }]);
+
+    const response = await complete(token, id, faulty.db);
+
+    expect(response.status).toBe(200);
+    expect((await json(response)).state).toBe("ready");
+    expect(faulty.attempts[0]).toBe(2);
+    expect(await readUpload(id)).toMatchObject({ state: "ready", thumbKey: thumbKeyFor(id) });
+    expect(await stored(thumbKeyFor(id))).toBe(true);
+  });
+
+  it("complete: a state change that keeps failing is 503, and the cleanup later deletes the thumbnail it wrote", async () => {
+    const { token, id } = await pendingWithBytes();
+    const faulty = faultyD1(env.DB, [{ sql: /^update "uploads"/i, message: LOST, times: 99 }]);
+
+    const response = await complete(token, id, faulty.db);
+
+    expect(response.status).toBe(503);
+    // Whether the change landed is unknown to complete, so the thumbnail stays; the row says pending.
+    expect(await readUpload(id)).toMatchObject({ state: "pending", thumbKey: null });
+    expect(await stored(thumbKeyFor(id))).toBe(true);
+
+    await cleanUpNextDay();
+
+    expect(await readUpload(id)).toBeUndefined();
+    expect(await stored(originalKeyFor(id))).toBe(false);
+    expect(await stored(thumbKeyFor(id))).toBe(false);
+  });
+
+  it("storage cleanup: a reply lost after the delete committed is retried, and the objects still go", async () => {
+    const { user } = await setup();
+    const upload = await createUpload(user, { state: "pending", thumbKey: null });
+    await env.BUCKET.put(upload.objectKey, "original bytes");
+    await env.BUCKET.put(thumbKeyFor(upload.id), "thumbnail bytes");
+    const faulty = faultyD1(env.DB, [
+      { sql: /^delete from "uploads"/i, message: LOST, times: 1, when: "after" },
+    ]);
+
+    const counts = await cleanUpNextDay(faulty.db);
+
+    expect(faulty.attempts[0]).toBe(2);
+    expect(counts.pending).toBeGreaterThanOrEqual(1);
+    expect(counts.objectsLeaked).toBe(0);
+    expect(await readUpload(upload.id)).toBeUndefined();
+    expect(await stored(upload.objectKey)).toBe(false);
+    expect(await stored(thumbKeyFor(upload.id))).toBe(false);
   });
 });

@@ -1,8 +1,12 @@
 import { env } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { users } from "../src/db/schema";
+import { cleanUpStorage } from "../src/jobs/storage-cleanup";
+import { MAX_PENDING_UPLOADS_PER_USER } from "../src/routes/uploads/upload-rules";
 import { call } from "./helpers/api";
 import { type BoundStatement, countingD1 } from "./helpers/counting-d1";
-import { createUpload, createUser } from "./helpers/db";
+import { createUpload, createUser, db } from "./helpers/db";
 import { signToken } from "./helpers/tokens";
 import { mockWorkOS } from "./helpers/workos";
 
@@ -17,9 +21,9 @@ async function planOf({ sql, params }: BoundStatement): Promise<string[]> {
 }
 
 /** Run `request` through the worker and return the plans of every statement it sent to D1. */
-async function plansOf(request: () => Promise<Response>, d1: ReturnType<typeof countingD1>) {
+async function plansOf(request: () => Promise<Response>, d1: ReturnType<typeof countingD1>, status = 200) {
   const response = await request();
-  expect(response.status).toBe(200);
+  expect(response.status).toBe(status);
   expect(d1.statements.length).toBeGreaterThan(0);
   return Promise.all(
     d1.statements.map(async (statement) => ({ sql: statement.sql, plan: await planOf(statement) })),
@@ -121,6 +125,87 @@ describe("every lookup the routes make is indexed (EXPLAIN QUERY PLAN of the sta
     for (const path of ["/api/v1/users/me", `/api/v1/shared/users/${teammate.id}`]) {
       const d1 = countingD1(env.DB);
       expectIndexed(await plansOf(() => call(path, { token, env: { DB: d1 } }), d1));
+    }
+  });
+
+  it("POST /api/v1/uploads, and its refusal when the caller has too many uploads pending", async () => {
+    mockWorkOS();
+    const user = await createUser();
+    const token = await signToken({ sub: user.workosUserId, org_id: "org_acme" });
+    const start = (d1: ReturnType<typeof countingD1>) => () =>
+      call("/api/v1/uploads", {
+        method: "POST",
+        token,
+        json: { kind: "image", scope: "profile_picture", contentType: "image/png", size: 947 },
+        env: { DB: d1 },
+      });
+    const created = countingD1(env.DB);
+    const plans = await plansOf(start(created), created, 201);
+    expectIndexed(plans);
+    const insert = plans.find((p) => /^insert into "uploads"/i.test(p.sql));
+    expect(insert?.plan.join(" | ")).toContain(
+      "uploads_owner_id_state_created_at_idx (owner_id=? AND state=?)",
+    );
+
+    for (let i = 1; i < MAX_PENDING_UPLOADS_PER_USER; i++) await createUpload(user, { state: "pending" });
+    const refused = countingD1(env.DB);
+    const refusal = await plansOf(start(refused), refused, 429);
+    expectIndexed(refusal);
+    for (const { sql, plan } of refusal.filter((p) => /"uploads"/.test(p.sql))) {
+      expect(plan.join(" | "), sql).toMatch(
+        /uploads_owner_id_state_created_at_idx|sqlite_autoindex_uploads_1/,
+      );
+    }
+  });
+});
+
+describe("every statement of a storage cleanup run is indexed", () => {
+  it("selects, deletes, reads back and counts each category through its index", async () => {
+    const now = Date.now();
+    const ago = (ms: number) => new Date(now - ms);
+    const DAY = 24 * 60 * 60 * 1000;
+    const owner = await createUser();
+    const deleted = await createUser();
+    for (let i = 0; i < 2; i++) {
+      await createUpload(owner, { state: "pending", createdAt: ago(2 * DAY), updatedAt: ago(2 * DAY) });
+      await createUpload(owner, { state: "failed", createdAt: ago(8 * DAY), updatedAt: ago(8 * DAY) });
+      await createUpload(owner, { createdAt: ago(8 * DAY), updatedAt: ago(8 * DAY) });
+      await createUpload(deleted);
+    }
+    await db().update(users).set({ state: "deleted" }).where(eq(users.id, deleted.id));
+    const d1 = countingD1(env.DB);
+    vi.spyOn(console, "log").mockImplementation(() => {});
+
+    // One upload a batch and no time: every category is left unfinished, so its count runs too.
+    await cleanUpStorage({ ...env, DB: d1 }, new Date(now), { batchSize: 1, timeBudgetMs: 0 });
+
+    const plans = await Promise.all(
+      d1.statements.map(async (statement) => ({
+        sql: statement.sql,
+        plan: (await planOf(statement)).join(" | "),
+      })),
+    );
+    // Per category: the candidates, the guarded delete and its read-back (one batch), and the count of what is left.
+    expect(plans).toHaveLength(4 * 4);
+    for (const { sql, plan } of plans) {
+      // The one scan allowed: the partial index that holds nothing but deleted users.
+      const scans = plan.split(" | ").filter((step) => /^SCAN (users|uploads)\b/.test(step));
+      expect(scans, sql).toEqual(scans.map(() => "SCAN users USING COVERING INDEX users_deleted_idx"));
+      expect(plan, sql).not.toContain("TEMP B-TREE");
+      if (/^(delete|select "id" from)/.test(sql)) {
+        // The batch's own rows by primary key, never the category's whole backlog.
+        expect(plan, sql).toMatch(
+          /^SEARCH uploads USING (COVERING )?INDEX sqlite_autoindex_uploads_1 \(id=\?\)/,
+        );
+        continue;
+      }
+      const expected = /"users"."state" = \?/.test(sql)
+        ? "SEARCH uploads USING INDEX uploads_owner_id_state_created_at_idx (owner_id=?)"
+        : /"uploads"."scope" = \?/.test(sql)
+          ? "SEARCH uploads USING INDEX uploads_state_scope_updated_at_idx (state=? AND scope=? AND updated_at<?)"
+          : "SEARCH uploads USING INDEX uploads_state_created_at_idx (state=? AND created_at<?)";
+      expect(plan, sql).toContain(expected);
+      expect(plan, sql).toContain("users_profile_picture_upload_id_idx (profile_picture_upload_id=?)");
     }
   });
 });

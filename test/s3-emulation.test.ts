@@ -240,6 +240,41 @@ describe("/__s3/{bucket}/{key} (local S3 emulation)", () => {
     expect(rightType.status).toBe(200);
   });
 
+  it("refuses a second write-once PUT with 412 PreconditionFailed, as R2 does, and keeps the first object", async () => {
+    const key = freshKey();
+    const url = await presignUrl(r2, {
+      method: "PUT",
+      key,
+      expiresInSeconds: 600,
+      headers: { "If-None-Match": "*" },
+    });
+    const put = (body: Uint8Array) =>
+      call(url, { method: "PUT", body, headers: { "If-None-Match": "*" }, env: emulated });
+    expect((await put(images.png)).status).toBe(200);
+    await expectS3Error(await put(images.jpeg), 412, "PreconditionFailed");
+    expect((await env.BUCKET.head(key))?.size).toBe(images.png.byteLength);
+  });
+
+  it("answers a browser's preflight for an upload PUT from an allowed origin", async () => {
+    const response = await call(await presign("PUT", freshKey()), {
+      method: "OPTIONS",
+      headers: {
+        Origin: "https://app.example.com",
+        "Access-Control-Request-Method": "PUT",
+        // What a page sends with an upload URL's headers; the browser adds Content-Length itself.
+        "Access-Control-Request-Headers": "content-type, if-none-match",
+      },
+      env: emulated,
+    });
+    expect(response.status).toBeLessThan(300);
+    expect(response.headers.get("Access-Control-Allow-Origin")).toBe("https://app.example.com");
+    expect(response.headers.get("Access-Control-Allow-Methods")).toContain("PUT");
+    const allowed = (response.headers.get("Access-Control-Allow-Headers") ?? "")
+      .toLowerCase()
+      .split(/\s*,\s*/);
+    expect(allowed).toEqual(expect.arrayContaining(["content-type", "if-none-match"]));
+  });
+
   it("answers 405 for methods S3 presigned URLs do not get here", async () => {
     const response = await call(await presign("GET", freshKey()), { method: "DELETE", env: emulated });
     await expectS3Error(response, 405, "MethodNotAllowed");

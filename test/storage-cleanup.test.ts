@@ -2,16 +2,18 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from "cloudflare:workers";
 import { eq, inArray } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { createDb } from "../src/db/client";
 import { type Upload, type User, uploads, users } from "../src/db/schema";
 import worker from "../src/index";
-import {
-  CLEANUP_BATCH_SIZE,
-  cleanUpStorage,
-  deleteUnreferencedUploads,
-  garbageUploads,
-  unreferencedUploadsDelete,
-} from "../src/jobs/storage-cleanup";
+import { cleanUpStorage, deleteUnreferencedUploads } from "../src/jobs/storage-cleanup";
+import { loadConfig } from "../src/lib/config";
+import { thumbKeyFor } from "../src/lib/object-keys";
+import { presignThumbUrl } from "../src/lib/presign";
+import { call } from "./helpers/api";
+import { changedBefore } from "./helpers/counting-d1";
 import { createUpload, createUser, db, readUpload } from "./helpers/db";
+import { emulated } from "./helpers/uploads";
+import { deliverWebhook, workosEvent, workosUserObject } from "./helpers/workos-users";
 
 /**
  * The job runs "at" a fixed instant in 2001 and every upload here is dated relative to it: other
@@ -58,6 +60,32 @@ const attach = (user: User, upload: Upload) =>
   db().update(users).set({ profilePictureUploadId: upload.id }).where(eq(users.id, user.id));
 
 afterEach(() => vi.restoreAllMocks());
+
+/** Run `cleanUpStorage` and return what it logged (one JSON line) with its counts. */
+async function cleanUpLogged(limits: Parameters<typeof cleanUpStorage>[2] = {}) {
+  const log = vi.spyOn(console, "log").mockImplementation(() => {});
+  const counts = await cleanUpStorage(env, new Date(RUN_AT), limits);
+  expect(log).toHaveBeenCalledTimes(1);
+  const line = String(log.mock.calls[0]?.[0]);
+  log.mockRestore();
+  return { counts, logged: JSON.parse(line) };
+}
+
+/** `count` pending uploads of `owner`, one second apart, older than anything else in this file. */
+async function oldPendingUploads(owner: User, count: number, daysAgo: number) {
+  for (let i = 0; i < count; i++) {
+    await createUpload(owner, {
+      state: "pending",
+      createdAt: ago(daysAgo * DAY - i * 1000),
+      updatedAt: ago(daysAgo * DAY - i * 1000),
+    });
+  }
+}
+
+const remainingOf = async (owner: User) =>
+  (await db().query.uploads.findMany({ where: eq(uploads.ownerId, owner.id) })).map((u) =>
+    u.createdAt.getTime(),
+  );
 
 describe("scheduled storage cleanup", () => {
   it("deletes a pending upload older than 24 hours with its object", async () => {
@@ -154,31 +182,33 @@ describe("scheduled storage cleanup", () => {
     await expectKept(upload);
   });
 
-  it("deletes at most one batch per category per run, oldest first, and the rest on the next run", async () => {
+  it("clears more than one batch in one run, until a batch comes back short", async () => {
     const owner = await createUser();
-    const total = CLEANUP_BATCH_SIZE + CLEANUP_BATCH_SIZE / 2;
-    // Older than anything else in this file, so the first batch is exactly this owner's oldest rows.
-    for (let i = 0; i < total; i++) {
-      await createUpload(owner, {
-        state: "pending",
-        createdAt: ago(1000 * DAY - i * 1000),
-        updatedAt: ago(1000 * DAY - i * 1000),
-      });
-    }
-    const remaining = async () =>
-      (await db().query.uploads.findMany({ where: eq(uploads.ownerId, owner.id) })).map((u) =>
-        u.createdAt.getTime(),
-      );
+    await oldPendingUploads(owner, 10, 1000);
 
-    await runScheduled();
+    const { counts, logged } = await cleanUpLogged({ batchSize: 3 });
 
-    const afterFirst = await remaining();
-    expect(afterFirst).toHaveLength(total - CLEANUP_BATCH_SIZE);
-    expect(Math.min(...afterFirst)).toBe(ago(1000 * DAY - CLEANUP_BATCH_SIZE * 1000).getTime());
+    expect(await remainingOf(owner)).toEqual([]);
+    expect(counts.pending).toBe(10);
+    // 3 + 3 + 3 + 1: the fourth batch came back short.
+    expect(logged).toMatchObject({ level: "info", batchSize: 3, rounds: 4, left: {} });
+  });
 
-    await runScheduled();
+  it("starts no new round once the time budget is spent, oldest first, and logs what it left", async () => {
+    const owner = await createUser();
+    await oldPendingUploads(owner, 10, 1100);
 
-    expect(await remaining()).toEqual([]);
+    const { counts, logged } = await cleanUpLogged({ batchSize: 3, timeBudgetMs: 0 });
+
+    expect(counts.pending).toBe(3);
+    const remaining = await remainingOf(owner);
+    expect(remaining).toHaveLength(7);
+    expect(Math.min(...remaining)).toBe(ago(1100 * DAY - 3 * 1000).getTime());
+    expect(logged).toMatchObject({ level: "warn", rounds: 1, left: { pending: 7 } });
+
+    const next = await cleanUpLogged({ batchSize: 3, maxRounds: 2 });
+    expect(next.counts.pending).toBe(6);
+    expect(next.logged).toMatchObject({ level: "warn", rounds: 2, left: { pending: 1 } });
   });
 
   it("does not let referenced profile pictures crowd garbage out of a batch", async () => {
@@ -188,23 +218,11 @@ describe("scheduled storage cleanup", () => {
     await attach(owner, current);
     const garbage = await storedUpload(owner, 3999 * DAY);
 
-    const counts = await cleanUpStorage(env, new Date(RUN_AT), { batchSize: 1 });
+    const counts = await cleanUpStorage(env, new Date(RUN_AT), { batchSize: 1, maxRounds: 1 });
 
     expect(counts.unreferencedProfilePictures).toBe(1);
     await expectKept(current);
     await expectDeleted(garbage);
-  });
-
-  it("takes a smaller batch size when asked", async () => {
-    const owner = await createUser();
-    for (let i = 0; i < 5; i++) {
-      await createUpload(owner, { state: "failed", createdAt: ago(2000 * DAY), updatedAt: ago(2000 * DAY) });
-    }
-
-    const counts = await cleanUpStorage(env, new Date(RUN_AT), { batchSize: 2 });
-
-    expect(counts.failed).toBe(2);
-    expect(await db().query.uploads.findMany({ where: eq(uploads.ownerId, owner.id) })).toHaveLength(3);
   });
 
   it("logs one JSON line with the counts and no URL", async () => {
@@ -227,9 +245,11 @@ describe("scheduled storage cleanup", () => {
       pending: expect.any(Number),
       failed: expect.any(Number),
       unreferencedProfilePictures: expect.any(Number),
+      ofDeletedUsers: expect.any(Number),
       objects: expect.any(Number),
       objectsLeaked: 0,
     });
+    expect(entry.left).toEqual({});
     expect(entry.deleted.pending).toBeGreaterThanOrEqual(1);
     expect(entry.deleted.objects).toBeGreaterThanOrEqual(2);
   });
@@ -240,13 +260,17 @@ describe("deleteUnreferencedUploads", () => {
     const owner = await createUser();
     const racing = await storedUpload(owner, 8 * DAY);
     const garbage = await storedUpload(owner, 8 * DAY);
-    // The job chose both; then, before its delete, the owner sets one as their photo.
-    const candidates = inArray(uploads.id, [racing.id, garbage.id]);
-    await attach(owner, racing);
+    // The batch selects both; then, just before its delete, the owner sets one as their photo.
+    const racingDb = changedBefore(env.DB, /^delete from "uploads"/i, () => attach(owner, racing));
 
-    const result = await deleteUnreferencedUploads(db(), env.BUCKET, candidates);
+    const result = await deleteUnreferencedUploads(
+      createDb(racingDb),
+      env.BUCKET,
+      { where: inArray(uploads.id, [racing.id, garbage.id]) },
+      10,
+    );
 
-    expect(result).toEqual({ uploads: 1, objects: 2, objectsLeaked: 0 });
+    expect(result).toEqual({ selected: 2, uploads: 1, objects: 2, objectsLeaked: 0 });
     await expectKept(racing);
     await expectDeleted(garbage);
   });
@@ -261,29 +285,109 @@ describe("deleteUnreferencedUploads", () => {
     } as unknown as R2Bucket;
     const logError = vi.spyOn(console, "error").mockImplementation(() => {});
 
-    const result = await deleteUnreferencedUploads(db(), refusingBucket, eq(uploads.id, upload.id));
+    const result = await deleteUnreferencedUploads(
+      db(),
+      refusingBucket,
+      { where: eq(uploads.id, upload.id) },
+      10,
+    );
 
-    expect(result).toEqual({ uploads: 1, objects: 0, objectsLeaked: 2 });
+    expect(result).toEqual({ selected: 1, uploads: 1, objects: 0, objectsLeaked: 2 });
     expect(await readUpload(upload.id)).toBeUndefined();
     expect(await stored(upload.objectKey)).toBe(true);
     expect(logError).toHaveBeenCalledWith(expect.stringContaining(upload.objectKey));
   });
+
+  it("deletes the thumbnail by the key derived from the id, also when the row never recorded it", async () => {
+    const owner = await createUser();
+    // A complete wrote the thumbnail, then its state change failed: pending, no thumb_key.
+    const upload = await storedUpload(owner, 25 * HOUR, { state: "pending", thumbKey: null });
+    await env.BUCKET.put(thumbKeyFor(upload.id), "thumbnail bytes");
+
+    await runScheduled();
+
+    await expectDeleted(upload);
+    expect(await stored(thumbKeyFor(upload.id))).toBe(false);
+  });
 });
 
-describe("storage cleanup query plans", () => {
-  it("finds every category's batch through indexes, never a table scan", async () => {
-    const database = db();
-    for (const [category, candidates] of Object.entries(garbageUploads(database, new Date(RUN_AT), 100))) {
-      const { sql, params } = unreferencedUploadsDelete(database, candidates).toSQL();
-      const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`)
-        .bind(...params)
-        .all<{ detail: string }>();
-      const plan = results.map((row) => row.detail).join("\n");
+describe("uploads of deleted users", () => {
+  /** A user taken out of service as the WorkOS webhook does: state deleted, custom photo detached. */
+  const deleteUser = (user: User) =>
+    db().update(users).set({ state: "deleted", profilePictureUploadId: null }).where(eq(users.id, user.id));
 
-      expect(plan, category).toContain("uploads_state_created_at_idx");
-      expect(plan, category).toContain("users_profile_picture_upload_id_idx");
-      expect(plan, category).not.toMatch(/^SCAN (uploads|users)\b/m);
-    }
+  it("deletes every upload of a deleted user at the next run, whatever its state or age, with its objects", async () => {
+    const owner = await createUser();
+    const photo = await storedUpload(owner, 1 * HOUR);
+    await attach(owner, photo);
+    const owned = [
+      photo,
+      await storedUpload(owner, 1 * HOUR, { state: "pending", thumbKey: null }),
+      await storedUpload(owner, 1 * HOUR, { state: "failed", failureReason: "not an image", thumbKey: null }),
+      await storedUpload(owner, 365 * DAY, { scope: "attachment", kind: "document", thumbKey: null }),
+    ];
+    const bystander = await createUser();
+    const theirs = await storedUpload(bystander, 1 * HOUR);
+    await deleteUser(owner);
+
+    const counts = await cleanUpStorage(env, new Date(RUN_AT));
+
+    expect(counts.ofDeletedUsers).toBe(owned.length);
+    for (const upload of owned) await expectDeleted(upload);
+    await expectKept(theirs);
+  });
+
+  it("answers 404 for a thumbnail URL handed out before the user was deleted", async () => {
+    const owner = await createUser();
+    const photo = await storedUpload(owner, 1 * HOUR);
+    await attach(owner, photo);
+    const url = await presignThumbUrl(loadConfig({ ...env, ...emulated } as Env), photo.thumbKey as string);
+    expect((await call(url, { env: emulated })).status).toBe(200);
+    await deleteUser(owner);
+
+    await runScheduled();
+
+    const response = await call(url, { env: emulated });
+    expect(response.status).toBe(404);
+    expect(await response.text()).toContain("<Code>NoSuchKey</Code>");
+  });
+
+  it("end to end: after WorkOS's user.deleted webhook, the next run deletes the user's uploads", async () => {
+    const owner = await createUser();
+    const photo = await storedUpload(owner, 1 * HOUR);
+    await attach(owner, photo);
+    const attachment = await storedUpload(owner, 1 * HOUR, {
+      scope: "attachment",
+      kind: "document",
+      thumbKey: null,
+    });
+
+    const delivered = await deliverWebhook(workosEvent("user.deleted", workosUserObject(owner.workosUserId)));
+    expect(delivered.status).toBe(200);
+    expect(await db().query.users.findFirst({ where: eq(users.id, owner.id) })).toMatchObject({
+      state: "deleted",
+      profilePictureUploadId: null,
+    });
+
+    await runScheduled();
+
+    await expectDeleted(photo);
+    await expectDeleted(attachment);
+  });
+
+  it("keeps a deleted user's upload that a live user still has as their photo", async () => {
+    // An admin set a teammate's photo from the admin's own upload, then the admin was deleted.
+    const admin = await createUser({ role: "admin" });
+    const teammate = await createUser();
+    const shared = await storedUpload(admin, 1 * HOUR);
+    const other = await storedUpload(admin, 1 * HOUR);
+    await attach(teammate, shared);
+    await deleteUser(admin);
+
+    await runScheduled();
+
+    await expectKept(shared);
+    await expectDeleted(other);
   });
 });
 

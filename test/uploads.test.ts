@@ -1,9 +1,14 @@
 import { env } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { type Upload, type User, uploads } from "../src/db/schema";
 import { originalKeyFor, thumbKeyFor } from "../src/lib/object-keys";
+import { MAX_PENDING_UPLOADS_PER_USER } from "../src/routes/uploads/upload-rules";
 import * as images from "./fixtures/images";
 import { call, json } from "./helpers/api";
-import { createUpload, createUser, readUpload, readUser } from "./helpers/db";
+import { changedBefore } from "./helpers/counting-d1";
+import { createUpload, createUser, db, readUpload, readUser } from "./helpers/db";
+import { bucketChangedBefore } from "./helpers/hooked-r2";
 import { signToken } from "./helpers/tokens";
 import {
   completeUpload,
@@ -19,6 +24,7 @@ import {
 import { mockWorkOS } from "./helpers/workos";
 
 const MiB = 1024 * 1024;
+const HOUR = 60 * 60 * 1000;
 
 beforeEach(() => {
   mockWorkOS();
@@ -76,14 +82,20 @@ describe("POST /api/v1/uploads", () => {
       thumbUrl: null,
     });
     expect(body.uploadMethod).toBe("PUT");
-    expect(body.uploadHeaders).toEqual({ "Content-Type": "image/png" });
+    expect(body.uploadHeaders).toEqual({
+      "Content-Type": "image/png",
+      "Content-Length": "947",
+      "If-None-Match": "*",
+    });
 
     const url = new URL(body.uploadUrl as string);
     expect(`${url.origin}${url.pathname}`).toBe(
       `${S3_ENDPOINT}/profile-pictures/${originalKeyFor(upload.id)}`,
     );
     expect(url.searchParams.get("X-Amz-Expires")).toBe("600");
-    expect(url.searchParams.get("X-Amz-SignedHeaders")).toBe("host");
+    expect(url.searchParams.get("X-Amz-SignedHeaders")).toBe(
+      "content-length;content-type;host;if-none-match",
+    );
     const expiresAt = Date.parse(body.expiresAt as string);
     expect(expiresAt).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000 + 600_000);
     expect(expiresAt).toBeLessThanOrEqual(Date.now() + 600_000);
@@ -101,7 +113,11 @@ describe("POST /api/v1/uploads", () => {
       size: 20 * MiB,
     });
     expect(started.upload).toMatchObject({ kind: "document", scope: "attachment", state: "pending" });
-    expect(started.uploadHeaders).toEqual({ "Content-Type": "application/pdf" });
+    expect(started.uploadHeaders).toEqual({
+      "Content-Type": "application/pdf",
+      "Content-Length": String(20 * MiB),
+      "If-None-Match": "*",
+    });
   });
 
   it.each([
@@ -129,6 +145,30 @@ describe("POST /api/v1/uploads", () => {
     expect(await countUploads(user.id)).toBe(0);
   });
 
+  it.each(["constructor", "__proto__", " Constructor ", "__PROTO__"])(
+    "refuses the content type %j, a name every object inherits, as a content type the scope does not allow",
+    async (contentType) => {
+      const { user, token } = await caller();
+      const response = await call("/api/v1/uploads", {
+        method: "POST",
+        token,
+        json: { kind: "image", scope: "profile_picture", contentType, size: 947 },
+      });
+      expect(response.status).toBe(422);
+      expect(await json(response)).toEqual({
+        code: "validation_error",
+        detail: [
+          {
+            loc: ["body", "contentType"],
+            msg: "Content type not allowed for scope profile_picture; allowed: image/jpeg, image/png, image/webp, image/gif",
+            type: "value_error",
+          },
+        ],
+      });
+      expect(await countUploads(user.id)).toBe(0);
+    },
+  );
+
   it("refuses an attachment over 25 MiB, and a missing key, pointing at the field", async () => {
     const { user, token } = await caller();
     const tooBig = await call("/api/v1/uploads", {
@@ -151,6 +191,66 @@ describe("POST /api/v1/uploads", () => {
     expect(await countUploads(user.id)).toBe(0);
   });
 
+  describe(`at most ${MAX_PENDING_UPLOADS_PER_USER} pending uploads per user`, () => {
+    const start = (token: string) =>
+      call("/api/v1/uploads", {
+        method: "POST",
+        token,
+        json: { kind: "image", scope: "profile_picture", contentType: "image/png", size: 947 },
+        env: emulated,
+      });
+    const pendingUploads = async (user: User, count: number, createdAt = new Date()) => {
+      for (let i = 0; i < count; i++)
+        await createUpload(user, { state: "pending", createdAt, updatedAt: createdAt });
+    };
+
+    it("refuses one more with 429 rate_limited and a Retry-After for when the oldest is gone, creating nothing", async () => {
+      const { user, token } = await caller();
+      const oldest = new Date(Math.floor(Date.now() / 1000) * 1000 - 3 * HOUR);
+      await pendingUploads(user, 1, oldest);
+      await pendingUploads(user, MAX_PENDING_UPLOADS_PER_USER - 1);
+
+      const before = Date.now();
+      const response = await start(token);
+
+      expect(response.status).toBe(429);
+      expect(await json(response)).toEqual({
+        detail: `You have ${MAX_PENDING_UPLOADS_PER_USER} uploads pending, the most one user may have: complete them, or wait until they expire (24 hours after they were started).`,
+        code: "rate_limited",
+      });
+      // Expired 24 h after it started, deleted by the hourly cleanup within the hour after.
+      const retryAfter = Number(response.headers.get("Retry-After"));
+      const goneBy = oldest.getTime() + 25 * HOUR;
+      expect(retryAfter).toBeGreaterThanOrEqual(Math.floor((goneBy - Date.now()) / 1000));
+      expect(retryAfter).toBeLessThanOrEqual(Math.ceil((goneBy - before) / 1000));
+      expect(await countUploads(user.id)).toBe(MAX_PENDING_UPLOADS_PER_USER);
+    });
+
+    it("counts only pending uploads, and only the caller's", async () => {
+      const { user, token } = await caller();
+      await pendingUploads(user, MAX_PENDING_UPLOADS_PER_USER - 1);
+      for (const state of ["ready", "failed"] as const) {
+        for (let i = 0; i < MAX_PENDING_UPLOADS_PER_USER; i++) await createUpload(user, { state });
+      }
+      const other = await caller();
+      await pendingUploads(other.user, MAX_PENDING_UPLOADS_PER_USER);
+
+      expect((await start(token)).status).toBe(201);
+      expect((await start(token)).status).toBe(429);
+      expect((await start(other.token)).status).toBe(429);
+    });
+
+    it("never overshoots when creates race: the count and the insert are one statement", async () => {
+      const { user, token } = await caller();
+      await pendingUploads(user, MAX_PENDING_UPLOADS_PER_USER - 2);
+
+      const responses = await Promise.all(Array.from({ length: 6 }, () => start(token)));
+
+      expect(responses.map((response) => response.status).sort()).toEqual([201, 201, 429, 429, 429, 429]);
+      expect(await countUploads(user.id)).toBe(MAX_PENDING_UPLOADS_PER_USER);
+    });
+  });
+
   it("requires a token and a JSON body", async () => {
     const { user, token } = await caller();
     const anonymous = await call("/api/v1/uploads", {
@@ -166,6 +266,115 @@ describe("POST /api/v1/uploads", () => {
     });
     expect(form.status).toBe(415);
     expect(await countUploads(user.id)).toBe(0);
+  });
+});
+
+describe("PUT to the presigned upload URL (write-once, exact size)", () => {
+  /** S3's XML error, as R2 answers it. */
+  async function expectS3Error(response: Response, status: number, code: string) {
+    expect(response.status).toBe(status);
+    expect(response.headers.get("Content-Type")).toBe("application/xml");
+    expect(await response.text()).toContain(`<Code>${code}</Code>`);
+  }
+
+  const storedBytes = async (key: string) => {
+    const object = await env.BUCKET.get(key);
+    return object ? new Uint8Array(await object.arrayBuffer()) : null;
+  };
+
+  it("refuses a second PUT once the upload is ready (412), and the checked bytes stay", async () => {
+    const { token } = await caller();
+    const { started, completed } = await uploadThroughApi(token, images.png, { contentType: "image/png" });
+    const ready = await json<UploadJson>(completed);
+    expect(ready.state).toBe("ready");
+    const thumbBefore = await env.BUCKET.head(thumbKeyFor(ready.id));
+    const rowBefore = await readUpload(ready.id);
+
+    // Same length and type, so only If-None-Match stands between these bytes and the checked ones.
+    const swap = new Uint8Array(images.png.byteLength).fill(7);
+    await expectS3Error(
+      await putObject(started.uploadUrl, swap, started.uploadHeaders),
+      412,
+      "PreconditionFailed",
+    );
+
+    expect(await storedBytes(originalKeyFor(ready.id))).toEqual(images.png);
+    expect((await env.BUCKET.head(thumbKeyFor(ready.id)))?.etag).toBe(thumbBefore?.etag);
+    expect(await readUpload(ready.id)).toEqual(rowBefore);
+  });
+
+  it("refuses a second PUT before complete too: the first bytes are the ones checked", async () => {
+    const { token } = await caller();
+    const started = await startUpload(token, { contentType: "image/png", size: images.png.byteLength });
+    expect((await putObject(started.uploadUrl, images.png, started.uploadHeaders)).status).toBe(200);
+    const swap = new Uint8Array(images.png.byteLength).fill(7);
+    await expectS3Error(
+      await putObject(started.uploadUrl, swap, started.uploadHeaders),
+      412,
+      "PreconditionFailed",
+    );
+    const upload = await json<UploadJson>(await completeUpload(token, started.upload.id));
+    expect(upload.state).toBe("ready");
+    expect(await storedBytes(originalKeyFor(upload.id))).toEqual(images.png);
+  });
+
+  it.each([
+    ["longer", images.png.byteLength + 1],
+    ["shorter", images.png.byteLength - 1],
+  ])(
+    "refuses a %s body than declared (403, the signed Content-Length) before complete",
+    async (_, length) => {
+      const { token } = await caller();
+      const started = await startUpload(token, { contentType: "image/png", size: images.png.byteLength });
+      const body = new Uint8Array(length);
+      body.set(images.png.slice(0, length));
+
+      await expectS3Error(
+        await putObject(started.uploadUrl, body, started.uploadHeaders),
+        403,
+        "SignatureDoesNotMatch",
+      );
+
+      expect(await env.BUCKET.head(originalKeyFor(started.upload.id))).toBeNull();
+      const response = await completeUpload(token, started.upload.id);
+      expect(response.status).toBe(409);
+      expect((await json(response)).code).toBe("upload_not_ready");
+      expect((await readUpload(started.upload.id))?.state).toBe("pending");
+    },
+  );
+
+  it("stores nothing when a body carries more bytes than the signed Content-Length it claims", async () => {
+    // Impossible on the wire (HTTP framing ends the body there), possible for a request built in process.
+    const { token } = await caller();
+    const started = await startUpload(token, { contentType: "image/png", size: images.png.byteLength });
+    const longer = new Uint8Array(images.png.byteLength + 100);
+    longer.set(images.png);
+    const response = await call(started.uploadUrl, {
+      method: "PUT",
+      body: longer,
+      headers: started.uploadHeaders,
+      env: emulated,
+    });
+    await expectS3Error(response, 400, "IncompleteBody");
+    expect(await env.BUCKET.head(originalKeyFor(started.upload.id))).toBeNull();
+  });
+
+  it.each<[string, (headers: Record<string, string>) => Record<string, string>, string]>([
+    ["without If-None-Match", ({ "If-None-Match": _, ...rest }) => rest, "AuthorizationQueryParametersError"],
+    [
+      "with another Content-Type",
+      (headers) => ({ ...headers, "Content-Type": "image/gif" }),
+      "SignatureDoesNotMatch",
+    ],
+  ])("refuses a PUT %s (403): every listed header is signed", async (_, change, code) => {
+    const { token } = await caller();
+    const started = await startUpload(token, { contentType: "image/png", size: images.png.byteLength });
+    await expectS3Error(
+      await putObject(started.uploadUrl, images.png, change(started.uploadHeaders)),
+      403,
+      code,
+    );
+    expect(await env.BUCKET.head(originalKeyFor(started.upload.id))).toBeNull();
   });
 });
 
@@ -240,10 +449,11 @@ describe("POST /api/v1/uploads/{upload_id}/complete", () => {
     },
   );
 
-  it("marks an object whose size differs from the declared size failed", async () => {
+  it("marks an object whose size differs from the declared size failed, however it got into R2", async () => {
     const { token } = await caller();
     const started = await startUpload(token, { contentType: "image/png", size: images.png.byteLength - 1 });
-    expect((await putObject(started.uploadUrl, images.png, started.uploadHeaders)).status).toBe(200);
+    // The upload URL cannot store another size (see the PUT tests); a write that bypasses it can.
+    await env.BUCKET.put(originalKeyFor(started.upload.id), images.png);
     const upload = await json<UploadJson>(await completeUpload(token, started.upload.id));
     expect(upload.state).toBe("failed");
     expect(upload.failureReason).toBe(
@@ -326,51 +536,147 @@ describe("POST /api/v1/uploads/{upload_id}/complete", () => {
     expect(await env.BUCKET.head(thumbKeyFor(started.upload.id))).toBeNull();
   });
 
-  it("settles once when two completes race: both answer ready, one thumbnail", async () => {
-    const { token } = await caller();
+  /** A pending upload whose bytes (the JPEG fixture) are in R2, ready to complete. */
+  async function uploaded(token: string) {
     const started = await startUpload(token, { contentType: "image/jpeg", size: images.jpeg.byteLength });
-    await putObject(started.uploadUrl, images.jpeg, started.uploadHeaders);
+    expect((await putObject(started.uploadUrl, images.jpeg, started.uploadHeaders)).status).toBe(200);
+    return started.upload.id;
+  }
 
-    const responses = await Promise.all([
-      completeUpload(token, started.upload.id),
-      completeUpload(token, started.upload.id),
-    ]);
-    const bodies = await Promise.all(responses.map((response) => json<UploadJson>(response)));
+  /** `complete` with a D1 whose settling UPDATE first runs `change` (what a racing party did). */
+  const completeWhenSettling = (token: string, id: string, change: () => Promise<unknown>) =>
+    call(`/api/v1/uploads/${id}/complete`, {
+      method: "POST",
+      token,
+      env: { ...emulated, DB: changedBefore(env.DB, /^update "uploads"/i, change) },
+    });
+
+  const thumbnailOf = async (id: string) => {
+    const thumb = await env.BUCKET.get(thumbKeyFor(id));
+    return thumb ? imageInfo(await thumb.arrayBuffer()) : null;
+  };
+
+  it("settles once when two completes race: the later one changes nothing and answers the same", async () => {
+    const { token } = await caller();
+    const id = await uploaded(token);
+    const first = completeUpload(token, id);
+    let settledByFirst: Upload | undefined;
+    // The second checks the same bytes too, but writes its thumbnail (and so settles) only once the
+    // first has settled, and a moment later, so a second state change would show in updated_at.
+    const bucket = bucketChangedBefore(env.BUCKET, "put", async (key) => {
+      if (key !== thumbKeyFor(id)) return;
+      await first;
+      settledByFirst = await readUpload(id);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    });
+    const second = call(`/api/v1/uploads/${id}/complete`, {
+      method: "POST",
+      token,
+      env: { ...emulated, BUCKET: bucket },
+    });
+
+    const responses = await Promise.all([first, second]);
+
     expect(responses.map((response) => response.status)).toEqual([200, 200]);
-    expect(bodies.map((body) => body.state)).toEqual(["ready", "ready"]);
-    expect(await readUpload(started.upload.id)).toMatchObject({
-      state: "ready",
-      thumbKey: thumbKeyFor(started.upload.id),
-    });
-    const thumb = await env.BUCKET.get(thumbKeyFor(started.upload.id));
-    expect(await imageInfo(await (thumb as R2ObjectBody).arrayBuffer())).toMatchObject({
-      width: 256,
-      height: 256,
-    });
+    const [a, b] = await Promise.all(responses.map((response) => json<UploadJson>(response)));
+    expect(a?.state).toBe("ready");
+    expect(b).toEqual(a);
+    expect(settledByFirst).toMatchObject({ state: "ready", thumbKey: thumbKeyFor(id) });
+    expect(await readUpload(id)).toEqual(settledByFirst);
+    expect(await thumbnailOf(id)).toMatchObject({ width: 256, height: 256 });
   });
 
-  it("settles a race between good and bad bytes to one consistent state", async () => {
+  it("answers 409 and writes nothing when the object is replaced mid-check, then judges the new bytes", async () => {
     const { token } = await caller();
-    const started = await startUpload(token, { contentType: "image/png", size: images.png.byteLength });
-    await putObject(started.uploadUrl, images.png, started.uploadHeaders);
-    const garbage = new Uint8Array(images.png.byteLength).fill(7);
+    const id = await uploaded(token);
+    const garbage = new Uint8Array(images.jpeg.byteLength).fill(7);
+    let swapped = false;
+    // Upload URLs write once, so only a write that bypasses them could do this; it lands between
+    // the check's `head` and its first read.
+    const bucket = bucketChangedBefore(env.BUCKET, "get", async (key) => {
+      if (swapped || key !== originalKeyFor(id)) return;
+      swapped = true;
+      await env.BUCKET.put(key, garbage);
+    });
 
-    const [first, second] = await Promise.all([
-      completeUpload(token, started.upload.id),
-      putObject(started.uploadUrl, garbage, started.uploadHeaders).then(() =>
-        completeUpload(token, started.upload.id),
-      ),
-    ]);
-    const row = await readUpload(started.upload.id);
-    expect(["ready", "failed"]).toContain(row?.state);
-    for (const response of [first, second]) {
-      // Each answer is the settled state, or 409 when the bytes were swapped mid-check.
-      if (response.status === 409) continue;
-      expect(response.status).toBe(200);
-      expect((await json<UploadJson>(response)).state).toBe(row?.state);
-    }
-    const thumb = await env.BUCKET.head(thumbKeyFor(started.upload.id));
-    if (row?.state === "ready") expect(thumb).not.toBeNull();
+    const response = await call(`/api/v1/uploads/${id}/complete`, {
+      method: "POST",
+      token,
+      env: { ...emulated, BUCKET: bucket },
+    });
+
+    expect(response.status).toBe(409);
+    expect(await json(response)).toEqual({
+      detail: "The object changed while it was being checked; complete the upload again.",
+      code: "upload_not_ready",
+    });
+    expect(await readUpload(id)).toMatchObject({ state: "pending", thumbKey: null });
+    expect(await env.BUCKET.head(thumbKeyFor(id))).toBeNull();
+
+    const again = await json<UploadJson>(await completeUpload(token, id));
+    expect(again).toMatchObject({ state: "failed", failureReason: "The bytes are not image/jpeg." });
+    expect(await env.BUCKET.head(originalKeyFor(id))).toBeNull();
+  });
+
+  it("drops its thumbnail when the cron deleted the upload while it was being checked (404)", async () => {
+    const { user, token } = await caller();
+    const id = await uploaded(token);
+    // What the hourly cleanup does to a pending upload: the row, then its objects. It happens
+    // after the bytes were checked, just before the thumbnail is written.
+    const bucket = bucketChangedBefore(env.BUCKET, "put", async (key) => {
+      if (key !== thumbKeyFor(id)) return;
+      await db().delete(uploads).where(eq(uploads.id, id));
+      await env.BUCKET.delete([originalKeyFor(id), thumbKeyFor(id)]);
+    });
+
+    const response = await call(`/api/v1/uploads/${id}/complete`, {
+      method: "POST",
+      token,
+      env: { ...emulated, BUCKET: bucket },
+    });
+
+    expect(response.status).toBe(404);
+    expect(await json(response)).toEqual({ detail: "Upload not found.", code: "upload_not_found" });
+    expect(await env.BUCKET.head(thumbKeyFor(id))).toBeNull();
+    expect(await env.BUCKET.head(originalKeyFor(id))).toBeNull();
+    expect(await countUploads(user.id)).toBe(0);
+  });
+
+  it("drops its thumbnail when another complete settled the upload failed first", async () => {
+    const { token } = await caller();
+    const id = await uploaded(token);
+    // The other complete got an error about the bytes from the Images binding and won the race.
+    const response = await completeWhenSettling(token, id, async () => {
+      await db()
+        .update(uploads)
+        .set({ state: "failed", failureReason: "The image could not be decoded.", updatedAt: new Date() })
+        .where(eq(uploads.id, id));
+      await env.BUCKET.delete(originalKeyFor(id));
+    });
+
+    expect(response.status).toBe(200);
+    expect(await json<UploadJson>(response)).toMatchObject({
+      state: "failed",
+      failureReason: "The image could not be decoded.",
+      thumbUrl: null,
+    });
+    expect(await readUpload(id)).toMatchObject({ state: "failed", thumbKey: null });
+    expect(await env.BUCKET.head(thumbKeyFor(id))).toBeNull();
+  });
+
+  it("keeps the thumbnail when another complete made the upload ready first: both wrote the same key", async () => {
+    const { token } = await caller();
+    const id = await uploaded(token);
+    const response = await completeWhenSettling(token, id, () =>
+      db()
+        .update(uploads)
+        .set({ state: "ready", thumbKey: thumbKeyFor(id), updatedAt: new Date() })
+        .where(eq(uploads.id, id)),
+    );
+
+    expect(response.status).toBe(200);
+    expect((await json<UploadJson>(response)).state).toBe("ready");
+    expect(await thumbnailOf(id)).toMatchObject({ format: "image/webp", width: 256, height: 256 });
   });
 });
 
@@ -476,6 +782,9 @@ describe("GET /openapi.json", () => {
   it("documents the upload routes with their scope rules, and not the S3 emulation", async () => {
     const doc = await json<{
       paths: Record<string, Record<string, { description?: string; responses: object }>>;
+      components: {
+        schemas: Record<string, { properties: Record<string, { description?: string; example?: unknown }> }>;
+      };
     }>(await call("/openapi.json"));
     expect(Object.keys(doc.paths["/api/v1/uploads/{upload_id}/complete"]?.post?.responses ?? {})).toEqual(
       expect.arrayContaining(["200", "401", "404", "409", "422"]),
@@ -486,5 +795,18 @@ describe("GET /openapi.json", () => {
     expect(description).toContain("at most 10485760 bytes (10 MiB)");
     expect(description).toContain("`application/pdf` (kind `document`)");
     expect(Object.keys(doc.paths).some((path) => path.startsWith("/__s3"))).toBe(false);
+    // The pending cap, its status and code, in the route's own words.
+    expect(description).toContain(
+      `at most ${MAX_PENDING_UPLOADS_PER_USER} uploads \`pending\` at a time: one more is \`429 rate_limited\``,
+    );
+    expect(doc.paths["/api/v1/uploads"]?.post?.responses).toHaveProperty("429");
+    // What a browser page must know about uploadHeaders.
+    const uploadHeaders = doc.components.schemas.CreateUploadResponse?.properties.uploadHeaders;
+    expect(uploadHeaders?.description).toContain("a browser refuses a script-set one");
+    expect(uploadHeaders?.example).toEqual({
+      "Content-Type": "image/png",
+      "Content-Length": "48213",
+      "If-None-Match": "*",
+    });
   });
 });

@@ -33,7 +33,11 @@ export const users = sqliteTable(
     createdAt: timestamp("created_at").notNull(),
     updatedAt: timestamp("updated_at").notNull(),
   },
-  (t) => [index("users_profile_picture_upload_id_idx").on(t.profilePictureUploadId)],
+  (t) => [
+    index("users_profile_picture_upload_id_idx").on(t.profilePictureUploadId),
+    // The storage cleanup's way to the uploads of deleted users, without reading the live ones.
+    index("users_deleted_idx").on(t.id).where(sql`${t.state} = 'deleted'`),
+  ],
 );
 
 export const uploadKinds = ["image", "document", "other"] as const;
@@ -63,8 +67,14 @@ export const uploads = sqliteTable(
     updatedAt: timestamp("updated_at").notNull(),
   },
   (t) => [
-    index("uploads_owner_id_idx").on(t.ownerId),
+    // By owner, and by owner and state in age order: a user's pending uploads are counted (and
+    // the oldest found) reading only those.
+    index("uploads_owner_id_state_created_at_idx").on(t.ownerId, t.state, t.createdAt),
     index("uploads_state_created_at_idx").on(t.state, t.createdAt),
+    // The cleanup's unattached photos: ready profile pictures in the order they became stale, so
+    // its range never enters the ready attachments (kept for good). A partial index would hold
+    // less, but SQLite's planner, without statistics, prefers the (state, created_at) index to it.
+    index("uploads_state_scope_updated_at_idx").on(t.state, t.scope, t.updatedAt),
   ],
 );
 

@@ -1,12 +1,11 @@
-import { and, asc, eq, inArray, lt, notExists, type SQL, sql } from "drizzle-orm";
+import { and, asc, count, eq, inArray, lt, notExists, type SQL, sql } from "drizzle-orm";
+import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { createDb, type Database } from "../db/client";
 import { type UploadState, uploads, users } from "../db/schema";
 import { D1Tracker, trackD1 } from "../lib/d1";
+import { thumbKeyFor } from "../lib/object-keys";
 
-/** Rows deleted per category per run: hourly runs clear 2,400 a day each, and one run stays short. */
-export const CLEANUP_BATCH_SIZE = 100;
-
-const HOUR_MS = 60 * 60 * 1000;
+export const HOUR_MS = 60 * 60 * 1000;
 const DAY_MS = 24 * HOUR_MS;
 /** A pending upload's PUT URL is long expired by then: the client gave up. */
 export const PENDING_MAX_AGE_MS = DAY_MS;
@@ -14,57 +13,95 @@ export const PENDING_MAX_AGE_MS = DAY_MS;
 export const FAILED_MAX_AGE_MS = 7 * DAY_MS;
 export const UNREFERENCED_MAX_AGE_MS = 7 * DAY_MS;
 
+/** How often the cron runs the cleanup (`[triggers]` in wrangler.toml). */
+const CLEANUP_INTERVAL_MS = HOUR_MS;
+
+/** When a pending upload started at `createdAt` will have expired and been deleted (if the cleanup keeps up). */
+export const pendingUploadGoneBy = (createdAt: Date) =>
+  new Date(createdAt.getTime() + PENDING_MAX_AGE_MS + CLEANUP_INTERVAL_MS);
+
 /** R2 deletes at most 1,000 keys a call. @see https://developers.cloudflare.com/r2/api/workers/workers-api-reference/#bucket-method-definitions */
 const R2_DELETE_MAX_KEYS = 1000;
 
-export interface CleanupCounts {
-  /** Upload rows deleted, by why they were garbage. */
-  pending: number;
-  failed: number;
-  unreferencedProfilePictures: number;
+export interface CleanupLimits {
+  /** Uploads per batch: two keys each, so one batch's objects go in one R2 call. */
+  batchSize: number;
+  /** No new round starts after this long (wall clock, from the start of the run). */
+  timeBudgetMs: number;
+  /** Nor after this many rounds, each one batch of every unfinished category. */
+  maxRounds: number;
+}
+
+/**
+ * A run takes batches until every category comes back short, for at most 30 s and 60 rounds: well
+ * inside a Cron Trigger's limits (on the Paid plan, 15 minutes of CPU for a schedule of an hour or
+ * more, and 15 minutes of wall clock). A round makes at most 12 subrequests (per category: the
+ * selection, the delete batch, one R2 call), so 60 rounds make at most 720, inside even the older
+ * limit of 1,000 per invocation. And D1 runs one query at a time: 30 s an hour leaves it to the
+ * requests.
+ * @see https://developers.cloudflare.com/workers/platform/limits/
+ */
+export const CLEANUP_LIMITS: CleanupLimits = { batchSize: 500, timeBudgetMs: 30_000, maxRounds: 60 };
+
+export type GarbageCategory = "pending" | "failed" | "unreferencedProfilePictures" | "ofDeletedUsers";
+
+export type CleanupCounts = Record<GarbageCategory, number> & {
   /** R2 keys deleted (originals and thumbnails; a key with no object counts too). */
   objects: number;
   /** R2 keys whose delete failed after their row was gone; logged by key, to remove by hand. */
   objectsLeaked: number;
-}
+};
 
 /**
- * Delete one batch of each kind of garbage upload, as of `now`, then its objects; logs one line
- * with the counts and returns them.
- *
- * Each batch is one `DELETE ... RETURNING`: selection and delete are the same statement, so an
- * upload completed or attached meanwhile is not selected. Only garbage rows are picked (the
- * reference check is in the selection too), so referenced rows never crowd a batch out.
+ * Delete garbage uploads as of `now`, with their objects, in rounds of one batch per category
+ * until every category comes back short or the limits are reached; logs one line with the counts,
+ * and with what is left when it stopped early. Returns the counts.
  */
 export async function cleanUpStorage(
   env: Env,
   now: Date,
-  { batchSize = CLEANUP_BATCH_SIZE }: { batchSize?: number } = {},
+  limits: Partial<CleanupLimits> = {},
 ): Promise<CleanupCounts> {
+  const { batchSize, timeBudgetMs, maxRounds } = { ...CLEANUP_LIMITS, ...limits };
   const started = Date.now();
   const d1 = new D1Tracker();
   const db = createDb(trackD1(env.DB, d1));
+  const categories = garbageCategories(db, now);
   const counts: CleanupCounts = {
     pending: 0,
     failed: 0,
     unreferencedProfilePictures: 0,
+    ofDeletedUsers: 0,
     objects: 0,
     objectsLeaked: 0,
   };
-  for (const [category, candidates] of Object.entries(garbageUploads(db, now, batchSize))) {
-    const deleted = await deleteUnreferencedUploads(db, env.BUCKET, candidates);
-    counts[category as GarbageCategory] = deleted.uploads;
-    counts.objects += deleted.objects;
-    counts.objectsLeaked += deleted.objectsLeaked;
-  }
+  let unfinished = Object.keys(categories) as GarbageCategory[];
+  let rounds = 0;
+  do {
+    rounds++;
+    const finished = new Set<GarbageCategory>();
+    for (const category of unfinished) {
+      const batch = await deleteUnreferencedUploads(db, env.BUCKET, categories[category], batchSize);
+      counts[category] += batch.uploads;
+      counts.objects += batch.objects;
+      counts.objectsLeaked += batch.objectsLeaked;
+      if (batch.selected < batchSize) finished.add(category);
+    }
+    unfinished = unfinished.filter((category) => !finished.has(category));
+  } while (unfinished.length > 0 && Date.now() - started < timeBudgetMs && rounds < maxRounds);
 
+  // Stopped early: say how much is left, so a backlog shows in the logs before it shows in R2.
+  const left: Partial<Record<GarbageCategory, number>> = {};
+  for (const category of unfinished) left[category] = await countUnreferenced(db, categories[category]);
   console.log(
     JSON.stringify({
-      level: "info",
+      level: unfinished.length ? "warn" : "info",
       msg: "storage cleanup",
       now: now.toISOString(),
       batchSize,
+      rounds,
       deleted: counts,
+      left,
       d1RoundTrips: d1.roundTrips,
       durationMs: Date.now() - started,
     }),
@@ -72,21 +109,47 @@ export async function cleanUpStorage(
   return counts;
 }
 
+/** Which uploads a category holds, and in which order a batch takes them. */
+export interface Garbage {
+  where: SQL;
+  /** Oldest first, by the column the category's index is ordered by; none when all go anyway. */
+  oldestFirst?: SQLiteColumn;
+}
+
+export interface BatchResult {
+  /** Candidates the batch selected: fewer than asked means the category is done for now. */
+  selected: number;
+  /** Upload rows deleted. */
+  uploads: number;
+  objects: number;
+  objectsLeaked: number;
+}
+
 /**
- * Delete the uploads `candidates` selects that no user references, then their objects.
+ * Delete up to `batchSize` uploads of `garbage` that no user references, then their objects.
  *
- * The reference check is in the `DELETE` itself, so a reference that appears after the candidates
- * were chosen keeps the upload (and `users.profile_picture_upload_id`'s foreign key would refuse
- * the delete anyway, failing the whole batch). Objects go only after their row is gone: a failure
- * between the two leaks an object, it never leaves a row pointing at missing bytes.
+ * Every statement here is safe for D1 to repeat after a reply lost past its commit
+ * (`src/lib/d1.ts`): the candidates and their keys are read first; the delete repeats the whole
+ * condition (an upload completed, attached or re-stamped since it was read is kept, and
+ * `users.profile_picture_upload_id`'s foreign key would refuse the delete anyway); and which rows
+ * went is read back in the same batch (a D1 batch is one transaction), never taken from a
+ * `RETURNING` that a retry would answer empty. Objects go only after their row: a failure between
+ * the two leaks an object, it never leaves a row pointing at missing bytes. The thumbnail key is
+ * derived from the id, so a thumbnail written by a `complete` whose state change failed goes too.
  */
 export async function deleteUnreferencedUploads(
   db: Database,
   bucket: R2Bucket,
-  candidates: SQL,
-): Promise<{ uploads: number; objects: number; objectsLeaked: number }> {
-  const deleted = await unreferencedUploadsDelete(db, candidates);
-  const keys = deleted.flatMap((row) => (row.thumbKey ? [row.objectKey, row.thumbKey] : [row.objectKey]));
+  garbage: Garbage,
+  batchSize: number,
+): Promise<BatchResult> {
+  const candidates = await selectCandidates(db, garbage, batchSize);
+  if (candidates.length === 0) return { selected: 0, uploads: 0, objects: 0, objectsLeaked: 0 };
+  const ids = candidates.map((candidate) => candidate.id);
+  const [, kept] = await db.batch([guardedDelete(db, garbage, ids), stillStored(db, ids)]);
+  const keptIds = new Set(kept.map((row) => row.id));
+  const deleted = candidates.filter((candidate) => !keptIds.has(candidate.id));
+  const keys = deleted.flatMap((row) => [row.objectKey, thumbKeyFor(row.id)]);
   let objectsLeaked = 0;
   for (let i = 0; i < keys.length; i += R2_DELETE_MAX_KEYS) {
     const chunk = keys.slice(i, i + R2_DELETE_MAX_KEYS);
@@ -104,55 +167,82 @@ export async function deleteUnreferencedUploads(
       );
     }
   }
-  return { uploads: deleted.length, objects: keys.length - objectsLeaked, objectsLeaked };
+  return {
+    selected: candidates.length,
+    uploads: deleted.length,
+    objects: keys.length - objectsLeaked,
+    objectsLeaked,
+  };
 }
-
-export type GarbageCategory = "pending" | "failed" | "unreferencedProfilePictures";
 
 /**
- * One batch of each category, oldest first, as a condition on `uploads.id` (a subquery, so the
- * selection runs inside the delete statement). Attachments that are ready are never garbage here.
+ * The categories as of `now`. Ready attachments of live users are never garbage. An upload a user
+ * references as their profile picture is never garbage either, whoever owns it: an admin may have
+ * set a teammate's photo from the admin's own upload, and that photo stays while it is in use,
+ * also after the admin was deleted.
  */
-export function garbageUploads(db: Database, now: Date, batchSize: number): Record<GarbageCategory, SQL> {
+export function garbageCategories(db: Database, now: Date): Record<GarbageCategory, Garbage> {
   const before = (ageMs: number) => new Date(now.getTime() - ageMs);
-  const conditions = {
-    pending: stale("pending", before(PENDING_MAX_AGE_MS)),
-    failed: stale("failed", before(FAILED_MAX_AGE_MS)),
-    unreferencedProfilePictures: and(
-      stale("ready", before(UNREFERENCED_MAX_AGE_MS)),
-      eq(uploads.scope, "profile_picture"),
-    ),
-  };
-  const batchOf = (condition: SQL | undefined) =>
-    inArray(
-      uploads.id,
-      db
-        .select({ id: uploads.id })
-        .from(uploads)
-        .where(and(condition, unreferenced(db)))
-        .orderBy(asc(uploads.createdAt))
-        .limit(batchSize),
-    );
   return {
-    pending: batchOf(conditions.pending),
-    failed: batchOf(conditions.failed),
-    unreferencedProfilePictures: batchOf(conditions.unreferencedProfilePictures),
+    pending: { where: stale("pending", before(PENDING_MAX_AGE_MS)), oldestFirst: uploads.createdAt },
+    failed: { where: stale("failed", before(FAILED_MAX_AGE_MS)), oldestFirst: uploads.createdAt },
+    // Served by `uploads_state_scope_updated_at_idx`: stale ready photos only, oldest first.
+    unreferencedProfilePictures: {
+      where: and(
+        eq(uploads.state, "ready"),
+        eq(uploads.scope, "profile_picture"),
+        lt(uploads.updatedAt, before(UNREFERENCED_MAX_AGE_MS)),
+      ) as SQL,
+      oldestFirst: uploads.updatedAt,
+    },
+    // Everything a deleted user owns, at once: no grace period. Reached through the partial
+    // `users_deleted_idx`, one probe of `uploads_owner_id_state_created_at_idx` per deleted user.
+    ofDeletedUsers: {
+      where: inArray(
+        uploads.ownerId,
+        db.select({ id: users.id }).from(users).where(eq(users.state, "deleted")),
+      ),
+    },
   };
 }
 
-/** The guarded delete itself; exported so a test can read its query plan. */
-export const unreferencedUploadsDelete = (db: Database, candidates: SQL) =>
+/** One batch's candidates with the key of their original; exported so a test can read its plan. */
+export const selectCandidates = (db: Database, garbage: Garbage, batchSize: number) =>
   db
-    .delete(uploads)
-    .where(and(candidates, unreferenced(db)))
-    .returning({ objectKey: uploads.objectKey, thumbKey: uploads.thumbKey });
+    .select({ id: uploads.id, objectKey: uploads.objectKey })
+    .from(uploads)
+    .where(and(garbage.where, unreferenced(db)))
+    .orderBy(...(garbage.oldestFirst ? [asc(garbage.oldestFirst)] : []))
+    .limit(batchSize);
+
+/** The candidates, by id, as a single bound value: D1 binds at most 100 values a statement. */
+const inIds = (ids: string[]) => sql`${uploads.id} in (select value from json_each(${JSON.stringify(ids)}))`;
+
+/**
+ * The candidates, if they still are garbage. The repeated condition is wrapped in a unary `+`,
+ * which SQLite's planner cannot use to pick an index: left bare, it would prefer the category's
+ * index and read the whole backlog on every batch instead of the batch's rows by primary key.
+ */
+const guardedDelete = (db: Database, garbage: Garbage, ids: string[]) =>
+  db.delete(uploads).where(and(inIds(ids), sql`+(${garbage.where})`, unreferenced(db)));
+
+const stillStored = (db: Database, ids: string[]) =>
+  db.select({ id: uploads.id }).from(uploads).where(inIds(ids));
+
+async function countUnreferenced(db: Database, garbage: Garbage): Promise<number> {
+  const [row] = await db
+    .select({ count: count() })
+    .from(uploads)
+    .where(and(garbage.where, unreferenced(db)));
+  return row?.count ?? 0;
+}
 
 /**
  * In `state`, last changed before `cutoff`. `updated_at >= created_at`, so the `created_at` bound
  * changes nothing but lets `uploads_state_created_at_idx` range-scan instead of a table scan.
  */
 const stale = (state: UploadState, cutoff: Date) =>
-  and(eq(uploads.state, state), lt(uploads.createdAt, cutoff), lt(uploads.updatedAt, cutoff));
+  and(eq(uploads.state, state), lt(uploads.createdAt, cutoff), lt(uploads.updatedAt, cutoff)) as SQL;
 
 /** No user has this upload as their profile picture (served by `users_profile_picture_upload_id_idx`). */
 const unreferenced = (db: Database) =>

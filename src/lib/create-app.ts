@@ -84,7 +84,8 @@ function allowedOrigin(origin: string, c: Context<AppBindings>): string | null {
 const corsPolicy = cors({
   origin: allowedOrigin,
   allowMethods: ["GET", "POST", "PATCH", "PUT", "HEAD", "OPTIONS"],
-  allowHeaders: ["Authorization", "Content-Type", "X-Request-Id"],
+  // If-None-Match: signed into upload URLs, so a page PUTting to the local S3 emulation sends it.
+  allowHeaders: ["Authorization", "Content-Type", "X-Request-Id", "If-None-Match"],
   exposeHeaders: ["X-Request-Id", "Retry-After"],
   maxAge: 600,
 });

@@ -37,10 +37,17 @@ export interface PresignOptions {
   expiresInSeconds: number;
   /** Signing time in epoch seconds; defaults to now. */
   signedAt?: number;
+  /**
+   * Headers the request must carry with exactly these values, signed besides `host`: a request
+   * without one, or with another value, fails the signature.
+   */
+  headers?: Record<string, string>;
 }
 
 /**
- * A SigV4 query-signed URL (service `s3`, region `auto`, only `host` signed), as R2 accepts.
+ * A SigV4 query-signed URL (service `s3`, region `auto`), as R2 accepts: `host` and the given
+ * headers signed, every one of them (aws4fetch leaves Content-Type and Content-Length out
+ * unless told `allHeaders`).
  * @see https://developers.cloudflare.com/r2/api/s3/presigned-urls/
  */
 export async function presignUrl(r2: R2Config, options: PresignOptions): Promise<string> {
@@ -48,7 +55,12 @@ export async function presignUrl(r2: R2Config, options: PresignOptions): Promise
   url.searchParams.set("X-Amz-Expires", String(options.expiresInSeconds));
   const signed = await clientFor(r2).sign(url.toString(), {
     method: options.method,
-    aws: { signQuery: true, datetime: amzDate(options.signedAt ?? Math.floor(Date.now() / 1000)) },
+    headers: options.headers ?? {},
+    aws: {
+      signQuery: true,
+      allHeaders: true,
+      datetime: amzDate(options.signedAt ?? Math.floor(Date.now() / 1000)),
+    },
   });
   return signed.url;
 }

@@ -12,7 +12,7 @@ export interface CountingD1 extends D1Database {
   /** The SQL of each round trip made so far, in order (a batch's statements joined by `;`). */
   readonly trips: string[];
   readonly roundTrips: number;
-  /** Each single-statement round trip with the values bound to it (batches are not listed). */
+  /** Each statement sent with the values bound to it, those of a batch one by one. */
   readonly statements: BoundStatement[];
 }
 
@@ -23,7 +23,7 @@ export interface BoundStatement {
 
 type RoundTripHook = (sql: string) => void | Promise<void>;
 
-const statementSql = new WeakMap<D1PreparedStatement, string>();
+const boundStatements = new WeakMap<D1PreparedStatement, BoundStatement>();
 
 export function countingD1(
   inner: D1Database,
@@ -56,7 +56,7 @@ export function countingD1(
       raw: ((options?: { columnNames?: boolean }) =>
         trip(sql, () => statement.raw(options as { columnNames: true }), params)) as never,
     };
-    statementSql.set(wrapped, sql);
+    boundStatements.set(wrapped, { sql, params });
     unwrapped.set(wrapped, statement);
     return wrapped;
   };
@@ -67,10 +67,13 @@ export function countingD1(
       return trips.length;
     },
     prepare: (sql: string) => wrap(inner.prepare(sql), sql),
-    batch: ((statements: D1PreparedStatement[]) =>
-      trip(statements.map((s) => statementSql.get(s) ?? "?").join("; "), () =>
-        inner.batch(statements.map((s) => unwrapped.get(s) ?? s)),
-      )) as D1Database["batch"],
+    batch: ((batched: D1PreparedStatement[]) => {
+      const bound = batched.map((s) => boundStatements.get(s) ?? { sql: "?", params: [] });
+      statements.push(...bound);
+      return trip(bound.map((s) => s.sql).join("; "), () =>
+        inner.batch(batched.map((s) => unwrapped.get(s) ?? s)),
+      );
+    }) as D1Database["batch"],
     exec: (query: string) => trip(query, () => inner.exec(query)),
     dump: () => inner.dump(),
     withSession: (constraint?: string) => inner.withSession(constraint),

@@ -49,9 +49,15 @@ export async function startUpload(token: string, request: UploadRequest): Promis
   return json<StartedUploadJson>(response);
 }
 
-/** PUT bytes to a presigned URL, through the worker's S3 emulation. */
+/**
+ * PUT bytes to a presigned URL, through the worker's S3 emulation, as an HTTP client sends them:
+ * `Content-Length` is the body's real length, whatever `headers` say (curl, Node's fetch and
+ * browsers all set it from the body).
+ */
 export function putObject(url: string, bytes: Uint8Array, headers: Record<string, string> = {}) {
-  return call(url, { method: "PUT", body: bytes, headers, env: emulated });
+  const sent = new Headers(headers);
+  sent.set("Content-Length", String(bytes.byteLength));
+  return call(url, { method: "PUT", body: bytes, headers: Object.fromEntries(sent), env: emulated });
 }
 
 export function completeUpload(token: string, uploadId: string) {

@@ -7,12 +7,16 @@ import { verifyPresignedRequest } from "./verify-presigned-url";
 
 const METHODS = new Set(["GET", "HEAD", "PUT"]);
 
+const preconditionFailed = () =>
+  new S3Error(412, "PreconditionFailed", "At least one of the preconditions you specified did not hold.");
+
 /**
  * Local development only (`LOCAL_S3_EMULATION=true`): R2's S3 API for presigned URLs, at
  * `/__s3/{bucket}/{key}`, so every presigned URL the service hands out works under `wrangler dev`
  * with `R2_S3_ENDPOINT=http://localhost:8787/__s3`. GET, HEAD and PUT check the SigV4 query
- * signature as R2 would, then serve the `BUCKET` binding. When off, these paths do not exist (404).
- * Not part of the public API, so not in the OpenAPI document.
+ * signature (and so every header it signs) as R2 would, then serve the `BUCKET` binding with R2's
+ * preconditions: an upload URL's `If-None-Match: *` makes a second PUT a 412. When off, these
+ * paths do not exist (404). Not part of the public API, so not in the OpenAPI document.
  */
 export const s3EmulationRouter = createRouter().all("/__s3/:bucket/:key{.+}", async (c) => {
   if (!c.var.config.localS3Emulation) throw new ApiError(404, "not_found", "Not found.");
@@ -42,11 +46,15 @@ export const s3EmulationRouter = createRouter().all("/__s3/:bucket/:key{.+}", as
 });
 
 async function putObject(c: Context<AppBindings>, key: string): Promise<Response> {
-  let object: R2Object;
+  const request = c.req.raw;
+  let object: R2Object | null;
   try {
-    // R2 keeps Content-Type, Content-Disposition, Cache-Control... from the request, as the S3 API does.
-    object = await c.env.BUCKET.put(key, c.req.raw.body ?? new Uint8Array(), {
-      httpMetadata: c.req.raw.headers,
+    // R2 keeps Content-Type, Content-Disposition, Cache-Control... from the request, and honours
+    // its write preconditions (`If-None-Match: *` writes only a key that does not exist yet), as
+    // its S3 API does. @see https://developers.cloudflare.com/r2/api/s3/conditional-operations/
+    object = await c.env.BUCKET.put(key, await bodyToStore(request), {
+      httpMetadata: request.headers,
+      onlyIf: request.headers,
     });
   } catch (error) {
     // R2 can only store a body of known length: a chunked upload is refused, as S3 does.
@@ -55,7 +63,23 @@ async function putObject(c: Context<AppBindings>, key: string): Promise<Response
     }
     throw error;
   }
+  if (!object) throw preconditionFailed();
   return new Response(null, { status: 200, headers: { ETag: object.httpEtag } });
+}
+
+/**
+ * The bytes of a PUT. With `Content-Length` (which an upload URL signs), exactly that many: on the
+ * wire HTTP framing makes the body as long as the header says, but a request built in process can
+ * claim one length and carry another, and R2 must never store more or less than was signed.
+ */
+async function bodyToStore(request: Request): Promise<ReadableStream | ArrayBuffer> {
+  const declared = request.headers.get("content-length");
+  if (declared === null) return request.body ?? new ArrayBuffer(0);
+  const bytes = await request.arrayBuffer();
+  if (String(bytes.byteLength) !== declared.trim()) {
+    throw new S3Error(400, "IncompleteBody", "The body is not as long as its Content-Length header says.");
+  }
+  return bytes;
 }
 
 async function getObject(c: Context<AppBindings>, key: string, validUntil: number): Promise<Response> {
@@ -91,11 +115,7 @@ async function getObject(c: Context<AppBindings>, key: string, validUntil: numbe
     // `get` with `onlyIf` returns the object without a body when a precondition failed.
     const revalidation = request.headers.has("if-none-match") || request.headers.has("if-modified-since");
     if (revalidation) return new Response(null, { status: 304, headers });
-    throw new S3Error(
-      412,
-      "PreconditionFailed",
-      "At least one of the preconditions you specified did not hold.",
-    );
+    throw preconditionFailed();
   }
   if (!range) return new Response(object.body, { status: 200, headers });
   const { first, last } = byteSpan(range, object.size);

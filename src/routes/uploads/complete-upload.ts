@@ -37,15 +37,17 @@ const notReady = (detail: string) => new ApiError(409, "upload_not_ready", detai
  * upload is never revived). No object yet: 409, nothing written.
  *
  * Every read is bounded: `head` for the size, one small ranged `get` for the magic bytes, and the
- * Images binding streams the object. All reads pin the ETag seen by `head`, so a client re-PUTting
- * through a still-valid URL cannot swap the bytes between the checks. The state change is a
- * conditional UPDATE (`... AND state = 'pending'`): two concurrent completes both do the work, the
- * first to settle wins, and the other answers with the state the winner wrote.
+ * Images binding streams the object. All reads pin the ETag seen by `head`: upload URLs write once,
+ * and should anything else replace the object mid-check, the answer is 409, never a verdict on a
+ * mix of two objects. The state change is a conditional UPDATE (`... AND state = 'pending'`): two
+ * concurrent completes both do the work, the first to settle wins, and the other answers with the
+ * state the winner wrote (and drops its thumbnail unless the winner made the upload ready).
  */
 export async function completeUpload(deps: CompleteDeps, upload: Upload): Promise<Upload> {
   if (upload.state !== "pending") return upload;
   const object = await deps.bucket.head(upload.objectKey);
   if (!object) throw notReady("No bytes have been uploaded yet; PUT them to the upload URL first.");
+  let settled: Upload | undefined;
   try {
     const thumbnail = await inspect(deps, upload, object);
     if (thumbnail) {
@@ -54,17 +56,23 @@ export async function completeUpload(deps: CompleteDeps, upload: Upload): Promis
         httpMetadata: { contentType: "image/webp" },
       });
     }
-    return await settle(deps.db, upload, {
+    settled = await settle(deps.db, upload, {
       state: "ready",
       thumbKey: thumbnail ? thumbKeyFor(upload.id) : null,
     });
+    // Lost a race: the cron deleted the row meanwhile, or another complete settled it `failed`
+    // first. Then no row will ever point at this thumbnail. A `ready` winner wrote the same key,
+    // so then it stays. (When the state change itself fails, its outcome is unknown and the
+    // thumbnail stays too: the cleanup deletes it with the row, by the key derived from the id.)
+    if (thumbnail && settled?.state !== "ready") await deps.bucket.delete(thumbKeyFor(upload.id));
   } catch (error) {
     if (!(error instanceof BadBytes)) throw error;
-    const settled = await settle(deps.db, upload, { state: "failed", failureReason: error.reason });
+    settled = await settle(deps.db, upload, { state: "failed", failureReason: error.reason });
     // Refused bytes are not kept (an object larger than declared is the abuse case).
-    if (settled.state === "failed") await deps.bucket.delete(upload.objectKey);
-    return settled;
+    if (settled?.state === "failed") await deps.bucket.delete(upload.objectKey);
   }
+  if (!settled) throw uploadNotFound();
+  return settled;
 }
 
 /** Throws `BadBytes` for bytes that are not what was declared; returns the WebP thumbnail of an image. */
@@ -136,19 +144,19 @@ async function imagesCall<T>(upload: Upload, call: () => Promise<T>): Promise<T>
   }
 }
 
-/** Move a pending upload to its final state; if another complete got there first, its result stands. */
+/**
+ * Move a pending upload to its final state; if another complete got there first, its result
+ * stands. Undefined when the row is gone (the cron deleted it meanwhile).
+ */
 async function settle(
   db: Database,
   upload: Upload,
   changes: { state: "ready"; thumbKey: string | null } | { state: "failed"; failureReason: string },
-): Promise<Upload> {
+): Promise<Upload | undefined> {
   const [updated] = await db
     .update(uploads)
     .set({ ...changes, updatedAt: new Date() })
     .where(and(eq(uploads.id, upload.id), eq(uploads.state, "pending")))
     .returning();
-  if (updated) return updated;
-  const current = await db.query.uploads.findFirst({ where: eq(uploads.id, upload.id) });
-  if (!current) throw uploadNotFound();
-  return current;
+  return updated ?? (await db.query.uploads.findFirst({ where: eq(uploads.id, upload.id) }));
 }

@@ -1,8 +1,13 @@
+import { and, count, eq, getTableColumns, min, sql } from "drizzle-orm";
 import type { Database } from "../../db/client";
 import { type Upload, type User, uploads } from "../../db/schema";
+import { HOUR_MS, PENDING_MAX_AGE_MS, pendingUploadGoneBy } from "../../jobs/storage-cleanup";
 import type { Config } from "../../lib/config";
+import { ApiError } from "../../lib/errors";
 import { originalKeyFor } from "../../lib/object-keys";
 import { presignUrl } from "../../lib/presign";
+import { findOwnUpload } from "./own-upload";
+import { MAX_PENDING_UPLOADS_PER_USER } from "./upload-rules";
 import type { CreateUploadBody } from "./uploads.schemas";
 
 /** How long the presigned PUT URL is valid: long enough for a slow phone upload, no more. */
@@ -17,14 +22,23 @@ export interface StartedUpload {
 }
 
 /**
+ * The headers the presigned PUT signs, so R2 itself enforces them: the declared type, exactly the
+ * declared size (a body of another length fails the signature), and `If-None-Match: *`, so the
+ * URL writes the object once and can never replace the bytes that `complete` checked.
+ * @see https://developers.cloudflare.com/r2/api/s3/conditional-operations/
+ */
+function uploadHeadersFor(body: { contentType: string; size: number }): Record<string, string> {
+  return {
+    "Content-Type": body.contentType,
+    "Content-Length": String(body.size),
+    "If-None-Match": "*",
+  };
+}
+
+/**
  * Create a `pending` upload owned by `caller` and a presigned PUT URL for its bytes. The URL is
- * made first: when presigning fails, nothing has been written.
- *
- * Content-Type is deliberately not signed. R2 presigned URLs here sign `host` only (the contract:
- * "no extra signed headers"; aws4fetch also never signs Content-Type), so the client may send any
- * Content-Type without breaking the signature. That costs nothing: `complete` proves the type from
- * the bytes themselves (magic bytes, then the Images binding), never from the stored header, and
- * `uploadHeaders` still tells the client to send the declared type so the object is labelled right.
+ * made first: when presigning fails, nothing has been written. 429 when the caller already has
+ * `MAX_PENDING_UPLOADS_PER_USER` uploads pending.
  */
 export async function startUpload(
   db: Database,
@@ -35,35 +49,80 @@ export async function startUpload(
 ): Promise<StartedUpload> {
   const id = crypto.randomUUID();
   const signedAt = Math.floor(nowMs / 1000);
+  const uploadHeaders = uploadHeadersFor(body);
   const uploadUrl = await presignUrl(config.r2, {
     method: "PUT",
     key: originalKeyFor(id),
     expiresInSeconds: UPLOAD_URL_TTL_SECONDS,
     signedAt,
+    headers: uploadHeaders,
   });
   const now = new Date(nowMs);
-  const [upload] = await db
-    .insert(uploads)
-    .values({
-      id,
-      ownerId: caller.id,
-      kind: body.kind,
-      scope: body.scope,
-      state: "pending",
-      contentType: body.contentType,
-      size: body.size,
-      filename: body.filename ?? null,
-      objectKey: originalKeyFor(id),
-      thumbKey: null,
-      createdAt: now,
-      updatedAt: now,
-    })
-    .returning();
+  const row: Upload = {
+    id,
+    ownerId: caller.id,
+    kind: body.kind,
+    scope: body.scope,
+    state: "pending",
+    contentType: body.contentType,
+    size: body.size,
+    filename: body.filename ?? null,
+    objectKey: originalKeyFor(id),
+    thumbKey: null,
+    failureReason: null,
+    createdAt: now,
+    updatedAt: now,
+  };
+  const [inserted] = await insertUnderPendingCap(db, row);
+  // Nothing inserted: either a retry of this very statement found the row its lost first attempt
+  // wrote (the id is this request's own), or the caller has too many uploads pending.
+  const upload = inserted ?? (await findOwnUpload(db, caller, id));
+  if (!upload) throw await tooManyPending(db, caller, nowMs);
   return {
-    upload: upload as Upload,
+    upload,
     uploadUrl,
     uploadMethod: "PUT",
-    uploadHeaders: { "Content-Type": body.contentType },
+    uploadHeaders,
     expiresAt: new Date((signedAt + UPLOAD_URL_TTL_SECONDS) * 1000).toISOString(),
   };
+}
+
+const pendingOf = (ownerId: string) => and(eq(uploads.ownerId, ownerId), eq(uploads.state, "pending"));
+
+/**
+ * Insert `row` unless its owner already has `MAX_PENDING_UPLOADS_PER_USER` pending uploads. The
+ * count and the insert are one statement (the count served by
+ * `uploads_owner_id_state_created_at_idx`), so concurrent creates cannot overshoot.
+ * `ON CONFLICT DO NOTHING` makes the statement safe to repeat: when D1 retries it after a reply
+ * lost past its commit (`src/lib/d1.ts`), the row already written turns the retry into a no-op
+ * instead of a unique-key error.
+ */
+function insertUnderPendingCap(db: Database, row: Upload) {
+  // `INSERT ... SELECT` lists every column in the table's order; the values follow the same order.
+  const values = Object.entries(getTableColumns(uploads)).map(([key, column]) => {
+    const value = row[key as keyof Upload];
+    return value === null ? sql`null` : sql.param(value, column);
+  });
+  const pending = db.select({ count: count() }).from(uploads).where(pendingOf(row.ownerId));
+  return db
+    .insert(uploads)
+    .select(sql`select ${sql.join(values, sql`, `)} where (${pending}) < ${MAX_PENDING_UPLOADS_PER_USER}`)
+    .onConflictDoNothing()
+    .returning();
+}
+
+/** 429 with the time by which the oldest pending upload will have expired and been cleaned up. */
+async function tooManyPending(db: Database, caller: User, nowMs: number): Promise<ApiError> {
+  const [oldest] = await db
+    .select({ createdAt: min(uploads.createdAt) })
+    .from(uploads)
+    .where(pendingOf(caller.id));
+  const freedAt = oldest?.createdAt ? pendingUploadGoneBy(oldest.createdAt).getTime() : nowMs;
+  return new ApiError(
+    429,
+    "rate_limited",
+    `You have ${MAX_PENDING_UPLOADS_PER_USER} uploads pending, the most one user may have: complete them, ` +
+      `or wait until they expire (${PENDING_MAX_AGE_MS / HOUR_MS} hours after they were started).`,
+    { "Retry-After": String(Math.max(1, Math.ceil((freedAt - nowMs) / 1000))) },
+  );
 }

@@ -16,6 +16,13 @@ const imageTypes = {
   "image/gif": "image",
 } as const satisfies Record<string, UploadKind>;
 
+/**
+ * Uploads one user may have `pending` at a time, whatever the scope: enough for a page that starts
+ * several uploads at once, few enough that abandoned ones (each up to its scope's size, parked
+ * until the cleanup deletes it a day later) cannot pile up.
+ */
+export const MAX_PENDING_UPLOADS_PER_USER = 20;
+
 /** What each scope accepts. `complete` then proves the bytes are what was declared. */
 export const scopeRules: Readonly<Record<UploadScope, ScopeRule>> = {
   profile_picture: { maxBytes: 10 * MiB, types: imageTypes },
@@ -24,6 +31,14 @@ export const scopeRules: Readonly<Record<UploadScope, ScopeRule>> = {
     types: { ...imageTypes, "application/pdf": "document", "text/plain": "document" },
   },
 };
+
+/**
+ * The kind a scope accepts `contentType` as, or undefined when it does not accept it. Only the
+ * rule's own entries count: `constructor` or `__proto__` must not find `Object.prototype`'s.
+ */
+export function kindFor(rule: ScopeRule, contentType: string): UploadKind | undefined {
+  return Object.hasOwn(rule.types, contentType) ? rule.types[contentType] : undefined;
+}
 
 /** The rules in words, for the API docs: generated from `scopeRules` so the two never drift. */
 export function describeScopeRules(): string {

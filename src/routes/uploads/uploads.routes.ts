@@ -1,4 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
+import { HOUR_MS, PENDING_MAX_AGE_MS } from "../../jobs/storage-cleanup";
 import { requireCaller } from "../../lib/auth";
 import { jsonBody } from "../../lib/json-body";
 import {
@@ -11,7 +12,7 @@ import {
 import { limitWrites } from "../../lib/rate-limit";
 import { MAX_IMAGE_SIDE, THUMB_SIDE } from "./complete-upload";
 import { UPLOAD_URL_TTL_SECONDS } from "./start-upload";
-import { describeScopeRules } from "./upload-rules";
+import { describeScopeRules, MAX_PENDING_UPLOADS_PER_USER } from "./upload-rules";
 import { CreateUploadBody, CreateUploadResponse, Upload, UploadIdParams } from "./uploads.schemas";
 
 const tags = ["Uploads"];
@@ -29,9 +30,14 @@ export const createUpload = createRoute({
   summary: "Start an upload",
   description:
     "Creates a `pending` upload owned by the caller and answers with a presigned URL to `PUT` the bytes " +
-    `to (valid ${UPLOAD_URL_TTL_SECONDS / 60} minutes), sending exactly \`uploadHeaders\`. Then call ` +
+    `to (valid ${UPLOAD_URL_TTL_SECONDS / 60} minutes), sending exactly \`uploadHeaders\`. The URL is ` +
+    "write-once and exact-size: it takes exactly the declared number of bytes, once. Then call " +
     "`POST /api/v1/uploads/{upload_id}/complete`. What each scope accepts (the kind must match the " +
-    `content type; anything else is 422 and nothing is created): ${describeScopeRules()}`,
+    `content type; anything else is 422 and nothing is created): ${describeScopeRules()} ` +
+    `A caller may have at most ${MAX_PENDING_UPLOADS_PER_USER} uploads \`pending\` at a time: one more is ` +
+    "`429 rate_limited`, nothing created, with `Retry-After` saying when the oldest will have expired " +
+    `(pending uploads are deleted ${PENDING_MAX_AGE_MS / HOUR_MS} hours after they were started); ` +
+    "completing one frees its place.",
   middleware: [requireCaller, limitWrites, jsonBody] as const,
   request: {
     body: { required: true, content: { "application/json": { schema: CreateUploadBody } } },
@@ -44,6 +50,10 @@ export const createUpload = createRoute({
     ...authErrors,
     ...jsonBodyErrors,
     422: validationErrors,
+    429: errorResponse(
+      `Over the write limit, or ${MAX_PENDING_UPLOADS_PER_USER} uploads already pending; see Retry-After`,
+      ["rate_limited"],
+    ),
   },
 });
 

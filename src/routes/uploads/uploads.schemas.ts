@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { uploadKinds, uploadScopes, uploadStates } from "../../db/schema";
 import { DateTime, Uuid } from "../../lib/openapi-schemas";
-import { scopeRules } from "./upload-rules";
+import { kindFor, scopeRules } from "./upload-rules";
 
 // Control characters (C0, DEL, C1): never part of a file name, and trouble in logs and headers.
 const CONTROL_CHARACTERS = /\p{Cc}/u;
@@ -27,7 +27,7 @@ export const CreateUploadBody = z
   })
   .superRefine((body, ctx) => {
     const rule = scopeRules[body.scope];
-    const kind = rule.types[body.contentType];
+    const kind = kindFor(rule, body.contentType);
     if (kind === undefined) {
       ctx.addIssue({
         code: "custom",
@@ -77,8 +77,14 @@ export const CreateUploadResponse = z
     uploadUrl: z.string().openapi({ description: "Presigned URL to send the bytes to, before `expiresAt`." }),
     uploadMethod: z.literal("PUT"),
     uploadHeaders: z.record(z.string(), z.string()).openapi({
-      description: "Exactly the headers to send with the bytes.",
-      example: { "Content-Type": "image/png" },
+      description:
+        "Exactly the headers to send with the bytes, all of them signed into `uploadUrl`: `Content-Type` " +
+        "(the declared type), `Content-Length` (the declared size: send exactly that many bytes) and " +
+        "`If-None-Match: *` (the URL writes once; a second PUT is `412 PreconditionFailed`). A missing " +
+        "or different value fails the signature (`403`). HTTP clients set `Content-Length` from the body " +
+        "themselves; a browser refuses a script-set one (it is a forbidden header name) and sends the " +
+        "body's own length, so a page passes the other two and sends exactly `size` bytes.",
+      example: { "Content-Type": "image/png", "Content-Length": "48213", "If-None-Match": "*" },
     }),
     expiresAt: DateTime,
   })
