@@ -12,6 +12,7 @@ const METHODS = new Set(["GET", "HEAD", "PUT"]);
  * `/__s3/{bucket}/{key}`, so every presigned URL the service hands out works under `wrangler dev`
  * with `R2_S3_ENDPOINT=http://localhost:8787/__s3`. GET, HEAD and PUT check the SigV4 query
  * signature as R2 would, then serve the `BUCKET` binding. When off, these paths do not exist (404).
+ * CORS is the bucket's own (`bucketCors`, mounted in front of this router).
  * Not part of the public API, so not in the OpenAPI document.
  */
 export const s3EmulationRouter = createRouter().all("/__s3/:bucket/:key{.+}", async (c) => {
