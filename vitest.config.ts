@@ -73,7 +73,7 @@ export default defineConfig(async () => {
     test: {
       name: "workers",
       include: ["test/**/*.test.ts"],
-      exclude: ["test/node/**"],
+      exclude: ["test/node/**", "test/browser/**"],
       setupFiles: ["./test/setup/apply-migrations.ts"],
     },
   };

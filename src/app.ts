@@ -1,6 +1,7 @@
 import { createApp, rejectOtherMethods } from "./lib/create-app";
 import { mountDocs } from "./routes/docs/docs.index";
 import { healthRouter } from "./routes/health/health.index";
+import { pagesRouter } from "./routes/pages/pages.index";
 import { bucketCors } from "./routes/s3-emulation/bucket-cors";
 import { s3EmulationRouter } from "./routes/s3-emulation/s3-emulation.index";
 import { uploadsRouter } from "./routes/uploads/uploads.index";
@@ -14,5 +15,6 @@ app.route("/", uploadsRouter);
 app.route("/", webhooksRouter);
 app.use("/__s3/*", bucketCors);
 app.route("/", s3EmulationRouter);
+app.route("/", pagesRouter);
 mountDocs(app);
 rejectOtherMethods(app);
