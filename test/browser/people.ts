@@ -24,10 +24,14 @@ export interface Profile {
 }
 
 /** Call the API as a client other than the page (to set the scene or read back what the page did). */
-export async function api<T>(token: string, method: string, path: string): Promise<T> {
+export async function api<T>(token: string, method: string, path: string, json?: unknown): Promise<T> {
   const response = await fetch(`${stack.apiOrigin}${path}`, {
     method,
-    headers: { Authorization: `Bearer ${token}` },
+    headers: {
+      Authorization: `Bearer ${token}`,
+      ...(json === undefined ? {} : { "Content-Type": "application/json" }),
+    },
+    body: json === undefined ? null : JSON.stringify(json),
   });
   if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
   return (await response.json()) as T;

@@ -5,6 +5,8 @@ import { type ChosenFile, jpegPhoto, notAnImage, pngPhoto, tooLarge } from "./fi
 import { api, newOrganization, type Profile, pageUrl, requestLog, signUp, stack } from "./people";
 import { loadedImage, photoEditor } from "./photo-editor";
 
+type StartedUpload = import("../../public/profile/api-client.js").StartedUpload;
+
 let browser: Browser;
 let session: Session | undefined;
 
@@ -23,10 +25,28 @@ afterAll(async () => {
 async function openAsNewMember(firstName = "Grace", lastName = "Hopper") {
   const person = await signUp({ firstName, lastName, org: newOrganization() });
   session = await openSession(browser);
-  // Every value the page gives a progress bar, so a test can see the bar move.
+  // Every value the page gives a progress bar, so a test can see the bar move; and, at every request
+  // the page starts, whether each control of the editors was disabled.
   await session.page.addInitScript(() => {
     const values: number[] = [];
-    (window as unknown as { progressValues: number[] }).progressValues = values;
+    const controlsAtRequest: boolean[][] = [];
+    Object.assign(window, { progressValues: values, controlsAtRequest });
+    const snapshot = () => {
+      const controls = document.querySelectorAll<HTMLButtonElement | HTMLInputElement>(
+        ".photo-editor button, .photo-editor input",
+      );
+      if (controls.length) controlsAtRequest.push([...controls].map((control) => control.disabled));
+    };
+    const fetch = window.fetch;
+    window.fetch = (...args) => {
+      snapshot();
+      return fetch(...args);
+    };
+    const send = XMLHttpRequest.prototype.send;
+    XMLHttpRequest.prototype.send = function (...args) {
+      snapshot();
+      return send.apply(this, args);
+    };
     const value = Object.getOwnPropertyDescriptor(HTMLProgressElement.prototype, "value");
     Object.defineProperty(HTMLProgressElement.prototype, "value", {
       get() {
@@ -189,6 +209,42 @@ describe("the profile-photo page", () => {
     await page.keyboard.press("Enter");
     await mine.status.getByText("Your photo is removed.").waitFor();
     expect((await loadedImage(mine.photo)).src).toBe(person.workosPictureUrl);
+    expect(session.problems).toEqual([]);
+  });
+
+  it("sends uploadHeaders as given but Content-Length, which the browser sets itself", async () => {
+    const { person, page, session } = await openAsNewMember();
+    const started = await api<StartedUpload>(person.token, "POST", "/api/v1/uploads", {
+      kind: "image",
+      scope: "profile_picture",
+      contentType: "image/png",
+      size: pngPhoto.buffer.byteLength,
+    });
+    // The write-once headers upload URLs are gaining (R2's conditional PUT, the exact size).
+    const uploadHeaders = {
+      ...started.uploadHeaders,
+      "Content-Length": String(pngPhoto.buffer.byteLength),
+      "If-None-Match": "*",
+    };
+    // The page's own module, loaded by the page. A string, so that no bundler rewrites the import.
+    await page.evaluate('import("/profile/api-client.js").then((module) => { window.apiClient = module; })');
+    const outcome = await page.evaluate(
+      async ({ started, bytes }) => {
+        const { putBytes } = (
+          window as unknown as { apiClient: typeof import("../../public/profile/api-client.js") }
+        ).apiClient;
+        const file = new Blob([new Uint8Array(bytes)], { type: "image/png" });
+        try {
+          await putBytes(started, file, () => {});
+          return "stored";
+        } catch (error) {
+          return String(error);
+        }
+      },
+      { started: { ...started, uploadHeaders }, bytes: [...pngPhoto.buffer] },
+    );
+    expect(outcome).toBe("stored");
+    // Chrome logs "Refused to set unsafe header" for a script-set Content-Length: there was none.
     expect(session.problems).toEqual([]);
   });
 
