@@ -79,21 +79,25 @@ describe("the profile-photo page", () => {
     await mine.status.getByText("Your new photo is set.").waitFor();
     const shown = await loadedImage(mine.photo);
     expect(shown.width).toBe(256);
-    expect(shown.src.startsWith(`${stack.apiOrigin}/__s3/`)).toBe(true);
+    expect(shown.src.startsWith(`${stack.storageOrigin}/__s3/`)).toBe(true);
     expect(await mine.remove.isVisible()).toBe(true);
     expect(await mine.photo.getAttribute("alt")).toBe(`${person.firstName} ${person.lastName}`);
     // The progress bar followed the PUT's upload progress to the end, and is gone once done.
-    const progress = await page.evaluate(
-      () => (window as unknown as { progressValues: number[] }).progressValues,
-    );
+    const { progress, controlsAtRequest } = await page.evaluate(() => {
+      const watched = window as unknown as { progressValues: number[]; controlsAtRequest: boolean[][] };
+      return { progress: watched.progressValues, controlsAtRequest: watched.controlsAtRequest };
+    });
+    // Create, PUT, complete, PATCH: each sent with every button and the file input disabled.
+    expect(controlsAtRequest).toHaveLength(4);
+    for (const controls of controlsAtRequest) expect(controls).toEqual(controls.map(() => true));
     expect(progress[0]).toBe(0);
     expect(progress.at(-1)).toBe(100);
     expect(await mine.root.getByLabel("Upload progress").isHidden()).toBe(true);
     await session.screenshot(`profile-photo-${kind.toLowerCase()}`);
 
-    // The bytes went to the bucket's presigned URL with the page's PUT, on the API's origin.
+    // The bytes went to the bucket's presigned URL with the page's PUT, on the bucket's own origin.
     const put = session.requests.find((request) => request.startsWith("PUT "));
-    expect(put?.startsWith(`PUT ${stack.apiOrigin}/__s3/`)).toBe(true);
+    expect(put?.startsWith(`PUT ${stack.storageOrigin}/__s3/`)).toBe(true);
     // Read back through the API: the photo is set.
     const profile = await api<Profile>(person.token, "GET", "/api/v1/users/me");
     expect(profile.hasCustomProfilePicture).toBe(true);

@@ -16,8 +16,10 @@ const run = promisify(execFile);
 export interface StackInfo {
   /** Where the page is opened: an origin in CORS_ORIGINS. */
   pageOrigin: string;
-  /** Where the API and the bucket emulation are: another origin, so every call is cross-origin. */
+  /** Where the API is: another origin, so every call is cross-origin. */
   apiOrigin: string;
+  /** Where the bucket (the S3 emulation) is: a third origin, so the page's policy must name it. */
+  storageOrigin: string;
   workosOrigin: string;
   /** The throwaway dev signing key's folder: `devToken({ dir })` mints tokens the worker trusts. */
   keyDir: string;
@@ -36,8 +38,9 @@ async function freePort(): Promise<number> {
 
 /**
  * `wrangler dev` on free ports with throwaway state (its own D1, R2 and keys in a temp dir, the
- * migrations applied), configured as a deployment whose page and API live on different origins:
- * the page on http://localhost:P, the API and bucket on http://127.0.0.1:P. Everything it starts
+ * migrations applied), configured as a deployment whose page, API and bucket live on three origins:
+ * the page on http://localhost:P, the API on http://127.0.0.1:P, the bucket's presigned URLs on
+ * http://bucket.localhost:P (Chromium resolves every *.localhost to loopback). Everything it starts
  * is stopped, and the temp dir removed, by the returned `stop`.
  */
 export async function startStack(): Promise<StackInfo & { stop: () => Promise<void> }> {
@@ -56,6 +59,7 @@ export async function startStack(): Promise<StackInfo & { stop: () => Promise<vo
   const port = await freePort();
   const pageOrigin = `http://localhost:${port}`;
   const apiOrigin = `http://127.0.0.1:${port}`;
+  const storageOrigin = `http://bucket.localhost:${port}`;
   const settings = {
     WORKOS_JWKS: JSON.stringify(devPublicJwks(keyDir)),
     WORKOS_API_URL: workos.origin,
@@ -63,7 +67,7 @@ export async function startStack(): Promise<StackInfo & { stop: () => Promise<vo
     WORKOS_WEBHOOK_SECRET: "whsec_browser_tests_only",
     R2_ACCESS_KEY_ID: "browser-tests-access-key-id",
     R2_SECRET_ACCESS_KEY: "browser-tests-secret-access-key",
-    R2_S3_ENDPOINT: `${apiOrigin}/__s3`,
+    R2_S3_ENDPOINT: `${storageOrigin}/__s3`,
     CORS_ORIGINS: pageOrigin,
     PAGE_API_ORIGIN: apiOrigin,
     PAGE_IMAGE_ORIGINS: workos.origin,
@@ -132,7 +136,7 @@ export async function startStack(): Promise<StackInfo & { stop: () => Promise<vo
     await stop();
     throw error;
   }
-  return { pageOrigin, apiOrigin, workosOrigin: workos.origin, keyDir, logFile, stop };
+  return { pageOrigin, apiOrigin, storageOrigin, workosOrigin: workos.origin, keyDir, logFile, stop };
 }
 
 const tail = (file: string, lines = 40) => {
