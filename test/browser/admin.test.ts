@@ -1,30 +1,17 @@
-import type { Browser } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser, openSession, type Session } from "./browser";
+import { describe, expect, it } from "vitest";
+import { browserForThisFile } from "./browser";
 import { pngPhoto } from "./files";
 import { api, newOrganization, type Profile, pageUrl, signUp } from "./people";
 import { loadedImage, photoEditor } from "./photo-editor";
 
-let browser: Browser;
-let session: Session | undefined;
-
-beforeAll(async () => {
-  browser = await launchBrowser();
-});
-afterEach(async () => {
-  await session?.context.close();
-  session = undefined;
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const browser = browserForThisFile();
 
 describe("the profile-photo page, for an admin", () => {
   it("changes and removes a teammate's photo", async () => {
     const org = newOrganization();
     const admin = await signUp({ firstName: "Ada", lastName: "Admin", org, role: "admin" });
     const teammate = await signUp({ firstName: "Tom", lastName: "Teammate", org });
-    session = await openSession(browser);
+    const session = await browser.open();
     const { page } = session;
     await page.goto(pageUrl(admin));
     await page.getByRole("heading", { name: "A teammate's photo" }).waitFor();
@@ -63,7 +50,7 @@ describe("the profile-photo page, for an admin", () => {
       role: "admin",
     });
     const stranger = await signUp({ firstName: "Sam", lastName: "Stranger", org: newOrganization() });
-    session = await openSession(browser);
+    const session = await browser.open();
     const { page } = session;
     await page.goto(pageUrl(admin));
     await page.getByLabel("Teammate's user id").fill(stranger.id);
@@ -79,7 +66,7 @@ describe("the profile-photo page, for an admin", () => {
 
   it("is not offered to a member", async () => {
     const member = await signUp({ firstName: "Mia", lastName: "Member", org: newOrganization() });
-    session = await openSession(browser);
+    const session = await browser.open();
     await session.page.goto(pageUrl(member));
     await photoEditor(session.page, "#my-photo-editor").name.getByText("Mia Member").waitFor();
     expect(await session.page.locator("#members").isHidden()).toBe(true);

@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import chromium from "@sparticuz/chromium";
 import { type Browser, type BrowserContext, type Page, chromium as playwright } from "playwright-core";
+import { afterAll, afterEach, beforeAll } from "vitest";
 
 export const SCREENSHOTS = path.resolve(import.meta.dirname, "screenshots");
 
@@ -79,6 +80,32 @@ export async function openSession(browser: Browser): Promise<Session> {
     screenshot: async (name) => {
       mkdirSync(SCREENSHOTS, { recursive: true });
       await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
+    },
+  };
+}
+
+/**
+ * One browser for the test file, launched before its first test and closed after its last; every
+ * session a test opens is closed after that test.
+ */
+export function browserForThisFile(): { open: () => Promise<Session> } {
+  let browser: Browser | undefined;
+  const sessions: Session[] = [];
+  beforeAll(async () => {
+    browser = await launchBrowser();
+  });
+  afterEach(async () => {
+    await Promise.all(sessions.splice(0).map((session) => session.context.close()));
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  return {
+    open: async () => {
+      if (!browser) throw new Error("the browser is not running yet");
+      const session = await openSession(browser);
+      sessions.push(session);
+      return session;
     },
   };
 }

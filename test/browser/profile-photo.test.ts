@@ -1,30 +1,17 @@
-import type { Browser } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser, openSession, type Session } from "./browser";
+import { describe, expect, it } from "vitest";
+import { browserForThisFile } from "./browser";
 import { type ChosenFile, jpegPhoto, notAnImage, pngPhoto, tooLarge } from "./files";
 import { api, newOrganization, type Profile, pageUrl, requestLog, signUp, stack } from "./people";
 import { loadedImage, photoEditor } from "./photo-editor";
 
 type StartedUpload = import("../../public/profile/api-client.js").StartedUpload;
 
-let browser: Browser;
-let session: Session | undefined;
-
-beforeAll(async () => {
-  browser = await launchBrowser();
-});
-afterEach(async () => {
-  await session?.context.close();
-  session = undefined;
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const browser = browserForThisFile();
 
 /** Sign a new member up and open the page as them; the page is on another origin than the API. */
 async function openAsNewMember(firstName = "Grace", lastName = "Hopper") {
   const person = await signUp({ firstName, lastName, org: newOrganization() });
-  session = await openSession(browser);
+  const session = await browser.open();
   // Every value the page gives a progress bar, so a test can see the bar move; and, at every request
   // the page starts, whether each control of the editors was disabled.
   await session.page.addInitScript(() => {
@@ -254,7 +241,7 @@ describe("the profile-photo page", () => {
 
   it("runs in a browser that enforces CORS: an origin the API does not allow cannot call it", async () => {
     const person = await signUp({ firstName: "Eve", lastName: "Outsider", org: newOrganization() });
-    session = await openSession(browser);
+    const session = await browser.open();
     await session.page.goto(`${stack.workosOrigin}/blank`);
     const outcome = await session.page.evaluate(
       async ({ url, token }) => {

@@ -1,10 +1,10 @@
 import { execFile, spawn } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { devPublicJwks } from "../../scripts/dev-keys.mjs";
+import { freePort, wranglerEnv } from "../../scripts/lib/local-wrangler.mjs";
 import { startWorkOSStub } from "./workos-stub";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -27,15 +27,6 @@ export interface StackInfo {
   logFile: string;
 }
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address === "string") throw new Error("no free port");
-  return address.port;
-}
-
 /**
  * `wrangler dev` on free ports with throwaway state (its own D1, R2 and keys in a temp dir, the
  * migrations applied), configured as a deployment whose page, API and bucket live on three origins:
@@ -48,13 +39,6 @@ export async function startStack(): Promise<StackInfo & { stop: () => Promise<vo
   const keyDir = path.join(tmp, "keys");
   const stateDir = path.join(tmp, "state");
   const logFile = path.join(tmp, "wrangler.log");
-  const childEnv = {
-    ...process.env,
-    PATH: [path.join(ROOT, "node_modules", ".bin"), process.env.PATH].join(path.delimiter),
-    WRANGLER_SEND_METRICS: "false",
-    NO_COLOR: "1",
-    CI: "1",
-  };
   const workos = await startWorkOSStub(WORKOS_API_KEY);
   const port = await freePort();
   const pageOrigin = `http://localhost:${port}`;
@@ -110,7 +94,7 @@ export async function startStack(): Promise<StackInfo & { stop: () => Promise<vo
   try {
     await run("wrangler", ["d1", "migrations", "apply", "DB", "--local", "--persist-to", stateDir], {
       cwd: ROOT,
-      env: childEnv,
+      env: wranglerEnv,
     });
     const fd = openSync(logFile, "a");
     child = spawn(
@@ -120,7 +104,7 @@ export async function startStack(): Promise<StackInfo & { stop: () => Promise<vo
         ...["--persist-to", stateDir, "--env-file", envFile, "--show-interactive-dev-session=false"],
       ],
       // Its own process group, so `stop` ends wrangler and every workerd under it.
-      { cwd: ROOT, env: childEnv, stdio: ["ignore", fd, fd], detached: true },
+      { cwd: ROOT, env: wranglerEnv, stdio: ["ignore", fd, fd], detached: true },
     );
     closeSync(fd);
     const deadline = Date.now() + STARTUP_TIMEOUT_MS;
