@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { presignUrl } from "../src/lib/presign";
+import { bucketCorsRule } from "../src/lib/r2-cors-policy";
 import * as images from "./fixtures/images";
 import { call } from "./helpers/api";
 import { emulated, S3_ENDPOINT } from "./helpers/uploads";
@@ -39,7 +40,7 @@ async function expectRefusedPreflight(response: Response) {
   expect(await response.text()).toContain("<Code>AccessForbidden</Code>");
 }
 
-describe("/__s3 CORS (the bucket's rule, as R2 answers it)", () => {
+describe("/__s3 CORS (the bucket's policy, as R2 answers it)", () => {
   it("allows a preflight for the upload PUT from an allowed origin, with the signed headers", async () => {
     const url = await presign("PUT", freshKey());
     const response = await preflight(url, ALLOWED, "PUT", "content-type,if-none-match");
@@ -47,7 +48,7 @@ describe("/__s3 CORS (the bucket's rule, as R2 answers it)", () => {
     expect(response.headers.get("Access-Control-Allow-Origin")).toBe(ALLOWED);
     expect(response.headers.get("Access-Control-Allow-Methods")?.split(/,\s*/)).toContain("PUT");
     expect(response.headers.get("Access-Control-Allow-Headers")).toBe("content-type, if-none-match");
-    expect(response.headers.get("Access-Control-Max-Age")).toBe("600");
+    expect(response.headers.get("Access-Control-Max-Age")).toBe(String(bucketCorsRule.maxAgeSeconds));
     expect(response.headers.get("Vary")).toContain("Origin");
     // The API's own policy (Authorization, X-Request-Id...) is not the bucket's.
     expect(response.headers.get("Access-Control-Allow-Credentials")).toBeNull();

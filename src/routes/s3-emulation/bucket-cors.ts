@@ -1,37 +1,27 @@
 import { createMiddleware } from "hono/factory";
+import { bucketCorsRule } from "../../lib/r2-cors-policy";
 import type { AppBindings } from "../../lib/types";
 import { S3Error, s3ErrorResponse } from "./s3-error";
 
-/**
- * The bucket's CORS rule. Production sets the same rule on the R2 bucket (README, Deploy), with
- * `CORS_ORIGINS` as its origins; here the emulation answers it as R2 does, so a page on another
- * origin can PUT through a presigned upload URL and read the result under `wrangler dev`.
- * @see https://developers.cloudflare.com/r2/buckets/cors/
- */
-export const bucketCorsRule = {
-  methods: ["GET", "HEAD", "PUT"],
-  /** What upload URLs sign besides `host`. A browser sets Content-Length itself and never asks for it. */
-  headers: ["content-type", "content-length", "if-none-match"],
-  /** The PUT's `ETag` is how a client confirms what was stored. */
-  exposeHeaders: ["ETag"],
-  maxAgeSeconds: 600,
-} as const;
-
 const allowedMethods: readonly string[] = bucketCorsRule.methods;
-const allowedHeaders: readonly string[] = bucketCorsRule.headers;
+// Browsers list the headers they ask for in lower case; R2 compares them case-insensitively.
+const allowedHeaders = bucketCorsRule.headers.map((name) => name.toLowerCase());
 
 const notAllowed = () =>
   new S3Error(
     403,
     "AccessForbidden",
-    "CORSResponse: This CORS request is not allowed. The origin, method or headers are not allowed by the bucket's CORS rule.",
+    "CORSResponse: This CORS request is not allowed. The origin, method or headers are not allowed by the bucket's CORS policy.",
   );
 
 /**
- * CORS for `/__s3/...`, as an R2 bucket with `bucketCorsRule` answers it: a preflight that the rule
- * allows gets `200` with the allowed origin, methods, the requested headers and a max age; any
+ * CORS for `/__s3/...`, answered as the R2 bucket answers it once `npm run r2:cors` has set its
+ * policy (`bucketCorsRule`, with `CORS_ORIGINS` as its origins), so a page on another origin can PUT
+ * through a presigned upload URL under `wrangler dev` exactly as it will in production: a preflight
+ * the policy allows gets `200` with the origin, methods, the requested headers and a max age; any
  * other preflight `403` without CORS headers. Answers to actual requests from an allowed origin,
- * errors included (so the page sees the status), carry the origin and expose `ETag`.
+ * refusals included (so the page sees the status), carry the origin and expose `ETag`.
+ * @see https://developers.cloudflare.com/r2/buckets/cors/
  */
 export const bucketCors = createMiddleware<AppBindings>(async (c, next) => {
   if (!c.var.config.localS3Emulation) return next();
@@ -48,13 +38,10 @@ export const bucketCors = createMiddleware<AppBindings>(async (c, next) => {
     if (
       !allowedOrigin ||
       !allowedMethods.includes(method) ||
-      requested.some((h) => !allowedHeaders.includes(h))
+      requested.some((name) => !allowedHeaders.includes(name))
     ) {
-      return s3ErrorResponse(
-        notAllowed(),
-        new URL(request.url).pathname.slice("/__s3".length),
-        c.var.requestId,
-      );
+      const resource = new URL(request.url).pathname.slice("/__s3".length);
+      return s3ErrorResponse(notAllowed(), resource, c.var.requestId);
     }
     const headers = new Headers({
       "Access-Control-Allow-Origin": allowedOrigin,
