@@ -1,10 +1,11 @@
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { devPublicJwks } from "../../scripts/dev-keys.mjs";
 import { freePort, wranglerEnv } from "../../scripts/lib/local-wrangler.mjs";
+import { spawnGroup, stopGroup } from "../../scripts/lib/process-group.mjs";
 import { startWorkOSStub } from "./workos-stub";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -66,27 +67,10 @@ export async function startStack(): Promise<StackInfo & { stop: () => Promise<vo
     { mode: 0o600 },
   );
 
-  let child: ReturnType<typeof spawn> | undefined;
+  let child: ReturnType<typeof spawnGroup> | undefined;
   const stop = async () => {
-    if (child?.pid !== undefined && child.exitCode === null) {
-      const exited = new Promise((resolve) => child?.once("exit", resolve));
-      try {
-        process.kill(-child.pid, "SIGTERM");
-      } catch {}
-      const timer = setTimeout(() => {
-        try {
-          if (child?.pid !== undefined) process.kill(-child.pid, "SIGKILL");
-        } catch {}
-      }, 5_000);
-      await exited;
-      clearTimeout(timer);
-    }
-    // workerd can outlive wrangler by a moment: make sure the whole group is gone.
-    if (child?.pid !== undefined) {
-      try {
-        process.kill(-child.pid, "SIGKILL");
-      } catch {}
-    }
+    // The whole process group: wrangler and every workerd under it.
+    if (child) await stopGroup(child);
     await new Promise((resolve) => workos.server.close(resolve));
     rmSync(tmp, { recursive: true, force: true });
   };
@@ -97,14 +81,13 @@ export async function startStack(): Promise<StackInfo & { stop: () => Promise<vo
       env: wranglerEnv,
     });
     const fd = openSync(logFile, "a");
-    child = spawn(
+    child = spawnGroup(
       "wrangler",
       [
         ...["dev", "--port", String(port), "--ip", "127.0.0.1", "--inspector-port", String(await freePort())],
         ...["--persist-to", stateDir, "--env-file", envFile, "--show-interactive-dev-session=false"],
       ],
-      // Its own process group, so `stop` ends wrangler and every workerd under it.
-      { cwd: ROOT, env: wranglerEnv, stdio: ["ignore", fd, fd], detached: true },
+      { cwd: ROOT, env: wranglerEnv, stdio: ["ignore", fd, fd] },
     );
     closeSync(fd);
     const deadline = Date.now() + STARTUP_TIMEOUT_MS;
