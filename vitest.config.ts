@@ -14,13 +14,18 @@ import { experimental_readRawConfig } from "wrangler";
  */
 function testWranglerConfig(root: string): string {
   const { rawConfig } = experimental_readRawConfig({ config: path.join(root, "wrangler.toml") });
-  const { secrets: _secrets, env: _environments, ...local } = rawConfig;
+  // `[build]` goes too: npm test copies the docs' renderer into public/ before Vitest starts.
+  const { secrets: _secrets, env: _environments, build: _build, ...local } = rawConfig;
   const dir = path.join(root, ".wrangler", "test-config");
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, "wrangler.json");
   const config = {
     ...local,
     main: path.resolve(root, local.main ?? "src/index.ts"),
+    // Paths in the written config are relative to it: point the static assets back at public/.
+    ...(local.assets && {
+      assets: { ...local.assets, directory: path.resolve(root, local.assets.directory ?? "public") },
+    }),
     d1_databases: local.d1_databases?.map((database) => ({
       ...database,
       migrations_dir: path.resolve(root, database.migrations_dir ?? "migrations"),
@@ -73,7 +78,7 @@ export default defineConfig(async () => {
     test: {
       name: "workers",
       include: ["test/**/*.test.ts"],
-      exclude: ["test/node/**"],
+      exclude: ["test/node/**", "test/browser/**"],
       setupFiles: ["./test/setup/apply-migrations.ts"],
     },
   };

@@ -22,7 +22,6 @@ import {
   writeFileSync,
 } from "node:fs";
 import http from "node:http";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -30,6 +29,7 @@ import { AwsClient } from "aws4fetch";
 import { DEMO_USER, devPublicJwks, devToken } from "./dev-keys.mjs";
 import { BENCH_EXIT, judge, verdictCell } from "./lib/bench-verdict.mjs";
 import { parseCommandLine, wholeNumber } from "./lib/command-line.mjs";
+import { freePort, wranglerEnv } from "./lib/local-wrangler.mjs";
 
 const options = parseCommandLine({
   name: "bench",
@@ -133,29 +133,12 @@ async function startJwksServer() {
   return jwksServer.address().port;
 }
 
-async function freePort() {
-  const server = net.createServer();
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 // ---------------------------------------------------------------------------------------------
 // wrangler: D1 commands, and `wrangler dev` in its own process group (so the whole tree can be killed).
 // ---------------------------------------------------------------------------------------------
-// The project's own tools first (wrangler, biome, and Node 22 from the `node` devDependency), as npm
-// scripts have them, so that `node scripts/bench.mjs` behaves like `npm run bench`.
-const childEnv = {
-  ...process.env,
-  PATH: [path.join(ROOT, "node_modules", ".bin"), process.env.PATH].join(path.delimiter),
-  WRANGLER_SEND_METRICS: "false",
-  NO_COLOR: "1",
-  CI: "1",
-};
 
 async function wrangler(args) {
-  const { stdout } = await run("wrangler", args, { cwd: ROOT, env: childEnv, maxBuffer: 64 << 20 });
+  const { stdout } = await run("wrangler", args, { cwd: ROOT, env: wranglerEnv, maxBuffer: 64 << 20 });
   return stdout;
 }
 
@@ -189,7 +172,7 @@ async function startWorker(label, persistDir, jwksPort, extraArgs = []) {
   ];
   const child = spawn("wrangler", args, {
     cwd: ROOT,
-    env: childEnv,
+    env: wranglerEnv,
     stdio: ["ignore", fd, fd],
     detached: true,
   });
@@ -895,7 +878,7 @@ async function main() {
 async function machineInfo(workerdExe) {
   const cpuinfo = readFileSync("/proc/cpuinfo", "utf8");
   const output = async (cmd, args) =>
-    (await run(cmd, args, { cwd: ROOT, env: childEnv }).catch(() => ({ stdout: "?" }))).stdout.trim();
+    (await run(cmd, args, { cwd: ROOT, env: wranglerEnv }).catch(() => ({ stdout: "?" }))).stdout.trim();
   return {
     nproc: await output("nproc", []),
     model: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? "unknown",
@@ -1003,7 +986,7 @@ function writeBenchmarks(report) {
       : `${current.trimEnd()}\n\n${section}\n`;
   writeFileSync(file, next);
   // The repository's formatter aligns markdown tables; keep `npm run check` green after a run.
-  return run("biome", ["format", "--write", file], { cwd: ROOT, env: childEnv }).catch(() => {});
+  return run("biome", ["format", "--write", file], { cwd: ROOT, env: wranglerEnv }).catch(() => {});
 }
 
 try {

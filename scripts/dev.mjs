@@ -202,6 +202,9 @@ async function printWhatToTry() {
   console.log(`
 \x1b[32mProfile-picture API is running at ${BASE}\x1b[0m  (docs: ${BASE}/docs)
 
+  Profile-photo page, signed in as ${DEMO_USER.email} (the token stays in the URL fragment):
+  ${BASE}/profile#token=${token}
+
   export TOKEN='${token}'
 
   curl -s ${BASE}/api/v1/users/me -H "Authorization: Bearer $TOKEN"

@@ -6,9 +6,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { corsOriginsOf } from "../src/lib/config.ts";
+import { r2CorsPolicy } from "../src/lib/r2-cors-policy.ts";
 import { parseCommandLine } from "./lib/command-line.mjs";
 import { configOption, readProductionConfig } from "./lib/production-config.mjs";
-import { r2CorsPolicy } from "./lib/r2-cors-policy.mjs";
 
 const values = parseCommandLine({
   name: "r2:cors",

@@ -48,6 +48,10 @@ const malformed: Case[] = [
   ["ENVIRONMENT", "staging"],
   ["ENVIRONMENT", "Production"],
   ["ENVIRONMENT", undefined],
+  // The page's policy lists origins: a path, another scheme or a wildcard is not one.
+  ["PAGE_API_ORIGIN", "https://api.example.com/v1"],
+  ["PAGE_API_ORIGIN", "javascript:alert(1)"],
+  ["PAGE_IMAGE_ORIGINS", "https://workoscdn.com, *"],
 ];
 
 /** Development-only settings, and the placeholders the committed wrangler.toml ships with. */
@@ -66,6 +70,8 @@ const refusedInProduction: Case[] = [
   ["WORKOS_CLIENT_ID", "01HZY3M4K5N6P7Q8R9S0T1V2W3"],
   ["R2_BUCKET_NAME", "REPLACE_ME"],
   ["CORS_ORIGINS", "https://REPLACE_ME.example.com"],
+  // The page sends the bearer token there.
+  ["PAGE_API_ORIGIN", "http://api.example.com"],
 ];
 
 const shown = ([setting, value]: Case) =>

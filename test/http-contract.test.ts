@@ -210,14 +210,3 @@ describe("GET /openapi.json", () => {
     );
   });
 });
-
-describe("GET /docs", () => {
-  it("is an HTML page that renders /openapi.json", async () => {
-    const response = await call("/docs");
-    expect(response.status).toBe(200);
-    expect(response.headers.get("Content-Type")).toMatch(/^text\/html/);
-    const html = await response.text();
-    expect(html).toMatch(/^<!doctype html>/i);
-    expect(html).toContain("/openapi.json");
-  });
-});

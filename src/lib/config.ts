@@ -30,6 +30,37 @@ const httpsUrl = z
   .url({ protocol: /^https$/, error: "must be an https URL in production" })
   .transform(withoutTrailingSlash);
 
+/** `scheme://host[:port]` and nothing more: what a Content-Security-Policy source and CORS compare. */
+const isOrigin = (value: string, protocol: RegExp) => {
+  try {
+    const url = new URL(value);
+    return protocol.test(url.protocol) && url.origin === value.replace(/\/$/, "");
+  } catch {
+    return false;
+  }
+};
+const originOf = (value: string) => new URL(value).origin;
+const httpOrigin = z
+  .string()
+  .trim()
+  .refine((value) => isOrigin(value, /^https?:$/), "must be an http(s) origin (scheme://host[:port])")
+  .transform(originOf);
+/** A page that sends a bearer token calls its API over TLS only. */
+const httpsOrigin = z
+  .string()
+  .trim()
+  .refine(
+    (value) => isOrigin(value, /^https:$/),
+    "must be an https origin (https://host[:port]) in production",
+  )
+  .transform(originOf);
+const httpOriginList = commaList
+  .refine(
+    (values) => values.every((value) => isOrigin(value, /^https?:$/)),
+    "must be comma-separated http(s) origins (scheme://host[:port])",
+  )
+  .transform((values) => values.map(originOf));
+
 const inlineJwks = z.string().transform((value, ctx) => {
   try {
     const parsed: unknown = JSON.parse(value);
@@ -59,6 +90,8 @@ const developmentSettings = z.object({
   R2_S3_ENDPOINT: optional(httpUrl),
   THUMB_URL_TTL_SECONDS: optional(z.coerce.number().int().min(60).max(604_800)),
   CORS_ORIGINS: optional(commaList),
+  PAGE_API_ORIGIN: optional(httpOrigin),
+  PAGE_IMAGE_ORIGINS: optional(httpOriginList),
   LOCAL_S3_EMULATION: optional(z.enum(["true", "false"])),
 });
 
@@ -77,6 +110,7 @@ const productionSettings = developmentSettings.extend({
   WORKOS_API_URL: optional(httpsUrl),
   R2_ACCOUNT_ID: required.regex(/^[0-9a-f]{32}$/i, "must be the Cloudflare account id (32 hex digits)"),
   R2_S3_ENDPOINT: optional(httpsUrl),
+  PAGE_API_ORIGIN: optional(httpsOrigin),
   LOCAL_S3_EMULATION: optional(z.literal("false", { error: "is for local development only" })),
 });
 
@@ -109,6 +143,8 @@ export interface Config {
   };
   thumbUrlTtlSeconds: number;
   corsOrigins: string[];
+  /** The profile-photo page: the API origin it calls (undefined: its own) and where WorkOS pictures live. */
+  page: { apiOrigin: string | undefined; imageOrigins: string[] };
   localS3Emulation: boolean;
 }
 
@@ -192,6 +228,7 @@ function buildConfig(env: Readonly<Record<string, unknown>>): Config {
     },
     thumbUrlTtlSeconds: s.THUMB_URL_TTL_SECONDS ?? 3600,
     corsOrigins: s.CORS_ORIGINS ?? [],
+    page: { apiOrigin: s.PAGE_API_ORIGIN, imageOrigins: s.PAGE_IMAGE_ORIGINS ?? [] },
     localS3Emulation: s.LOCAL_S3_EMULATION === "true",
   };
 }

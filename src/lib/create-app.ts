@@ -1,6 +1,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { DrizzleQueryError } from "drizzle-orm";
 import type { Context } from "hono";
+import { except } from "hono/combine";
 import { cors } from "hono/cors";
 import { createMiddleware } from "hono/factory";
 import { HTTPException } from "hono/http-exception";
@@ -168,7 +169,8 @@ function callSites(error: Error): string | undefined {
 export function createApp(): AppOpenAPI {
   const app = createRouter();
   app.use("*", requestContext);
-  app.use("*", corsPolicy);
+  // The bucket emulation answers CORS as the bucket would, with its own rule (s3-emulation/bucket-cors.ts).
+  app.use("*", except("/__s3/*", corsPolicy));
   // /healthz, /docs and /openapi.json work without configuration; everything else needs it.
   for (const path of ["/api/*", "/webhooks/*", "/__s3/*"]) app.use(path, services);
   app.onError(onError);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { r2CorsPolicy } from "../../scripts/lib/r2-cors-policy.mjs";
+import { r2CorsPolicy } from "../../src/lib/r2-cors-policy";
 import { COMMITTED_TOML, filledInToml, runScript } from "./helpers/wrangler-toml";
 
 // No wrangler on the PATH: had the script tried to call Cloudflare, it would have failed.

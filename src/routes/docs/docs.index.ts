@@ -1,21 +1,13 @@
 import { version } from "../../../package.json";
 import { createRouter } from "../../lib/create-app";
 import type { AppOpenAPI } from "../../lib/types";
+import { docsPagePolicy } from "../pages/content-security-policy";
+import { servePage } from "../pages/serve-page";
 
-const docsPage = `<!doctype html>
-<html lang="en">
-  <head>
-    <meta charset="utf-8" />
-    <meta name="viewport" content="width=device-width, initial-scale=1" />
-    <title>Profile-picture API</title>
-  </head>
-  <body>
-    <script id="api-reference" data-url="/openapi.json"></script>
-    <script src="https://cdn.jsdelivr.net/npm/@scalar/api-reference"></script>
-  </body>
-</html>`;
-
-/** `/openapi.json`, generated from the zod route definitions, and `/docs`, a page that renders it. */
+/**
+ * `/openapi.json`, generated from the zod route definitions, and `/docs`, a page that renders it
+ * with Swagger UI from the worker's own assets (public/docs/), so it needs no CDN.
+ */
 export function mountDocs(app: AppOpenAPI) {
   app.openAPIRegistry.registerComponent("securitySchemes", "Bearer", {
     type: "http",
@@ -35,6 +27,6 @@ export function mountDocs(app: AppOpenAPI) {
   });
   app.route(
     "/",
-    createRouter().get("/docs", (c) => c.html(docsPage)),
+    createRouter().get("/docs", (c) => servePage(c, { file: "/docs/index.html", policy: docsPagePolicy })),
   );
 }

@@ -16,7 +16,8 @@ const preconditionFailed = () =>
  * with `R2_S3_ENDPOINT=http://localhost:8787/__s3`. GET, HEAD and PUT check the SigV4 query
  * signature (and so every header it signs) as R2 would, then serve the `BUCKET` binding with R2's
  * preconditions: an upload URL's `If-None-Match: *` makes a second PUT a 412. When off, these
- * paths do not exist (404). Not part of the public API, so not in the OpenAPI document.
+ * paths do not exist (404). CORS is the bucket's own (`bucketCors`, mounted in front of this
+ * router). Not part of the public API, so not in the OpenAPI document.
  */
 export const s3EmulationRouter = createRouter().all("/__s3/:bucket/:key{.+}", async (c) => {
   if (!c.var.config.localS3Emulation) throw new ApiError(404, "not_found", "Not found.");

@@ -1,0 +1,198 @@
+// The profile-picture API as the page uses it: typed with JSDoc, checked by `tsc -p public`.
+// Every call carries the access token; every refusal becomes an `ApiProblem` holding the API's own
+// `detail`, which the page shows as it is.
+
+/**
+ * @typedef {object} UserProfile
+ * @property {string} id
+ * @property {string} email
+ * @property {boolean} emailVerified
+ * @property {string} firstName
+ * @property {string} lastName
+ * @property {string | null} profilePictureUrl
+ * @property {string} role
+ * @property {string} state
+ * @property {string | null} lastLogin
+ * @property {string} createdAt
+ * @property {boolean} hasCustomProfilePicture
+ */
+
+/**
+ * @typedef {object} Upload
+ * @property {string} id
+ * @property {"pending" | "ready" | "failed"} state
+ * @property {string | null} failureReason
+ */
+
+/**
+ * @typedef {object} StartedUpload
+ * @property {Upload} upload
+ * @property {string} uploadUrl
+ * @property {"PUT"} uploadMethod
+ * @property {Record<string, string>} uploadHeaders
+ * @property {string} expiresAt
+ */
+
+/** Whose photo a call is about: the signed-in user's, or a teammate's by id. */
+/** @typedef {"me" | { userId: string }} PhotoOwner */
+
+/** A refusal, by the API (its `code` and `detail`), by storage, or by the network. */
+export class ApiProblem extends Error {
+  /**
+   * @param {number} status the HTTP status; 0 when no answer came
+   * @param {string} code
+   * @param {string} detail what the user is shown
+   */
+  constructor(status, code, detail) {
+    super(detail);
+    this.name = "ApiProblem";
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/**
+ * The API's `detail` as text: a string as it is, a validation list as its messages.
+ * @param {unknown} detail
+ * @returns {string | undefined}
+ */
+function detailText(detail) {
+  if (typeof detail === "string") return detail;
+  if (Array.isArray(detail)) {
+    return detail
+      .map((item) => {
+        const { loc, msg } = /** @type {{ loc?: unknown[], msg?: unknown }} */ (item ?? {});
+        const field = Array.isArray(loc) ? loc.filter((part) => part !== "body").join(".") : "";
+        return field ? `${field}: ${String(msg)}` : String(msg);
+      })
+      .join("; ");
+  }
+  return undefined;
+}
+
+/**
+ * @param {{ apiOrigin: string, getAccessToken: () => Promise<string> | string }} options
+ *   `getAccessToken` is called before every request, so an embedding app can hand over a fresh
+ *   token each time (WorkOS AuthKit's `getAccessToken()` does exactly that).
+ */
+export function createApiClient({ apiOrigin, getAccessToken }) {
+  /**
+   * @param {string} method
+   * @param {string} path
+   * @param {unknown} [body]
+   * @returns {Promise<unknown>}
+   */
+  async function request(method, path, body) {
+    /** @type {Record<string, string>} */
+    const headers = { Authorization: `Bearer ${await getAccessToken()}` };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    let response;
+    try {
+      response = await fetch(`${apiOrigin}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? null : JSON.stringify(body),
+      });
+    } catch {
+      throw new ApiProblem(0, "network_error", "The service could not be reached. Check your connection.");
+    }
+    const data = /** @type {{ detail?: unknown, code?: unknown } | null} */ (
+      await response.json().catch(() => null)
+    );
+    if (!response.ok) {
+      throw new ApiProblem(
+        response.status,
+        typeof data?.code === "string" ? data.code : "unknown",
+        detailText(data?.detail) ?? `The service answered ${response.status}.`,
+      );
+    }
+    return data;
+  }
+
+  /** @param {PhotoOwner} owner */
+  const profilePicturePath = (owner) =>
+    owner === "me"
+      ? "/api/v1/users/me/profile-picture"
+      : `/api/v1/shared/users/${encodeURIComponent(owner.userId)}/profile-picture`;
+
+  return {
+    /** @returns {Promise<UserProfile>} */
+    getMe: async () => /** @type {UserProfile} */ (await request("GET", "/api/v1/users/me")),
+
+    /** @param {string} userId @returns {Promise<UserProfile>} */
+    getUser: async (userId) =>
+      /** @type {UserProfile} */ (await request("GET", `/api/v1/shared/users/${encodeURIComponent(userId)}`)),
+
+    /** @param {File} file @returns {Promise<StartedUpload>} */
+    startUpload: async (file) =>
+      /** @type {StartedUpload} */ (
+        await request("POST", "/api/v1/uploads", {
+          kind: "image",
+          scope: "profile_picture",
+          contentType: file.type,
+          size: file.size,
+          // Kept for display only; a name the API would refuse is simply left out.
+          filename: file.name && file.name.length <= 255 ? file.name : null,
+        })
+      ),
+
+    /** @param {string} uploadId @returns {Promise<Upload>} */
+    completeUpload: async (uploadId) =>
+      /** @type {Upload} */ (
+        await request("POST", `/api/v1/uploads/${encodeURIComponent(uploadId)}/complete`)
+      ),
+
+    /**
+     * Set (an upload id) or remove (`null`) a profile picture.
+     * @param {PhotoOwner} owner
+     * @param {string | null} uploadId
+     * @returns {Promise<UserProfile>}
+     */
+    setProfilePicture: async (owner, uploadId) =>
+      /** @type {UserProfile} */ (await request("PATCH", profilePicturePath(owner), { uploadId })),
+  };
+}
+
+/** @typedef {ReturnType<typeof createApiClient>} ApiClient */
+
+/**
+ * Browsers will not let a script set Content-Length (a forbidden request header): they send the
+ * body's real length themselves, which is the size the URL was signed for. Every other header in
+ * `uploadHeaders` is sent exactly as given.
+ * @see https://fetch.spec.whatwg.org/#forbidden-request-header
+ */
+const SET_BY_THE_BROWSER = new Set(["content-length"]);
+
+/**
+ * PUT the file to its presigned URL. XMLHttpRequest rather than fetch: only it reports upload
+ * progress. Storage answers errors in S3's XML; its `<Message>` becomes the detail.
+ * @param {StartedUpload} started
+ * @param {Blob} file
+ * @param {(fraction: number) => void} onProgress
+ * @returns {Promise<void>}
+ */
+export function putBytes(started, file, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open(started.uploadMethod, started.uploadUrl);
+    for (const [name, value] of Object.entries(started.uploadHeaders)) {
+      if (!SET_BY_THE_BROWSER.has(name.toLowerCase())) xhr.setRequestHeader(name, value);
+    }
+    xhr.upload.addEventListener("progress", (event) => {
+      if (event.lengthComputable) onProgress(event.loaded / event.total);
+    });
+    xhr.addEventListener("load", () => {
+      if (xhr.status >= 200 && xhr.status < 300) return resolve();
+      const message = new DOMParser()
+        .parseFromString(xhr.responseText, "application/xml")
+        .querySelector("Message")?.textContent;
+      reject(
+        new ApiProblem(xhr.status, "storage_refused", `Storage refused the photo: ${message ?? xhr.status}`),
+      );
+    });
+    xhr.addEventListener("error", () =>
+      reject(new ApiProblem(0, "network_error", "The photo could not be sent to storage.")),
+    );
+    xhr.send(file);
+  });
+}

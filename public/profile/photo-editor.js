@@ -1,0 +1,199 @@
+// One person's profile photo: shows it; "Choose photo" checks the file here (type and size, the
+// same rules the API applies) and previews it; "Upload photo" sends it through the presigned PUT
+// with a progress bar, completes the upload and sets it; "Remove photo" goes back to the WorkOS
+// picture. Used for the signed-in user and, in the admin section, for a teammate.
+import { ApiProblem, putBytes } from "./api-client.js";
+
+/** @typedef {import("./api-client.js").ApiClient} ApiClient */
+/** @typedef {import("./api-client.js").UserProfile} UserProfile */
+/** @typedef {import("./api-client.js").PhotoOwner} PhotoOwner */
+
+const MB = 1024 * 1024;
+let editors = 0;
+
+/**
+ * @template {Element} T
+ * @param {ParentNode} root
+ * @param {string} part
+ * @param {new () => T} type
+ * @returns {T}
+ */
+function part(root, part, type) {
+  const element = root.querySelector(`[data-part="${part}"]`);
+  if (!(element instanceof type)) throw new Error(`the photo editor template has no ${part}`);
+  return element;
+}
+
+/** @param {UserProfile} profile */
+export const displayName = (profile) => `${profile.firstName} ${profile.lastName}`.trim() || profile.email;
+
+/**
+ * The file input carries the rules (`accept` and `data-max-bytes`, the API's own limits for
+ * profile pictures): a file that breaks them is refused here, before any request.
+ * @param {HTMLInputElement} input
+ * @param {File} file
+ * @returns {string | undefined} why the file is refused
+ */
+function refusal(input, file) {
+  const types = input.accept.split(",").map((type) => type.trim());
+  const maxBytes = Number(input.dataset.maxBytes);
+  const names = types.map((type) => type.replace("image/", "").toUpperCase()).join(", ");
+  if (!types.includes(file.type)) return `"${file.name}" is not an image of an allowed type (${names}).`;
+  if (file.size > maxBytes) {
+    return `"${file.name}" is ${(file.size / MB).toFixed(1)} MB; photos may be at most ${maxBytes / MB} MB.`;
+  }
+  return undefined;
+}
+
+/**
+ * Render the editor into `host` (cloned from `<template id="photo-editor">`).
+ * @param {HTMLElement} host
+ * @param {{ client: ApiClient, owner: PhotoOwner, profile: UserProfile, whose: string }} options
+ *   `whose` finishes the sentences the editor says ("Your photo", "Ada Lovelace's photo").
+ */
+export function mountPhotoEditor(host, { client, owner, profile, whose }) {
+  const template = document.getElementById("photo-editor");
+  if (!(template instanceof HTMLTemplateElement)) throw new Error("no photo editor template");
+  const root = /** @type {DocumentFragment} */ (template.content.cloneNode(true));
+  const photo = part(root, "photo", HTMLImageElement);
+  const noPhoto = part(root, "no-photo", HTMLElement);
+  const name = part(root, "name", HTMLElement);
+  const file = part(root, "file", HTMLInputElement);
+  const hint = part(root, "hint", HTMLElement);
+  const previewFigure = part(root, "preview-figure", HTMLElement);
+  const preview = part(root, "preview", HTMLImageElement);
+  const upload = part(root, "upload", HTMLButtonElement);
+  const remove = part(root, "remove", HTMLButtonElement);
+  const progressLabel = part(root, "progress-label", HTMLLabelElement);
+  const progress = part(root, "progress", HTMLProgressElement);
+  const status = part(root, "status", HTMLElement);
+  const error = part(root, "error", HTMLElement);
+
+  // The hint describes the file input; ids must be unique, and there is one editor per person shown.
+  hint.id = `photo-editor-hint-${++editors}`;
+  file.setAttribute("aria-describedby", hint.id);
+  hint.textContent = `JPEG, PNG, WebP or GIF, at most ${Number(file.dataset.maxBytes) / MB} MB.`;
+
+  /** @type {File | undefined} */
+  let chosen;
+  /** @type {string | undefined} */
+  let previewUrl;
+  const controls = [file, upload, remove];
+
+  /** @param {UserProfile} current */
+  function show(current) {
+    profile = current;
+    name.textContent = displayName(current);
+    if (current.profilePictureUrl) {
+      photo.alt = displayName(current);
+      photo.src = current.profilePictureUrl;
+      photo.hidden = false;
+      noPhoto.hidden = true;
+    } else {
+      photo.removeAttribute("src");
+      photo.hidden = true;
+      noPhoto.hidden = false;
+    }
+    remove.hidden = !current.hasCustomProfilePicture;
+  }
+
+  // A picture that does not load (an expired link, an origin the page may not show) is no photo.
+  photo.addEventListener("error", () => {
+    photo.hidden = true;
+    noPhoto.hidden = false;
+  });
+
+  /** @param {File | undefined} next */
+  function choose(next) {
+    if (previewUrl) URL.revokeObjectURL(previewUrl);
+    previewUrl = next ? URL.createObjectURL(next) : undefined;
+    chosen = next;
+    if (previewUrl) preview.src = previewUrl;
+    else preview.removeAttribute("src");
+    previewFigure.hidden = !next;
+    upload.disabled = !next;
+  }
+
+  /**
+   * Run one request flow with every control disabled, its outcome in the status or error line.
+   * @param {string} working
+   * @param {() => Promise<string>} flow resolves to the line to show when it succeeded
+   */
+  async function run(working, flow) {
+    error.textContent = "";
+    status.textContent = working;
+    for (const control of controls) control.disabled = true;
+    host.setAttribute("aria-busy", "true");
+    try {
+      status.textContent = await flow();
+    } catch (problem) {
+      status.textContent = "";
+      error.textContent = problem instanceof ApiProblem ? problem.message : "Something went wrong.";
+      if (!(problem instanceof ApiProblem)) console.error(problem);
+    } finally {
+      host.removeAttribute("aria-busy");
+      file.disabled = false;
+      remove.disabled = false;
+      upload.disabled = !chosen;
+      // A disabled button loses focus; a keyboard user continues from the editor's first control.
+      if (!host.contains(document.activeElement)) file.focus();
+    }
+  }
+
+  file.addEventListener("change", () => {
+    error.textContent = "";
+    status.textContent = "";
+    const next = file.files?.[0];
+    const why = next && refusal(file, next);
+    if (why) {
+      error.textContent = why;
+      file.value = "";
+      choose(undefined);
+      return;
+    }
+    choose(next);
+  });
+
+  upload.addEventListener("click", () =>
+    run("Uploading…", async () => {
+      const photoFile = chosen;
+      if (!photoFile) return "";
+      progress.value = 0;
+      progressLabel.hidden = false;
+      try {
+        const started = await client.startUpload(photoFile);
+        await putBytes(started, photoFile, (fraction) => {
+          progress.value = Math.round(fraction * 100);
+        });
+        status.textContent = "Checking the photo…";
+        const done = await client.completeUpload(started.upload.id);
+        if (done.state !== "ready") {
+          choose(undefined);
+          file.value = "";
+          throw new ApiProblem(
+            422,
+            "upload_failed",
+            `The photo was refused: ${done.failureReason ?? done.state}`,
+          );
+        }
+        show(await client.setProfilePicture(owner, done.id));
+      } finally {
+        progressLabel.hidden = true;
+      }
+      file.value = "";
+      choose(undefined);
+      return `${whose} new photo is set.`;
+    }),
+  );
+
+  remove.addEventListener("click", () =>
+    run("Removing…", async () => {
+      show(await client.setProfilePicture(owner, null));
+      return `${whose} photo is removed.`;
+    }),
+  );
+
+  show(profile);
+  host.replaceChildren(root);
+  return { show };
+}

@@ -1,0 +1,111 @@
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import chromium from "@sparticuz/chromium";
+import { type Browser, type BrowserContext, type Page, chromium as playwright } from "playwright-core";
+import { afterAll, afterEach, beforeAll } from "vitest";
+
+export const SCREENSHOTS = path.resolve(import.meta.dirname, "screenshots");
+
+/**
+ * @sparticuz/chromium's defaults are for one-shot serverless sandboxes, and some do not fit here:
+ * --disable-web-security turns off CORS and the same-origin policy, exactly what these tests are
+ * about, and --single-process dies with the first browser context closed. Those go; the flags that
+ * keep Chromium from calling home (refused on a closed network: noise and delays) are added.
+ */
+const NOT_FOR_THESE_TESTS = new Set([
+  "--disable-web-security",
+  "--allow-running-insecure-content",
+  "--disable-site-isolation-trials",
+  "--single-process",
+]);
+const OFFLINE = [
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+];
+
+/** Headless Chromium from the project's own install (the binary inside the @sparticuz/chromium package). */
+export async function launchBrowser(): Promise<Browser> {
+  return playwright.launch({
+    executablePath: await chromium.executablePath(),
+    args: [...chromium.args.filter((arg) => !NOT_FOR_THESE_TESTS.has(arg)), ...OFFLINE],
+    headless: true,
+  });
+}
+
+export interface Session {
+  context: BrowserContext;
+  page: Page;
+  /** Every request the page made, in order: `METHOD url`. */
+  requests: string[];
+  /** Console errors, failed requests and Content-Security-Policy violations. */
+  problems: string[];
+  /** Save a screenshot of the whole page as `<name>.png` under test/browser/screenshots/. */
+  screenshot(name: string): Promise<void>;
+}
+
+/** A fresh browser context (its own sessionStorage and cache) with one page, watched. */
+export async function openSession(browser: Browser): Promise<Session> {
+  const context = await browser.newContext({ viewport: { width: 900, height: 900 } });
+  const page = await context.newPage();
+  const requests: string[] = [];
+  const problems: string[] = [];
+  page.on("request", (request) => {
+    requests.push(`${request.method()} ${request.url()}`);
+  });
+  page.on("requestfailed", (request) => {
+    problems.push(`request failed: ${request.method()} ${request.url()} ${request.failure()?.errorText}`);
+  });
+  page.on("console", (message) => {
+    if (message.type() === "error") problems.push(`console: ${message.text()}`);
+  });
+  page.on("pageerror", (error) => {
+    problems.push(`page error: ${error.message}`);
+  });
+  // A policy violation is reported to the page as an event; forward it so no violation goes unseen.
+  await page.exposeFunction("reportPolicyViolation", (text: string) => problems.push(`CSP: ${text}`));
+  await page.addInitScript(() => {
+    document.addEventListener("securitypolicyviolation", (event) => {
+      const report = (window as unknown as { reportPolicyViolation: (text: string) => void })
+        .reportPolicyViolation;
+      report(`${event.violatedDirective} blocked ${event.blockedURI}`);
+    });
+  });
+  return {
+    context,
+    page,
+    requests,
+    problems,
+    screenshot: async (name) => {
+      mkdirSync(SCREENSHOTS, { recursive: true });
+      await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
+    },
+  };
+}
+
+/**
+ * One browser for the test file, launched before its first test and closed after its last; every
+ * session a test opens is closed after that test.
+ */
+export function browserForThisFile(): { open: () => Promise<Session> } {
+  let browser: Browser | undefined;
+  const sessions: Session[] = [];
+  beforeAll(async () => {
+    browser = await launchBrowser();
+  });
+  afterEach(async () => {
+    await Promise.all(sessions.splice(0).map((session) => session.context.close()));
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  return {
+    open: async () => {
+      if (!browser) throw new Error("the browser is not running yet");
+      const session = await openSession(browser);
+      sessions.push(session);
+      return session;
+    },
+  };
+}

@@ -1,0 +1,80 @@
+import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { inject } from "vitest";
+import { devToken } from "../../scripts/dev-keys.mjs";
+
+export const stack = inject("stack");
+
+export interface Person {
+  /** The WorkOS user id (the token's `sub`). */
+  sub: string;
+  /** The service's user id. */
+  id: string;
+  token: string;
+  firstName: string;
+  lastName: string;
+  /** The picture WorkOS has for them, served by the WorkOS stand-in. */
+  workosPictureUrl: string;
+}
+
+export interface Profile {
+  id: string;
+  profilePictureUrl: string | null;
+  hasCustomProfilePicture: boolean;
+}
+
+/** Call the API as a client other than the page (to set the scene or read back what the page did). */
+export async function api<T>(token: string, method: string, path: string, json?: unknown): Promise<T> {
+  const response = await fetch(`${stack.apiOrigin}${path}`, {
+    method,
+    headers: {
+      Authorization: `Bearer ${token}`,
+      ...(json === undefined ? {} : { "Content-Type": "application/json" }),
+    },
+    body: json === undefined ? null : JSON.stringify(json),
+  });
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
+  return (await response.json()) as T;
+}
+
+/**
+ * A new WorkOS user, signed in: known to the WorkOS stand-in, holding a dev token for `org` with
+ * `role`, and provisioned by the service (just in time, by a first `GET /users/me`).
+ */
+export async function signUp(options: {
+  firstName: string;
+  lastName: string;
+  org: string;
+  role?: "admin" | "member";
+}): Promise<Person> {
+  const sub = `user_${randomUUID().replaceAll("-", "").toUpperCase()}`;
+  const { firstName, lastName } = options;
+  const registered = await fetch(`${stack.workosOrigin}/test/users`, {
+    method: "POST",
+    body: JSON.stringify({ id: sub, firstName, lastName }),
+  });
+  if (registered.status !== 204) throw new Error(`the WorkOS stand-in answered ${registered.status}`);
+  const token = await devToken({ sub, org: options.org, role: options.role ?? "member", dir: stack.keyDir });
+  const me = await api<Profile>(token, "GET", "/api/v1/users/me");
+  return {
+    sub,
+    id: me.id,
+    token,
+    firstName,
+    lastName,
+    workosPictureUrl: `${stack.workosOrigin}/pictures/${encodeURIComponent(sub)}.svg`,
+  };
+}
+
+export const newOrganization = () => `org_${randomUUID().replaceAll("-", "").toUpperCase()}`;
+
+/** The page's address with the token in its fragment, as `npm run dev` prints it. */
+export const pageUrl = (person: Person) => `${stack.pageOrigin}/profile#token=${person.token}`;
+
+/** The worker's request log lines (one JSON object a request) since the stack started. */
+export function requestLog(): { method: string; route: string; status: number }[] {
+  return readFileSync(stack.logFile, "utf8")
+    .split("\n")
+    .filter((line) => line.startsWith('{"level":"info","requestId"'))
+    .map((line) => JSON.parse(line));
+}

@@ -1,0 +1,259 @@
+import { describe, expect, it } from "vitest";
+import { browserForThisFile } from "./browser";
+import { type ChosenFile, jpegPhoto, notAnImage, pngPhoto, tooLarge } from "./files";
+import { api, newOrganization, type Profile, pageUrl, requestLog, signUp, stack } from "./people";
+import { loadedImage, photoEditor } from "./photo-editor";
+
+type StartedUpload = import("../../public/profile/api-client.js").StartedUpload;
+
+const browser = browserForThisFile();
+
+/** Sign a new member up and open the page as them; the page is on another origin than the API. */
+async function openAsNewMember(firstName = "Grace", lastName = "Hopper") {
+  const person = await signUp({ firstName, lastName, org: newOrganization() });
+  const session = await browser.open();
+  // Every value the page gives a progress bar, so a test can see the bar move; and, at every request
+  // the page starts, whether each control of the editors was disabled.
+  await session.page.addInitScript(() => {
+    const values: number[] = [];
+    const controlsAtRequest: boolean[][] = [];
+    Object.assign(window, { progressValues: values, controlsAtRequest });
+    const snapshot = () => {
+      const controls = document.querySelectorAll<HTMLButtonElement | HTMLInputElement>(
+        ".photo-editor button, .photo-editor input",
+      );
+      if (controls.length) controlsAtRequest.push([...controls].map((control) => control.disabled));
+    };
+    const fetch = window.fetch;
+    window.fetch = (...args) => {
+      snapshot();
+      return fetch(...args);
+    };
+    const send = XMLHttpRequest.prototype.send;
+    XMLHttpRequest.prototype.send = function (...args) {
+      snapshot();
+      return send.apply(this, args);
+    };
+    const value = Object.getOwnPropertyDescriptor(HTMLProgressElement.prototype, "value");
+    Object.defineProperty(HTMLProgressElement.prototype, "value", {
+      get() {
+        return value?.get?.call(this);
+      },
+      set(next: number) {
+        values.push(next);
+        value?.set?.call(this, next);
+      },
+    });
+  });
+  await session.page.goto(pageUrl(person));
+  const mine = photoEditor(session.page, "#my-photo-editor");
+  await mine.name.getByText(`${firstName} ${lastName}`).waitFor();
+  return { person, page: session.page, mine, session };
+}
+
+describe("the profile-photo page", () => {
+  it.each<[string, ChosenFile]>([
+    ["PNG", pngPhoto],
+    ["JPEG", jpegPhoto],
+  ])("sets a photo from a %s file and shows it at 256 px, also after a reload", async (kind, file) => {
+    const { person, page, mine, session } = await openAsNewMember();
+    // The token left the address bar once the page had it.
+    expect(page.url()).toBe(`${stack.pageOrigin}/profile`);
+    expect((await loadedImage(mine.photo)).src).toBe(person.workosPictureUrl);
+    expect(await mine.remove.isHidden()).toBe(true);
+
+    await mine.chooseAndUpload(file);
+    await mine.status.getByText("Your new photo is set.").waitFor();
+    const shown = await loadedImage(mine.photo);
+    expect(shown.width).toBe(256);
+    expect(shown.src.startsWith(`${stack.storageOrigin}/__s3/`)).toBe(true);
+    expect(await mine.remove.isVisible()).toBe(true);
+    expect(await mine.photo.getAttribute("alt")).toBe(`${person.firstName} ${person.lastName}`);
+    // The progress bar followed the PUT's upload progress to the end, and is gone once done.
+    const { progress, controlsAtRequest } = await page.evaluate(() => {
+      const watched = window as unknown as { progressValues: number[]; controlsAtRequest: boolean[][] };
+      return { progress: watched.progressValues, controlsAtRequest: watched.controlsAtRequest };
+    });
+    // Create, PUT, complete, PATCH: each sent with every button and the file input disabled.
+    expect(controlsAtRequest).toHaveLength(4);
+    for (const controls of controlsAtRequest) expect(controls).toEqual(controls.map(() => true));
+    expect(progress[0]).toBe(0);
+    expect(progress.at(-1)).toBe(100);
+    expect(await mine.root.getByLabel("Upload progress").isHidden()).toBe(true);
+    await session.screenshot(`profile-photo-${kind.toLowerCase()}`);
+
+    // The bytes went to the bucket's presigned URL with the page's PUT, on the bucket's own origin.
+    const put = session.requests.find((request) => request.startsWith("PUT "));
+    expect(put?.startsWith(`PUT ${stack.storageOrigin}/__s3/`)).toBe(true);
+    // Read back through the API: the photo is set.
+    const profile = await api<Profile>(person.token, "GET", "/api/v1/users/me");
+    expect(profile.hasCustomProfilePicture).toBe(true);
+
+    await page.reload();
+    await mine.name.getByText(`${person.firstName} ${person.lastName}`).waitFor();
+    expect(await loadedImage(mine.photo)).toEqual({ width: 256, src: profile.profilePictureUrl });
+    expect(session.problems).toEqual([]);
+  });
+
+  it("answers the cross-origin calls and the presigned PUT through real CORS preflights", async () => {
+    const before = requestLog().filter((line) => line.method === "OPTIONS").length;
+    const { mine, session } = await openAsNewMember();
+    await mine.chooseAndUpload(pngPhoto);
+    await mine.status.getByText("Your new photo is set.").waitFor();
+    // The worker saw the browser's preflights: the API's (204) and the bucket's (200).
+    await expect
+      .poll(() =>
+        requestLog()
+          .filter((line) => line.method === "OPTIONS")
+          .slice(before)
+          .map((line) => line.status),
+      )
+      .toEqual(expect.arrayContaining([204, 200]));
+    expect(session.problems).toEqual([]);
+  });
+
+  it("removes the photo and shows the WorkOS picture again", async () => {
+    const { person, mine, session } = await openAsNewMember("Katherine", "Johnson");
+    await mine.chooseAndUpload(jpegPhoto);
+    await mine.status.getByText("Your new photo is set.").waitFor();
+
+    await mine.remove.click();
+    await mine.status.getByText("Your photo is removed.").waitFor();
+    expect((await loadedImage(mine.photo)).src).toBe(person.workosPictureUrl);
+    expect(await mine.remove.isHidden()).toBe(true);
+    await session.screenshot("profile-photo-removed");
+    const profile = await api<Profile>(person.token, "GET", "/api/v1/users/me");
+    expect(profile).toMatchObject({
+      hasCustomProfilePicture: false,
+      profilePictureUrl: person.workosPictureUrl,
+    });
+    expect(session.problems).toEqual([]);
+  });
+
+  it("shows the failure reason when the bytes are not an image, and keeps the photo it had", async () => {
+    const { person, mine, session } = await openAsNewMember();
+    await mine.chooseAndUpload(notAnImage);
+    await mine.error.getByText(/^The photo was refused: .+/).waitFor();
+    const shown = await mine.error.textContent();
+    await session.screenshot("profile-photo-not-an-image");
+
+    // The reason is the API's own failureReason for that upload.
+    const uploadId = /\/uploads\/([0-9a-f-]{36})\/complete$/.exec(
+      session.requests.find((request) => request.endsWith("/complete")) ?? "",
+    )?.[1];
+    const upload = await api<{ state: string; failureReason: string }>(
+      person.token,
+      "GET",
+      `/api/v1/uploads/${uploadId}`,
+    );
+    expect(upload.state).toBe("failed");
+    expect(shown).toBe(`The photo was refused: ${upload.failureReason}`);
+    const profile = await api<Profile>(person.token, "GET", "/api/v1/users/me");
+    expect(profile.hasCustomProfilePicture).toBe(false);
+    expect((await loadedImage(mine.photo)).src).toBe(person.workosPictureUrl);
+    expect(session.problems).toEqual([]);
+  });
+
+  it("refuses a file over 10 MB before any upload", async () => {
+    const { person, mine, session } = await openAsNewMember();
+    const requestsBefore = session.requests.length;
+    await mine.file.setInputFiles(tooLarge);
+    await mine.error.getByText('"huge.png" is 10.0 MB; photos may be at most 10 MB.').waitFor();
+    expect(await mine.upload.isDisabled()).toBe(true);
+    expect(await mine.preview.isHidden()).toBe(true);
+    await session.screenshot("profile-photo-too-large");
+    // Nothing was asked of the API or the bucket.
+    expect(session.requests.slice(requestsBefore)).toEqual([]);
+    const profile = await api<Profile>(person.token, "GET", "/api/v1/users/me");
+    expect(profile.hasCustomProfilePicture).toBe(false);
+    expect(session.problems).toEqual([]);
+  });
+
+  it("works with the keyboard alone: choose, upload, remove", async () => {
+    const { person, page, mine, session } = await openAsNewMember("Alan", "Turing");
+    const focused = () =>
+      page.evaluate(() => {
+        const element = document.activeElement;
+        return element instanceof HTMLElement
+          ? (element.closest("label")?.textContent ?? element.textContent ?? "").trim()
+          : "";
+      });
+
+    await page.keyboard.press("Tab");
+    expect(await focused()).toMatch(/^Choose photo/);
+    const chooser = page.waitForEvent("filechooser");
+    await page.keyboard.press("Space");
+    await (await chooser).setFiles(pngPhoto);
+    await mine.preview.waitFor({ state: "visible" });
+
+    await page.keyboard.press("Tab");
+    expect(await focused()).toBe("Upload photo");
+    await page.keyboard.press("Enter");
+    await mine.status.getByText("Your new photo is set.").waitFor();
+    expect((await loadedImage(mine.photo)).width).toBe(256);
+    await session.screenshot("keyboard-only");
+
+    // The upload button is disabled again; focus went back to "Choose photo", and Tab skips to "Remove photo".
+    expect(await focused()).toMatch(/^Choose photo/);
+    await page.keyboard.press("Tab");
+    expect(await focused()).toBe("Remove photo");
+    await page.keyboard.press("Enter");
+    await mine.status.getByText("Your photo is removed.").waitFor();
+    expect((await loadedImage(mine.photo)).src).toBe(person.workosPictureUrl);
+    expect(session.problems).toEqual([]);
+  });
+
+  it("sends uploadHeaders as given but Content-Length, which the browser sets itself", async () => {
+    const { person, page, session } = await openAsNewMember();
+    const started = await api<StartedUpload>(person.token, "POST", "/api/v1/uploads", {
+      kind: "image",
+      scope: "profile_picture",
+      contentType: "image/png",
+      size: pngPhoto.buffer.byteLength,
+    });
+    // The write-once headers upload URLs are gaining (R2's conditional PUT, the exact size).
+    const uploadHeaders = {
+      ...started.uploadHeaders,
+      "Content-Length": String(pngPhoto.buffer.byteLength),
+      "If-None-Match": "*",
+    };
+    // The page's own module, loaded by the page. A string, so that no bundler rewrites the import.
+    await page.evaluate('import("/profile/api-client.js").then((module) => { window.apiClient = module; })');
+    const outcome = await page.evaluate(
+      async ({ started, bytes }) => {
+        const { putBytes } = (
+          window as unknown as { apiClient: typeof import("../../public/profile/api-client.js") }
+        ).apiClient;
+        const file = new Blob([new Uint8Array(bytes)], { type: "image/png" });
+        try {
+          await putBytes(started, file, () => {});
+          return "stored";
+        } catch (error) {
+          return String(error);
+        }
+      },
+      { started: { ...started, uploadHeaders }, bytes: [...pngPhoto.buffer] },
+    );
+    expect(outcome).toBe("stored");
+    // Chrome logs "Refused to set unsafe header" for a script-set Content-Length: there was none.
+    expect(session.problems).toEqual([]);
+  });
+
+  it("runs in a browser that enforces CORS: an origin the API does not allow cannot call it", async () => {
+    const person = await signUp({ firstName: "Eve", lastName: "Outsider", org: newOrganization() });
+    const session = await browser.open();
+    await session.page.goto(`${stack.workosOrigin}/blank`);
+    const outcome = await session.page.evaluate(
+      async ({ url, token }) => {
+        try {
+          const response = await fetch(url, { headers: { Authorization: `Bearer ${token}` } });
+          return `answered ${response.status}`;
+        } catch (error) {
+          return String(error);
+        }
+      },
+      { url: `${stack.apiOrigin}/api/v1/users/me`, token: person.token },
+    );
+    expect(outcome).toBe("TypeError: Failed to fetch");
+  });
+});

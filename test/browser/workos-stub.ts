@@ -1,0 +1,78 @@
+import { createServer, type Server } from "node:http";
+
+/** The picture WorkOS has for everyone here: unlike any uploaded test photo, so a screenshot tells them apart. */
+const workosPicture = (initials: string) =>
+  `<svg xmlns="http://www.w3.org/2000/svg" width="128" height="128" viewBox="0 0 128 128">` +
+  `<rect width="128" height="128" fill="#6b4fbb"/>` +
+  `<text x="64" y="80" font-family="sans-serif" font-size="44" fill="#fff" text-anchor="middle">${initials}</text></svg>`;
+
+export interface StubUser {
+  id: string;
+  firstName: string;
+  lastName: string;
+}
+
+/**
+ * A loopback stand-in for WorkOS, so the worker under test provisions users just in time as it
+ * would after a real sign-in: `GET /user_management/users/{id}` answers the users the tests
+ * registered (`POST /test/users`), each with a profile picture served here too, so the WorkOS
+ * picture loads with no internet. `/blank` is an empty page on an origin the API does not allow.
+ */
+export async function startWorkOSStub(apiKey: string): Promise<{ origin: string; server: Server }> {
+  const users = new Map<string, StubUser>();
+  let origin = "";
+  const server = createServer((request, response) => {
+    const url = new URL(request.url ?? "/", "http://stub");
+    const user = /^\/user_management\/users\/([^/]+)$/.exec(url.pathname);
+    if (request.method === "GET" && user) {
+      if (request.headers.authorization !== `Bearer ${apiKey}`) return response.writeHead(401).end();
+      const found = users.get(decodeURIComponent(user[1] ?? ""));
+      if (!found) return response.writeHead(404).end();
+      const now = new Date().toISOString();
+      return response.writeHead(200, { "content-type": "application/json" }).end(
+        JSON.stringify({
+          object: "user",
+          id: found.id,
+          email: `${found.firstName}.${found.lastName}@example.com`.toLowerCase(),
+          email_verified: true,
+          first_name: found.firstName,
+          last_name: found.lastName,
+          profile_picture_url: `${origin}/pictures/${encodeURIComponent(found.id)}.svg`,
+          last_sign_in_at: now,
+          created_at: now,
+          updated_at: now,
+        }),
+      );
+    }
+    const picture = /^\/pictures\/([^/]+)\.svg$/.exec(url.pathname);
+    if (request.method === "GET" && picture) {
+      const found = users.get(decodeURIComponent(picture[1] ?? ""));
+      if (!found) return response.writeHead(404).end();
+      const initials = `${found.firstName[0] ?? ""}${found.lastName[0] ?? ""}`.replace(/[^A-Za-z]/g, "");
+      return response.writeHead(200, { "content-type": "image/svg+xml" }).end(workosPicture(initials));
+    }
+    if (request.method === "GET" && url.pathname === "/blank") {
+      return response
+        .writeHead(200, { "content-type": "text/html" })
+        .end("<!doctype html><title>blank</title>");
+    }
+    if (request.method === "POST" && url.pathname === "/test/users") {
+      let body = "";
+      request.on("data", (chunk) => {
+        body += chunk;
+      });
+      request.on("end", () => {
+        const registered = JSON.parse(body) as StubUser;
+        users.set(registered.id, registered);
+        response.writeHead(204).end();
+      });
+      return;
+    }
+    response.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  if (address === null || typeof address === "string") throw new Error("the WorkOS stub has no port");
+  origin = `http://127.0.0.1:${address.port}`;
+  return { origin, server };
+}
