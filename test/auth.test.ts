@@ -1,8 +1,13 @@
 import { exportJWK, exportSPKI, generateKeyPair, importJWK, type JWK, type JWTPayload } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { User } from "../src/db/schema";
-import { MAX_AUTHORIZATION_LENGTH } from "../src/lib/auth";
-import { JWKS_COOLDOWN_MS, JWKS_MAX_AGE_MS, JWKS_OUTAGE_BACKOFF_MS, JWKS_TIMEOUT_MS } from "../src/lib/jwks";
+import { MAX_AUTHORIZATION_LENGTH } from "../src/identity/access-token";
+import {
+  JWKS_COOLDOWN_MS,
+  JWKS_MAX_AGE_MS,
+  JWKS_OUTAGE_BACKOFF_MS,
+  JWKS_TIMEOUT_MS,
+} from "../src/identity/key-set";
 import { call } from "./helpers/api";
 import { readUser } from "./helpers/db";
 import { attemptPatch, expectUnauthenticated, expectUnchanged, victim } from "./helpers/refusals";

@@ -1,6 +1,6 @@
 import { exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { JWKS_TIMEOUT_MS } from "../src/lib/jwks";
+import { JWKS_TIMEOUT_MS } from "../src/identity/key-set";
 import { call } from "./helpers/api";
 import { createUser } from "./helpers/db";
 import { publicJwks, signToken } from "./helpers/tokens";

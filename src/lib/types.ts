@@ -1,9 +1,9 @@
 import type { OpenAPIHono, RouteConfig, RouteHandler } from "@hono/zod-openapi";
 import type { Database } from "../db/client";
 import type { User } from "../db/schema";
+import type { CallerAccess } from "../identity/memberships";
 import type { Config } from "./config";
 import type { D1Tracker } from "./d1";
-import type { CallerAccess } from "./memberships";
 
 /** Claims of a verified WorkOS access token that the service uses. */
 export interface AccessTokenClaims {

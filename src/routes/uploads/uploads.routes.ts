@@ -1,6 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
+import { requireCaller } from "../../identity/access-token";
 import { HOUR_MS, PENDING_MAX_AGE_MS } from "../../jobs/storage-cleanup";
-import { requireCaller } from "../../lib/auth";
 import { jsonBody } from "../../lib/json-body";
 import {
   authErrors,

@@ -2,17 +2,17 @@ import { and, asc, eq, getTableColumns, or, type SQL, sql } from "drizzle-orm";
 import { alias, type SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Database } from "../../db/client";
 import { memberships, type User, users } from "../../db/schema";
-import { assertActive } from "../../lib/auth";
-import { validationError } from "../../lib/errors";
+import { assertActive } from "../../identity/access-token";
 import {
   type CallerAccess,
   changesStored,
   membershipFromToken,
   tokenRole,
   upsertMembership,
-} from "../../lib/memberships";
+} from "../../identity/memberships";
+import { searchKey } from "../../identity/provisioning";
+import { validationError } from "../../lib/errors";
 import type { AccessTokenClaims } from "../../lib/types";
-import { searchKey } from "../../lib/user-provisioning";
 import type { UserInRole } from "./user-profile";
 
 export const MEMBERS_PAGE_DEFAULT = 50;

@@ -1,9 +1,9 @@
 import { and, eq, getTableColumns, ne } from "drizzle-orm";
 import type { Database } from "../../db/client";
 import { memberships, type User, users } from "../../db/schema";
+import type { CallerAccess } from "../../identity/memberships";
 import type { Config } from "../../lib/config";
 import { userNotFound } from "../../lib/errors";
-import type { CallerAccess } from "../../lib/memberships";
 import { thumbKeyFor } from "../../lib/object-keys";
 import { presignThumbUrl } from "../../lib/presign";
 import type { UserProfile } from "./users.schemas";

@@ -1,4 +1,4 @@
-import { resolveCaller } from "../../lib/auth";
+import { resolveCaller } from "../../identity/access-token";
 import type { AppRouteHandler } from "../../lib/types";
 import { listMembers } from "./members-list";
 import { updateProfilePicture } from "./profile-picture";

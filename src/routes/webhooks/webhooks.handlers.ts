@@ -1,11 +1,11 @@
 import type { Handler } from "hono";
+import { verifyWorkOSSignature } from "../../identity/webhook-signature";
 import { ApiError } from "../../lib/errors";
 import { readLimited } from "../../lib/json-body";
 import { clientIp, enforceLimit } from "../../lib/rate-limit";
 import type { AppBindings } from "../../lib/types";
 import { MAX_WEBHOOK_BODY_BYTES } from "./webhooks.routes";
 import { parseEvent, recordEvent, statementsFor, wasProcessed } from "./workos-events";
-import { verifyWorkOSSignature } from "./workos-signature";
 
 const badSignature = () =>
   new ApiError(

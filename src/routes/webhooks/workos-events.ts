@@ -3,10 +3,10 @@ import { and, eq, ne, or, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Database } from "../../db/client";
 import { users, webhookEvents } from "../../db/schema";
+import { type MembershipChange, upsertMembership } from "../../identity/memberships";
+import { workosUserColumns } from "../../identity/provisioning";
+import { WorkOSUser } from "../../identity/workos-api";
 import { ApiError } from "../../lib/errors";
-import { type MembershipChange, upsertMembership } from "../../lib/memberships";
-import { workosUserColumns } from "../../lib/user-provisioning";
-import { WorkOSUser } from "../../lib/workos-api";
 
 const isoDateTime = z.iso.datetime({ offset: true }).transform((value) => new Date(value));
 

@@ -4,13 +4,13 @@ import { createMiddleware } from "hono/factory";
 import { errors, jwtVerify } from "jose";
 import type { Database } from "../db/client";
 import { memberships, type User, users } from "../db/schema";
-import type { Config } from "./config";
-import { ApiError, unauthenticated, unavailable } from "./errors";
-import { inlineKeySet, JwksUnavailableError, remoteKeySet } from "./jwks";
+import type { Config } from "../lib/config";
+import { ApiError, unauthenticated, unavailable } from "../lib/errors";
+import { clientIp, enforceLimit } from "../lib/rate-limit";
+import type { AccessTokenClaims, AppBindings } from "../lib/types";
+import { inlineKeySet, JwksUnavailableError, remoteKeySet } from "./key-set";
 import { type CallerAccess, type StoredMembership, settleAccess } from "./memberships";
-import { clientIp, enforceLimit } from "./rate-limit";
-import type { AccessTokenClaims, AppBindings } from "./types";
-import { provisionUser } from "./user-provisioning";
+import { provisionUser } from "./provisioning";
 import { WorkOSUnavailableError } from "./workos-api";
 
 /** Authorization header values longer than this are refused before any parsing. */

@@ -2,7 +2,7 @@ import { and, eq, exists, type SQL, sql } from "drizzle-orm";
 import type { AnySQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Database } from "../db/client";
 import { type Membership, type MembershipState, memberships } from "../db/schema";
-import type { AccessTokenClaims } from "./types";
+import type { AccessTokenClaims } from "../lib/types";
 
 /**
  * What a request may do, from its token alone: the token's role, and the organization whose
