@@ -1,8 +1,9 @@
-import { and, eq, exists, type SQL, sql } from "drizzle-orm";
+import { and, eq, exists, getTableColumns, ne, type SQL, sql } from "drizzle-orm";
 import type { AnySQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Database } from "../db/client";
-import { type Membership, type MembershipState, memberships } from "../db/schema";
-import type { AccessTokenClaims } from "../lib/types";
+import { type Membership, type MembershipState, memberships, type User, users } from "../db/schema";
+import { userNotFound } from "../lib/errors";
+import type { AccessTokenClaims } from "./access-token";
 
 /**
  * What a request may do, from its token alone: the token's role, and the organization whose
@@ -17,6 +18,12 @@ export interface CallerAccess {
    * one, or after the caller was removed from it: then the caller has no teammates.
    */
   organizationId: string | null;
+}
+
+/** A user as seen by a request, with their role in the organization the request is about. */
+export interface UserInRole {
+  user: User;
+  role: string;
 }
 
 export const tokenRole = (claims: AccessTokenClaims) => claims.role ?? "member";
@@ -146,4 +153,39 @@ export function isActiveMember(
         ),
       ),
   );
+}
+
+/**
+ * The user `userId` as the caller may see them: the caller themself (in the token's role), or a
+ * teammate, a user with an active membership of the caller's organization (in their role there).
+ * Anyone else is the same 404 as no one.
+ */
+export async function findVisibleUser(
+  db: Database,
+  caller: User,
+  access: CallerAccess,
+  userId: string,
+): Promise<UserInRole> {
+  if (userId === caller.id) return { user: caller, role: access.role };
+  if (access.organizationId === null) throw userNotFound();
+  const [teammate] = await teammateById(db, access.organizationId, userId);
+  if (!teammate) throw userNotFound();
+  return teammate;
+}
+
+/** The statement behind `findVisibleUser`: a user who is not deleted, by id, with their active membership. */
+export function teammateById(db: Database, organizationId: string, userId: string) {
+  return db
+    .select({ user: getTableColumns(users), role: memberships.role })
+    .from(users)
+    .innerJoin(
+      memberships,
+      and(
+        eq(memberships.workosUserId, users.workosUserId),
+        eq(memberships.organizationId, organizationId),
+        eq(memberships.state, "active"),
+      ),
+    )
+    .where(and(eq(users.id, userId), ne(users.state, "deleted")))
+    .limit(1);
 }

@@ -2,7 +2,7 @@ import { eq } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { type NewUser, type User, users } from "../db/schema";
 import type { Config } from "../lib/config";
-import type { AccessTokenClaims } from "../lib/types";
+import type { AccessTokenClaims } from "./access-token";
 import { fetchWorkOSUser, type WorkOSUser } from "./workos-api";
 
 /**

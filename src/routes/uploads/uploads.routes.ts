@@ -1,5 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
-import { requireCaller } from "../../identity/access-token";
+import { requireCaller } from "../../identity/auth-middleware";
 import { HOUR_MS, PENDING_MAX_AGE_MS } from "../../jobs/storage-cleanup";
 import { jsonBody } from "../../lib/json-body";
 import {

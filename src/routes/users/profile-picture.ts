@@ -2,11 +2,18 @@ import { and, eq, exists, getTableColumns, ne, sql } from "drizzle-orm";
 import { alias } from "drizzle-orm/sqlite-core";
 import type { Database } from "../../db/client";
 import { type User, uploads, users } from "../../db/schema";
-import { type CallerAccess, isActiveMember, tokenRole } from "../../identity/memberships";
+import type { AccessTokenClaims } from "../../identity/access-token";
+import { type CallerInputs, resolveCaller } from "../../identity/caller";
+import {
+  type CallerAccess,
+  findVisibleUser,
+  isActiveMember,
+  tokenRole,
+  type UserInRole,
+} from "../../identity/memberships";
 import { ApiError, unavailable, uploadNotFound } from "../../lib/errors";
-import type { AccessTokenClaims } from "../../lib/types";
 import { findOwnUpload } from "../uploads/own-upload";
-import { canEdit, findVisibleUser, type UserInRole } from "./user-profile";
+import { canEdit } from "./user-profile";
 
 /** Whose picture: the caller's own (`/users/me`), or a user's by id (`/shared/users/{id}`). */
 export type ProfilePictureTarget = "caller" | { userId: string };
@@ -25,16 +32,15 @@ export type ProfilePictureTarget = "caller" | { userId: string };
  * changes nothing (`updated_at` keeps its value).
  */
 export async function updateProfilePicture(
-  db: Database,
-  claims: AccessTokenClaims,
+  inputs: CallerInputs,
   target: ProfilePictureTarget,
   uploadId: string | null,
-  resolveCaller: () => Promise<{ user: User; access: CallerAccess }>,
-): Promise<UserInRole> {
+): Promise<ProfilePictureUpdate> {
+  const { db, claims } = inputs;
   const [updated] = await conditionalUpdate(db, claims, target, uploadId);
-  if (updated) return inRole(updated, claims);
+  if (updated) return written(updated, claims);
 
-  const { user: caller, access } = await resolveCaller();
+  const { user: caller, access } = await resolveCaller(inputs);
   const targetId = target === "caller" ? caller.id : target.userId;
   // Refuse what the token alone rules out before writing anything.
   if (targetId !== caller.id && access.role !== "admin") {
@@ -42,20 +48,31 @@ export async function updateProfilePicture(
   }
   for (let attempt = 0; attempt < 2; attempt++) {
     const [retried] = await conditionalUpdate(db, claims, target, uploadId);
-    if (retried) return inRole(retried, claims);
+    if (retried) return { caller, ...written(retried, claims) };
     await explainFailure(db, caller, access, targetId, uploadId);
     // Nothing explains the miss: the state changed between the write and the read. Try once more.
   }
   throw unavailable("The profile changed while it was being updated; try again.", 1);
 }
 
+/** What a PATCH wrote, and who the caller is when the request found out. */
+export interface ProfilePictureUpdate {
+  /** The target as written, in the role the response shows. */
+  target: UserInRole;
+  /** The caller's row: the row written when they acted on themself, or the one a miss resolved. */
+  caller?: User;
+}
+
 /** The written row in the role the response shows: the token's for the caller, else the membership's. */
-function inRole(
+function written(
   { teammateRole, ...user }: User & { teammateRole: string | null },
   claims: AccessTokenClaims,
-) {
+): ProfilePictureUpdate {
   const own = user.workosUserId === claims.sub;
-  return { user, role: own ? tokenRole(claims) : (teammateRole ?? tokenRole(claims)) };
+  return {
+    target: { user, role: own ? tokenRole(claims) : (teammateRole ?? tokenRole(claims)) },
+    ...(own ? { caller: user } : {}),
+  };
 }
 
 /**

@@ -1,20 +1,11 @@
-import { and, eq, getTableColumns, ne } from "drizzle-orm";
-import type { Database } from "../../db/client";
-import { memberships, type User, users } from "../../db/schema";
-import type { CallerAccess } from "../../identity/memberships";
+import type { User } from "../../db/schema";
+import type { CallerAccess, UserInRole } from "../../identity/memberships";
 import type { Config } from "../../lib/config";
-import { userNotFound } from "../../lib/errors";
 import { thumbKeyFor } from "../../lib/object-keys";
 import { presignThumbUrl } from "../../lib/presign";
 import type { UserProfile } from "./users.schemas";
 
 type Profile = (typeof UserProfile)["_output"];
-
-/** A user as seen by a request, with their role in the organization the request is about. */
-export interface UserInRole {
-  user: User;
-  role: string;
-}
 
 export const toRfc3339 = (date: Date) => date.toISOString();
 
@@ -39,36 +30,6 @@ export async function toUserProfile({ user, role }: UserInRole, config: Config):
     createdAt: toRfc3339(user.createdAt),
     hasCustomProfilePicture: custom !== null,
   };
-}
-
-/**
- * The user `userId` as the caller may see them: the caller themself (in the token's role), or a
- * teammate, a user with an active membership of the caller's organization (in their role there).
- * Anyone else is the same 404 as no one.
- */
-export async function findVisibleUser(
-  db: Database,
-  caller: User,
-  access: CallerAccess,
-  userId: string,
-): Promise<UserInRole> {
-  if (userId === caller.id) return { user: caller, role: access.role };
-  if (access.organizationId === null) throw userNotFound();
-  const [teammate] = await db
-    .select({ user: getTableColumns(users), role: memberships.role })
-    .from(users)
-    .innerJoin(
-      memberships,
-      and(
-        eq(memberships.workosUserId, users.workosUserId),
-        eq(memberships.organizationId, access.organizationId),
-        eq(memberships.state, "active"),
-      ),
-    )
-    .where(and(eq(users.id, userId), ne(users.state, "deleted")))
-    .limit(1);
-  if (!teammate) throw userNotFound();
-  return teammate;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
-import { authenticate, requireCaller } from "../../identity/access-token";
+import { authenticate, requireCaller } from "../../identity/auth-middleware";
 import { jsonBody } from "../../lib/json-body";
 import {
   authErrors,
