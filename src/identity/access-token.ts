@@ -1,6 +1,6 @@
 import { errors, jwtVerify } from "jose";
 import type { Config } from "../lib/config";
-import { ApiError, unauthenticated, unavailable } from "../lib/errors";
+import { ApiError, retryAfter } from "../lib/errors/api-error";
 import { inlineKeySet, JwksUnavailableError, remoteKeySet } from "./key-set";
 
 /** Claims of a verified WorkOS access token that the service uses. */
@@ -13,6 +13,15 @@ export interface AccessTokenClaims {
   permissions?: string[];
   sid?: string;
 }
+
+/**
+ * A refused bearer token: 401 with the RFC 6750 challenge, and one body whatever the reason, so a
+ * refusal never says which check failed.
+ */
+export const unauthenticated = () =>
+  new ApiError("unauthenticated", "Not authenticated.", {
+    "WWW-Authenticate": 'Bearer error="invalid_token"',
+  });
 
 /** Authorization header values longer than this are refused before any parsing. */
 export const MAX_AUTHORIZATION_LENGTH = 8192;
@@ -61,7 +70,11 @@ export async function verifyAccessToken(token: string, config: Config): Promise<
       console.error(
         JSON.stringify({ level: "error", msg: "no JWKS keys available", cause: String(error.cause) }),
       );
-      throw unavailable("The identity provider's keys cannot be fetched right now.");
+      throw new ApiError(
+        "unavailable",
+        "The identity provider's keys cannot be fetched right now.",
+        retryAfter(5),
+      );
     }
     if (error instanceof errors.JOSEError || error instanceof TypeError) throw unauthenticated();
     throw error;

@@ -1,10 +1,23 @@
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
-import { ApiError, unauthenticated } from "../lib/errors";
+import { ApiError, type ErrorCode } from "../lib/errors/api-error";
 import { clientIp, enforceLimit } from "../lib/rate-limit";
 import type { AppBindings } from "../lib/types";
-import { bearerToken, verifyAccessToken } from "./access-token";
+import { bearerToken, unauthenticated, verifyAccessToken } from "./access-token";
 import { resolveCaller } from "./caller";
+
+/** What `authenticate` answers with: a refused token (counted per IP, so 429 too), no JWKS (503). */
+export const authenticateErrors = [
+  "unauthenticated",
+  "rate_limited",
+  "unavailable",
+] as const satisfies readonly ErrorCode[];
+
+/**
+ * What resolving the caller adds (`requireCaller`, or a route that resolves them itself): an
+ * account not active; a deleted one or one WorkOS does not know (401); WorkOS or D1 down (503).
+ */
+export const callerErrors = [...authenticateErrors, "user_inactive"] as const satisfies readonly ErrorCode[];
 
 /** Verify the bearer token and put its claims on the context; failures count per client IP. */
 async function authenticateRequest(c: Context<AppBindings>): Promise<void> {

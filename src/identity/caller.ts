@@ -2,8 +2,8 @@ import { and, eq, getTableColumns } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { memberships, type User, users } from "../db/schema";
 import type { Config } from "../lib/config";
-import { ApiError, unauthenticated, unavailable } from "../lib/errors";
-import type { AccessTokenClaims } from "./access-token";
+import { ApiError, retryAfter } from "../lib/errors/api-error";
+import { type AccessTokenClaims, unauthenticated } from "./access-token";
 import { type CallerAccess, type StoredMembership, settleAccess } from "./memberships";
 import { provisionUser } from "./provisioning";
 import { WorkOSUnavailableError } from "./workos-api";
@@ -90,13 +90,13 @@ async function provisionOrRefuse(
     console.error(
       JSON.stringify({ level: "error", msg: "user provisioning failed", requestId, cause: error.message }),
     );
-    throw unavailable("The identity provider cannot be reached right now.");
+    throw new ApiError("unavailable", "The identity provider cannot be reached right now.", retryAfter(5));
   }
 }
 
 export function assertActive(user: Pick<User, "state">): void {
   if (user.state === "deleted") throw unauthenticated();
   if (user.state !== "active") {
-    throw new ApiError(403, "user_inactive", "This account is not active.");
+    throw new ApiError("user_inactive");
   }
 }

@@ -2,7 +2,7 @@ import { and, eq, exists, getTableColumns, ne, type SQL, sql } from "drizzle-orm
 import type { AnySQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Database } from "../db/client";
 import { type Membership, type MembershipState, memberships, type User, users } from "../db/schema";
-import { userNotFound } from "../lib/errors";
+import { ApiError } from "../lib/errors/api-error";
 import type { AccessTokenClaims } from "./access-token";
 
 /**
@@ -167,9 +167,9 @@ export async function findVisibleUser(
   userId: string,
 ): Promise<UserInRole> {
   if (userId === caller.id) return { user: caller, role: access.role };
-  if (access.organizationId === null) throw userNotFound();
+  if (access.organizationId === null) throw new ApiError("user_not_found");
   const [teammate] = await teammateById(db, access.organizationId, userId);
-  if (!teammate) throw userNotFound();
+  if (!teammate) throw new ApiError("user_not_found");
   return teammate;
 }
 

@@ -12,7 +12,7 @@ import {
   upsertMembership,
 } from "../../identity/memberships";
 import { searchKey } from "../../identity/provisioning";
-import { validationError } from "../../lib/errors";
+import { ApiError } from "../../lib/errors/api-error";
 
 export interface MembersQuery {
   q?: string | undefined;
@@ -247,5 +247,7 @@ export function decodeCursor(cursor: string): Position {
       return position as Position;
     }
   } catch {}
-  throw validationError([{ loc: ["query", "cursor"], msg: "Invalid cursor", type: "value_error" }]);
+  throw new ApiError("validation_error", [
+    { loc: ["query", "cursor"], msg: "Invalid cursor", type: "value_error" },
+  ]);
 }

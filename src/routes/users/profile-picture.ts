@@ -11,7 +11,7 @@ import {
   tokenRole,
   type UserInRole,
 } from "../../identity/memberships";
-import { ApiError, unavailable, uploadNotFound } from "../../lib/errors";
+import { ApiError, retryAfter } from "../../lib/errors/api-error";
 import { findOwnUpload } from "../uploads/own-upload";
 import { canEdit } from "./user-profile";
 
@@ -52,7 +52,11 @@ export async function updateProfilePicture(
     await explainFailure(db, caller, access, targetId, uploadId);
     // Nothing explains the miss: the state changed between the write and the read. Try once more.
   }
-  throw unavailable("The profile changed while it was being updated; try again.", 1);
+  throw new ApiError(
+    "unavailable",
+    "The profile changed while it was being updated; try again.",
+    retryAfter(1),
+  );
 }
 
 /** What a PATCH wrote, and who the caller is when the request found out. */
@@ -167,15 +171,15 @@ async function explainFailure(
     uploadId ? findOwnUpload(db, caller, uploadId) : undefined,
   ]);
   if (!canEdit(caller, access, target.user)) {
-    throw new ApiError(403, "forbidden", "You may not change this user's profile picture.");
+    throw new ApiError("forbidden", "You may not change this user's profile picture.");
   }
   if (uploadId === null) return;
-  if (!upload) throw uploadNotFound();
+  if (!upload) throw new ApiError("upload_not_found");
   if (upload.scope !== "profile_picture") {
-    throw new ApiError(422, "upload_wrong_scope", "The upload's scope is not profile_picture.");
+    throw new ApiError("upload_wrong_scope", "The upload's scope is not profile_picture.");
   }
-  if (upload.kind !== "image") throw new ApiError(422, "upload_wrong_kind", "The upload is not an image.");
+  if (upload.kind !== "image") throw new ApiError("upload_wrong_kind", "The upload is not an image.");
   if (upload.state !== "ready") {
-    throw new ApiError(409, "upload_not_ready", `The upload is ${upload.state}, not ready.`);
+    throw new ApiError("upload_not_ready", `The upload is ${upload.state}, not ready.`);
   }
 }

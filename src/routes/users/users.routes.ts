@@ -1,14 +1,9 @@
 import { createRoute } from "@hono/zod-openapi";
-import { authenticate, requireCaller } from "../../identity/auth-middleware";
-import { jsonBody } from "../../lib/json-body";
-import {
-  authErrors,
-  bearerSecurity,
-  errorResponse,
-  jsonBodyErrors,
-  validationErrors,
-} from "../../lib/openapi-schemas";
-import { limitWrites } from "../../lib/rate-limit";
+import { authenticate, callerErrors, requireCaller } from "../../identity/auth-middleware";
+import { errorResponses } from "../../lib/errors/openapi";
+import { jsonBody, jsonBodyErrors } from "../../lib/json-body";
+import { bearerSecurity } from "../../lib/openapi-schemas";
+import { limitWrites, writeLimitErrors } from "../../lib/rate-limit";
 import {
   MembersPage,
   MembersQuery,
@@ -30,7 +25,7 @@ export const getMe = createRoute({
   security: bearerSecurity,
   summary: "Get the caller's profile",
   middleware: [requireCaller] as const,
-  responses: { 200: profileResponse, ...authErrors },
+  responses: { 200: profileResponse, ...errorResponses(callerErrors) },
 });
 
 export const getSharedUser = createRoute({
@@ -45,9 +40,7 @@ export const getSharedUser = createRoute({
   request: { params: UserIdParams },
   responses: {
     200: profileResponse,
-    ...authErrors,
-    404: errorResponse("No such user, or not visible to the caller", ["user_not_found"]),
-    422: validationErrors,
+    ...errorResponses(callerErrors, ["user_not_found", "validation_error"]),
   },
 });
 
@@ -63,8 +56,8 @@ export const listSharedUsers = createRoute({
   request: { query: MembersQuery },
   responses: {
     200: { description: "One page of members", content: { "application/json": { schema: MembersPage } } },
-    ...authErrors,
-    422: validationErrors,
+    // Authenticated only: the page resolves the caller itself when it has to.
+    ...errorResponses(callerErrors, ["validation_error"]),
   },
 });
 
@@ -76,20 +69,15 @@ const profilePictureDescription =
   "the write are one atomic step. Setting the photo already set, or removing when none is set, " +
   "succeeds and changes nothing.";
 
-const profilePictureErrors = {
-  ...authErrors,
-  ...jsonBodyErrors,
-  404: errorResponse("No such user or upload, or not visible to the caller", [
-    "user_not_found",
-    "upload_not_found",
-  ]),
-  409: errorResponse("The upload is not ready", ["upload_not_ready"]),
-  422: {
-    description:
-      "Validation error, or an upload of the wrong scope or kind (code: `validation_error`, `upload_wrong_scope`, `upload_wrong_kind`)",
-    content: validationErrors.content,
-  },
-};
+// A miss resolves the caller, so its errors are the caller's too.
+const profilePictureErrors = errorResponses(callerErrors, writeLimitErrors, jsonBodyErrors, [
+  "user_not_found",
+  "forbidden",
+  "upload_not_found",
+  "upload_wrong_scope",
+  "upload_wrong_kind",
+  "upload_not_ready",
+]);
 
 const profilePictureBody = {
   required: true,
