@@ -1,4 +1,5 @@
-import { and, eq, getTableColumns } from "drizzle-orm";
+import { and, eq, getTableColumns, type SQL } from "drizzle-orm";
+import type { AnySQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Database } from "../db/client";
 import { memberships, type User, users } from "../db/schema";
 import type { Config } from "../lib/config";
@@ -92,6 +93,18 @@ async function provisionOrRefuse(
     );
     throw new ApiError("unavailable", "The identity provider cannot be reached right now.", retryAfter(5));
   }
+}
+
+/**
+ * In a statement: `row` is the token's user, and active. The statement's side of what
+ * `resolveCaller` checks, for statements that check the caller themselves and resolve the caller
+ * only to explain a miss (401 for a deleted user, 403 `user_inactive` for one not active).
+ */
+export function isActiveCaller(
+  row: { workosUserId: AnySQLiteColumn; state: AnySQLiteColumn },
+  claims: AccessTokenClaims,
+): SQL {
+  return and(eq(row.workosUserId, claims.sub), eq(row.state, "active")) as SQL;
 }
 
 export function assertActive(user: Pick<User, "state">): void {

@@ -132,15 +132,21 @@ export async function settleAccess(
 }
 
 /**
- * `workosUserId` is an active member of `organizationId`: an indexed lookup on the membership's
- * primary key, to put inside a statement. Always false without an organization.
+ * In a statement: the user `workosUserId` names and the token's user are teammates, both active
+ * members of the token's organization (the statement's side of `findVisibleUser`). Undefined for a
+ * token without an organization, which has no teammates.
  */
-export function isActiveMember(
+export function areTeammates(
   db: Database,
-  workosUserId: AnySQLiteColumn | string,
-  organizationId: string | null,
-): SQL {
-  if (organizationId === null) return sql`0`;
+  workosUserId: AnySQLiteColumn,
+  claims: AccessTokenClaims,
+): SQL | undefined {
+  if (claims.org_id === undefined) return undefined;
+  return and(isActiveMember(db, workosUserId, claims.org_id), isActiveMember(db, claims.sub, claims.org_id));
+}
+
+/** `workosUserId` is an active member of `organizationId`: an indexed lookup on the membership's primary key. */
+function isActiveMember(db: Database, workosUserId: AnySQLiteColumn | string, organizationId: string): SQL {
   return exists(
     db
       .select({ one: sql`1` })
@@ -157,20 +163,31 @@ export function isActiveMember(
 
 /**
  * The user `userId` as the caller may see them: the caller themself (in the token's role), or a
- * teammate, a user with an active membership of the caller's organization (in their role there).
- * Anyone else is the same 404 as no one.
+ * teammate, a user who is not deleted with an active membership of the caller's organization (in
+ * their role there). Anyone else: undefined, the same as no one.
  */
 export async function findVisibleUser(
   db: Database,
   caller: User,
   access: CallerAccess,
   userId: string,
-): Promise<UserInRole> {
+): Promise<UserInRole | undefined> {
   if (userId === caller.id) return { user: caller, role: access.role };
-  if (access.organizationId === null) throw new ApiError("user_not_found");
+  if (access.organizationId === null) return undefined;
   const [teammate] = await teammateById(db, access.organizationId, userId);
-  if (!teammate) throw new ApiError("user_not_found");
   return teammate;
+}
+
+/** `findVisibleUser`, or 404 `user_not_found`. */
+export async function requireVisibleUser(
+  db: Database,
+  caller: User,
+  access: CallerAccess,
+  userId: string,
+): Promise<UserInRole> {
+  const visible = await findVisibleUser(db, caller, access, userId);
+  if (!visible) throw new ApiError("user_not_found");
+  return visible;
 }
 
 /** The statement behind `findVisibleUser`: a user who is not deleted, by id, with their active membership. */

@@ -79,6 +79,11 @@ export const errorCatalogue = {
 
 export type ErrorCode = keyof typeof errorCatalogue;
 
+/** The codes whose instances need no header of their own. */
+export type HeaderlessErrorCode = {
+  [C in ErrorCode]: (typeof errorCatalogue)[C] extends { requires: readonly string[] } ? never : C;
+}[ErrorCode];
+
 type Detail = string | ValidationIssue[];
 
 /** What `new ApiError(code, …)` takes after the code: a detail unless the code has one, and the headers it requires. */

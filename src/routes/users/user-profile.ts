@@ -1,5 +1,4 @@
-import type { User } from "../../db/schema";
-import type { CallerAccess, UserInRole } from "../../identity/memberships";
+import type { UserInRole } from "../../identity/memberships";
 import type { Config } from "../../lib/config";
 import { thumbKeyFor } from "../../lib/object-keys";
 import { presignThumbUrl } from "../../lib/presign";
@@ -31,10 +30,3 @@ export async function toUserProfile({ user, role }: UserInRole, config: Config):
     hasCustomProfilePicture: custom !== null,
   };
 }
-
-/**
- * Who may change the profile picture of `target`, a user `findVisibleUser` returned: the user
- * themself, or an admin (by the token's role) for a teammate.
- */
-export const canEdit = (caller: User, access: CallerAccess, target: User) =>
-  caller.id === target.id || access.role === "admin";

@@ -1,4 +1,4 @@
-import { findVisibleUser } from "../../identity/memberships";
+import { requireVisibleUser } from "../../identity/memberships";
 import type { AppRouteHandler } from "../../lib/types";
 import { listMembers } from "./members-list";
 import { updateProfilePicture } from "./profile-picture";
@@ -16,7 +16,7 @@ export const getMeHandler: AppRouteHandler<typeof getMe> = async (c) =>
 
 export const getSharedUserHandler: AppRouteHandler<typeof getSharedUser> = async (c) => {
   const { db, caller, access, config } = c.var;
-  const target = await findVisibleUser(db, caller, access, c.req.valid("param").user_id);
+  const target = await requireVisibleUser(db, caller, access, c.req.valid("param").user_id);
   return c.json(await toUserProfile(target, config), 200);
 };
 

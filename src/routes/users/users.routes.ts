@@ -4,6 +4,7 @@ import { errorResponses } from "../../lib/errors/openapi";
 import { jsonBody, jsonBodyErrors } from "../../lib/json-body";
 import { bearerSecurity } from "../../lib/openapi-schemas";
 import { limitWrites, writeLimitErrors } from "../../lib/rate-limit";
+import { describeProfilePictureRules, profilePictureRuleErrors } from "./profile-picture-rules";
 import {
   MembersPage,
   MembersQuery,
@@ -61,23 +62,16 @@ export const listSharedUsers = createRoute({
   },
 });
 
-const profilePictureDescription =
-  "Sets (a UUID) or removes (null) the custom profile picture. Before writing, the upload is checked " +
-  "in this order: it exists and is owned by the caller, also when an admin acts for someone else " +
-  "(404 `upload_not_found`); its scope is `profile_picture` (422 `upload_wrong_scope`); its kind is " +
-  "`image` (422 `upload_wrong_kind`); its state is `ready` (409 `upload_not_ready`). The check and " +
-  "the write are one atomic step. Setting the photo already set, or removing when none is set, " +
-  "succeeds and changes nothing.";
+/** The PATCH on `path` in words: what it does, its rules in order (from the rules themselves), and what holds. */
+const profilePictureDescription = (path: "caller" | "user") =>
+  "Sets (a UUID) or removes (null) the custom profile picture. " +
+  `${describeProfilePictureRules(path)} ` +
+  "The checks and the write are one atomic step. Setting the photo already set, or removing when none " +
+  "is set, succeeds and changes nothing.";
 
-// A miss resolves the caller, so its errors are the caller's too.
-const profilePictureErrors = errorResponses(callerErrors, writeLimitErrors, jsonBodyErrors, [
-  "user_not_found",
-  "forbidden",
-  "upload_not_found",
-  "upload_wrong_scope",
-  "upload_wrong_kind",
-  "upload_not_ready",
-]);
+// A miss resolves the caller, so the caller's errors are the PATCH's too.
+const profilePictureErrors = (path: "caller" | "user") =>
+  errorResponses(callerErrors, writeLimitErrors, jsonBodyErrors, profilePictureRuleErrors(path));
 
 const profilePictureBody = {
   required: true,
@@ -90,10 +84,10 @@ export const updateMyProfilePicture = createRoute({
   tags,
   security: bearerSecurity,
   summary: "Update My Profile Picture",
-  description: profilePictureDescription,
+  description: profilePictureDescription("caller"),
   middleware: [authenticate, limitWrites, jsonBody] as const,
   request: { body: profilePictureBody },
-  responses: { 200: profileResponse, ...profilePictureErrors },
+  responses: { 200: profileResponse, ...profilePictureErrors("caller") },
 });
 
 export const updateUserProfilePicture = createRoute({
@@ -102,8 +96,8 @@ export const updateUserProfilePicture = createRoute({
   tags,
   security: bearerSecurity,
   summary: "Update User Profile Picture",
-  description: `${profilePictureDescription} Acting on another user needs the token's role \`admin\` and that user being a teammate (an active member of the token's organization, as the caller is): anyone else is 404, a teammate without permission 403.`,
+  description: profilePictureDescription("user"),
   middleware: [authenticate, limitWrites, jsonBody] as const,
   request: { params: UserIdParams, body: profilePictureBody },
-  responses: { 200: profileResponse, ...profilePictureErrors },
+  responses: { 200: profileResponse, ...profilePictureErrors("user") },
 });
