@@ -1,29 +1,16 @@
 // Query plans of the statements GET /users/me, the PATCH and the members list send, on the 100k
 // database. The statements are the service's own (planned-statements.ts builds them with the
-// service's builders), bundled into Node with the esbuild that wrangler ships: the service's
-// TypeScript uses extensionless imports and parameter properties, which Node's type stripping
-// does not take. test/query-plans.test.ts pins the plans of the statements a request really sends.
-import { createRequire } from "node:module";
-import path from "node:path";
-import { pathToFileURL } from "node:url";
+// service's builders; service-statements.mjs bundles that into Node). test/query-plans.test.ts pins
+// the plans of the statements a request really sends.
 import { DEMO_USER } from "../dev-keys.mjs";
 import { callerUploads, q, VIEWER } from "./databases.mjs";
 import { MEMBERS_PAGE } from "./options.mjs";
+import { loadServiceStatements } from "./service-statements.mjs";
 import { d1Json, tmp } from "./workers.mjs";
 
 /** The service's statements, rendered with the benchmark's ids. */
 async function plannedStatements() {
-  const { build } = createRequire(import.meta.resolve("wrangler"))("esbuild");
-  const bundle = path.join(tmp, "planned-statements.mjs");
-  await build({
-    entryPoints: [path.join(import.meta.dirname, "planned-statements.ts")],
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    outfile: bundle,
-    logLevel: "error",
-  });
-  const { plannedStatements: statements } = await import(pathToFileURL(bundle).href);
+  const { plannedStatements: statements } = await loadServiceStatements(tmp);
   return statements({
     callerId: DEMO_USER.id,
     sub: DEMO_USER.sub,
