@@ -150,7 +150,14 @@ describe.for(selfPaths)("%s", ([, pathFor]) => {
   });
 
   describe("refuses an upload that fails a check, writing nothing", () => {
-    it.for<{ name: string; uploadIdFor: (caller: User) => Promise<string>; status: number; code: string }>([
+    it.for<{
+      name: string;
+      uploadIdFor: (caller: User) => Promise<string>;
+      status: number;
+      code: string;
+      /** What the refusal says, where it names what the upload is. */
+      detail?: string;
+    }>([
       {
         name: "the upload does not exist",
         uploadIdFor: async () => crypto.randomUUID(),
@@ -180,24 +187,28 @@ describe.for(selfPaths)("%s", ([, pathFor]) => {
         uploadIdFor: async (c) => (await createUpload(c, { scope: "attachment" })).id,
         status: 422,
         code: "upload_wrong_scope",
+        detail: "The upload's scope is attachment, not profile_picture.",
       },
       {
         name: "case 20: the upload is not an image",
         uploadIdFor: async (c) => (await createUpload(c, { kind: "document" })).id,
         status: 422,
         code: "upload_wrong_kind",
+        detail: "The upload's kind is document, not image.",
       },
       {
         name: "case 21: the upload is pending",
         uploadIdFor: async (c) => (await createUpload(c, { state: "pending" })).id,
         status: 409,
         code: "upload_not_ready",
+        detail: "The upload's state is pending, not ready.",
       },
       {
         name: "case 21: the upload has failed",
         uploadIdFor: async (c) => (await createUpload(c, { state: "failed" })).id,
         status: 409,
         code: "upload_not_ready",
+        detail: "The upload's state is failed, not ready.",
       },
       // The checks run in the contract's order: the first one that fails names the error.
       {
@@ -226,14 +237,15 @@ describe.for(selfPaths)("%s", ([, pathFor]) => {
         status: 422,
         code: "upload_wrong_kind",
       },
-    ])("$name: $status $code", async ({ uploadIdFor, status, code }) => {
+    ])("$name: $status $code", async ({ uploadIdFor, status, code, detail }) => {
       const user = await createUser();
       const current = await createUpload(user);
       await patch(pathFor(user), user, { uploadId: current.id });
       const before = (await readUser(user.id)) as User;
       const uploadId = await uploadIdFor(user);
       const upload = await readUpload(uploadId);
-      await expectError(await patch(pathFor(user), user, { uploadId }), status, code);
+      const body = await expectError(await patch(pathFor(user), user, { uploadId }), status, code);
+      if (detail) expect(body.detail).toBe(detail);
       await expectUnchanged(before);
       if (upload) await expectUnchanged(upload);
     });
