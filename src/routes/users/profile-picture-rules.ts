@@ -124,7 +124,14 @@ export const profilePictureRules: readonly Rule[] = [
   uploadIs("state", "ready", "upload_not_ready"),
 ];
 
-const rulesAbout = (about: Rule["about"]) => profilePictureRules.filter((rule) => rule.about === about);
+/** Which PATCH: on `/users/me`, or on a user by id. */
+type PatchPath = "caller" | "user";
+
+/** The rules a PATCH answers to: those about the user only by id, those about the upload only when setting one. */
+const rulesFor = (path: PatchPath, settingPhoto: boolean) =>
+  profilePictureRules.filter((rule) => (rule.about === "the user" ? path === "user" : settingPhoto));
+
+const pathOf = (target: ProfilePictureTarget): PatchPath => (target === "caller" ? "caller" : "user");
 
 /**
  * The one statement: `UPDATE users ... WHERE <the caller> AND <every rule> RETURNING ...`. On
@@ -138,7 +145,9 @@ export function conditionalUpdate(db: Database, change: ProfilePictureChange) {
   const { claims, target, uploadId } = change;
   const tables = tablesOfTheStatement();
   const conditions = (about: Rule["about"]) =>
-    rulesAbout(about).map((rule) => rule.condition(db, change, tables));
+    rulesFor(pathOf(target), uploadId !== null)
+      .filter((rule) => rule.about === about)
+      .map((rule) => rule.condition(db, change, tables));
   const who =
     target === "caller"
       ? isActiveCaller(users, claims)
@@ -181,24 +190,16 @@ export function conditionalUpdate(db: Database, change: ProfilePictureChange) {
 
 /** The first rule that fails on what the reads found, as its error; undefined when every rule holds. */
 export function refusalFor(findings: Findings, change: ProfilePictureChange): ApiError | undefined {
-  const applicable = [
-    ...(change.target === "caller" ? [] : rulesAbout("the user")),
-    ...(change.uploadId === null ? [] : rulesAbout("the upload")),
-  ];
-  const failed = applicable.find((rule) => !rule.holds(findings));
+  const failed = rulesFor(pathOf(change.target), change.uploadId !== null).find(
+    (rule) => !rule.holds(findings),
+  );
   return failed && new ApiError(failed.code, failed.detail(findings));
 }
-
-/** Which PATCH: on `/users/me`, or on a user by id. */
-type PatchPath = "caller" | "user";
-
-const rulesOn = (path: PatchPath) =>
-  profilePictureRules.filter((rule) => path === "user" || rule.about !== "the user");
 
 /** The rules in words for the route's description, each with its status and code. */
 export function describeProfilePictureRules(path: PatchPath): string {
   const list = (about: Rule["about"]) =>
-    rulesOn(path)
+    rulesFor(path, true)
       .filter((rule) => rule.about === about)
       .map((rule) => `${rule.says} (${errorCatalogue[rule.code].status} \`${rule.code}\`)`)
       .join("; ");
@@ -210,4 +211,4 @@ export function describeProfilePictureRules(path: PatchPath): string {
 
 /** Every code a refusal of the PATCH on `path` can carry, for its OpenAPI declaration. */
 export const profilePictureRuleErrors = (path: PatchPath): ErrorCode[] =>
-  rulesOn(path).map((rule) => rule.code);
+  rulesFor(path, true).map((rule) => rule.code);
