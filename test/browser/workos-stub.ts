@@ -13,6 +13,25 @@ export interface StubUser {
 }
 
 /**
+ * The WorkOS user object for `user`, as the user API answers it and `user.*` events carry it; its
+ * picture is served by the stand-in at `origin`.
+ */
+export function workosUser(user: StubUser, origin: string, updatedAt = new Date()) {
+  return {
+    object: "user",
+    id: user.id,
+    email: `${user.firstName}.${user.lastName}@example.com`.toLowerCase(),
+    email_verified: true,
+    first_name: user.firstName,
+    last_name: user.lastName,
+    profile_picture_url: `${origin}/pictures/${encodeURIComponent(user.id)}.svg`,
+    last_sign_in_at: updatedAt.toISOString(),
+    created_at: updatedAt.toISOString(),
+    updated_at: updatedAt.toISOString(),
+  };
+}
+
+/**
  * A loopback stand-in for WorkOS, so the worker under test provisions users just in time as it
  * would after a real sign-in: `GET /user_management/users/{id}` answers the users the tests
  * registered (`POST /test/users`), each with a profile picture served here too, so the WorkOS
@@ -28,21 +47,9 @@ export async function startWorkOSStub(apiKey: string): Promise<{ origin: string;
       if (request.headers.authorization !== `Bearer ${apiKey}`) return response.writeHead(401).end();
       const found = users.get(decodeURIComponent(user[1] ?? ""));
       if (!found) return response.writeHead(404).end();
-      const now = new Date().toISOString();
-      return response.writeHead(200, { "content-type": "application/json" }).end(
-        JSON.stringify({
-          object: "user",
-          id: found.id,
-          email: `${found.firstName}.${found.lastName}@example.com`.toLowerCase(),
-          email_verified: true,
-          first_name: found.firstName,
-          last_name: found.lastName,
-          profile_picture_url: `${origin}/pictures/${encodeURIComponent(found.id)}.svg`,
-          last_sign_in_at: now,
-          created_at: now,
-          updated_at: now,
-        }),
-      );
+      return response
+        .writeHead(200, { "content-type": "application/json" })
+        .end(JSON.stringify(workosUser(found, origin)));
     }
     const picture = /^\/pictures\/([^/]+)\.svg$/.exec(url.pathname);
     if (request.method === "GET" && picture) {
