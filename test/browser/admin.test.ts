@@ -242,7 +242,31 @@ describe("the profile-photo page, for an admin", () => {
     }
     expect(await picked.remove.isHidden()).toBe(true);
     expect((await api<Profile>(admin.token, "GET", "/api/v1/users/me")).hasCustomProfilePicture).toBe(false);
+    await session.screenshot("admin-own-photo");
     expect(session.problems).toEqual([]);
+  });
+
+  it("shows initials for a member with no photo, or one that does not load", async () => {
+    const org = newOrganization();
+    const admin = await signUp({ firstName: "Ada", lastName: "Admin", org, role: "admin" });
+    await signUp({ firstName: "Nia", lastName: "Nophoto", org, workosPicture: "none" });
+    await signUp({ firstName: "Bo", lastName: "Broken", org, workosPicture: "broken" });
+    const { session, members } = await openAsAdmin(admin, "3 members.");
+    for (const [name, initials] of [
+      ["Nia Nophoto", "NN"],
+      ["Bo Broken", "BB"],
+    ] as const) {
+      const placeholder = members.pick(name).locator('[data-part="no-photo"]');
+      await placeholder.waitFor({ state: "visible" });
+      expect(await placeholder.textContent()).toBe(initials);
+      expect(await members.photoOf(name).isHidden()).toBe(true);
+    }
+    // The initials are not read out: the button's accessible name is the member's name and email.
+    const named = members.root.getByRole("button", { name: "Bo Broken bo.broken@example.com", exact: true });
+    expect(await named.count()).toBe(1);
+    await session.screenshot("admin-no-photo");
+    // The browser logs the broken picture's 404; that is the only complaint.
+    expect(session.problems).toEqual([expect.stringMatching(/404/)]);
   });
 
   it("shows the API's detail when it refuses a search, and keeps the members it listed", async () => {
@@ -289,6 +313,7 @@ describe("the profile-photo page, for an admin", () => {
     await members.search.press("Enter");
     await members.status.getByText('No members match "tom".', { exact: true }).waitFor();
     expect(await members.names()).toEqual([]);
+    await session.screenshot("admin-member-left");
     expect(session.problems).toEqual([expect.stringMatching(/404/)]);
   });
 

@@ -2,7 +2,7 @@ import { createHmac, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { inject } from "vitest";
 import { devToken } from "../../scripts/dev-keys.mjs";
-import { workosUser } from "./workos-stub";
+import { type StubUser, workosUser } from "./workos-stub";
 
 export const stack = inject("stack");
 
@@ -47,12 +47,13 @@ export async function signUp(options: {
   lastName: string;
   org: string;
   role?: "admin" | "member";
+  workosPicture?: StubUser["picture"];
 }): Promise<Person> {
   const sub = `user_${randomUUID().replaceAll("-", "").toUpperCase()}`;
   const { firstName, lastName } = options;
   const registered = await fetch(`${stack.workosOrigin}/test/users`, {
     method: "POST",
-    body: JSON.stringify({ id: sub, firstName, lastName }),
+    body: JSON.stringify({ id: sub, firstName, lastName, picture: options.workosPicture } satisfies StubUser),
   });
   if (registered.status !== 204) throw new Error(`the WorkOS stand-in answered ${registered.status}`);
   const token = await devToken({ sub, org: options.org, role: options.role ?? "member", dir: stack.keyDir });

@@ -10,6 +10,8 @@ export interface StubUser {
   id: string;
   firstName: string;
   lastName: string;
+  /** Their WorkOS picture: served (the default), none at all, or a URL that answers 404. */
+  picture?: "served" | "none" | "broken";
 }
 
 /**
@@ -24,7 +26,8 @@ export function workosUser(user: StubUser, origin: string, updatedAt = new Date(
     email_verified: true,
     first_name: user.firstName,
     last_name: user.lastName,
-    profile_picture_url: `${origin}/pictures/${encodeURIComponent(user.id)}.svg`,
+    profile_picture_url:
+      user.picture === "none" ? null : `${origin}/pictures/${encodeURIComponent(user.id)}.svg`,
     last_sign_in_at: updatedAt.toISOString(),
     created_at: updatedAt.toISOString(),
     updated_at: updatedAt.toISOString(),
@@ -54,7 +57,7 @@ export async function startWorkOSStub(apiKey: string): Promise<{ origin: string;
     const picture = /^\/pictures\/([^/]+)\.svg$/.exec(url.pathname);
     if (request.method === "GET" && picture) {
       const found = users.get(decodeURIComponent(picture[1] ?? ""));
-      if (!found) return response.writeHead(404).end();
+      if (!found || found.picture === "broken") return response.writeHead(404).end();
       const initials = `${found.firstName[0] ?? ""}${found.lastName[0] ?? ""}`.replace(/[^A-Za-z]/g, "");
       return response.writeHead(200, { "content-type": "image/svg+xml" }).end(workosPicture(initials));
     }
