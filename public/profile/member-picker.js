@@ -9,6 +9,7 @@
 import { problemMessage } from "./api-client.js";
 import { cloneTemplate, part } from "./page-parts.js";
 import { displayName } from "./photo-editor.js";
+import { pictureSlot } from "./picture-slot.js";
 
 /** @typedef {import("./api-client.js").ApiClient} ApiClient */
 /** @typedef {import("./api-client.js").UserProfile} UserProfile */
@@ -20,8 +21,8 @@ const PAGE_SIZE = 20;
  * @typedef {object} MemberRow
  * @property {UserProfile} profile the latest the page knows
  * @property {HTMLButtonElement} button
- * @property {HTMLImageElement} photo
- * @property {HTMLElement} noPhoto
+ * @property {(url: string | null) => void} showPicture
+ * @property {HTMLElement} initials
  * @property {HTMLElement} name
  * @property {HTMLElement} email
  */
@@ -30,26 +31,18 @@ const PAGE_SIZE = 20;
  * What stands in for a photo: the initials, or the email's first letter.
  * @param {UserProfile} profile
  */
-const initials = (profile) =>
+const initialsOf = (profile) =>
   (profile.firstName || profile.lastName
     ? `${[...profile.firstName][0] ?? ""}${[...profile.lastName][0] ?? ""}`
     : ([...profile.email][0] ?? "")
   ).toUpperCase();
 
 /** @param {MemberRow} row */
-function showMember({ profile, photo, noPhoto, name, email }) {
-  name.textContent = displayName(profile);
-  email.textContent = profile.email;
-  noPhoto.textContent = initials(profile);
-  if (profile.profilePictureUrl) {
-    photo.src = profile.profilePictureUrl;
-    photo.hidden = false;
-    noPhoto.hidden = true;
-  } else {
-    photo.removeAttribute("src");
-    photo.hidden = true;
-    noPhoto.hidden = false;
-  }
+function showMember(row) {
+  row.name.textContent = displayName(row.profile);
+  row.email.textContent = row.profile.email;
+  row.initials.textContent = initialsOf(row.profile);
+  row.showPicture(row.profile.profilePictureUrl);
 }
 
 /**
@@ -96,20 +89,16 @@ export function mountMemberPicker(root, { client, onPick }) {
   /** @param {UserProfile} profile */
   function addRow(profile) {
     const fragment = cloneTemplate("member-row");
+    const initials = part(fragment, "no-photo", HTMLElement);
     /** @type {MemberRow} */
     const row = {
       profile,
       button: part(fragment, "pick", HTMLButtonElement),
-      photo: part(fragment, "photo", HTMLImageElement),
-      noPhoto: part(fragment, "no-photo", HTMLElement),
+      showPicture: pictureSlot(part(fragment, "photo", HTMLImageElement), initials),
+      initials,
       name: part(fragment, "name", HTMLElement),
       email: part(fragment, "email", HTMLElement),
     };
-    // A picture that does not load (an expired link, an origin the page may not show) is no photo.
-    row.photo.addEventListener("error", () => {
-      row.photo.hidden = true;
-      row.noPhoto.hidden = false;
-    });
     row.button.addEventListener("click", () => {
       rows.get(pickedId ?? "")?.button.removeAttribute("aria-current");
       pickedId = row.profile.id;

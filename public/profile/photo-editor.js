@@ -4,6 +4,7 @@
 // picture. Used for the signed-in user and, in the admin section, for a teammate.
 import { ApiProblem, problemMessage, putBytes } from "./api-client.js";
 import { cloneTemplate, part } from "./page-parts.js";
+import { pictureSlot } from "./picture-slot.js";
 
 /** @typedef {import("./api-client.js").ApiClient} ApiClient */
 /** @typedef {import("./api-client.js").UserProfile} UserProfile */
@@ -76,28 +77,16 @@ export function mountPhotoEditor(host, { client, owner, profile, whose, onChange
   let previewUrl;
   const controls = [file, upload, remove];
 
+  const showPicture = pictureSlot(photo, noPhoto);
+
   /** @param {UserProfile} current */
   function show(current) {
     profile = current;
     name.textContent = displayName(current);
-    if (current.profilePictureUrl) {
-      photo.alt = displayName(current);
-      photo.src = current.profilePictureUrl;
-      photo.hidden = false;
-      noPhoto.hidden = true;
-    } else {
-      photo.removeAttribute("src");
-      photo.hidden = true;
-      noPhoto.hidden = false;
-    }
+    photo.alt = displayName(current);
+    showPicture(current.profilePictureUrl);
     remove.hidden = !current.hasCustomProfilePicture;
   }
-
-  // A picture that does not load (an expired link, an origin the page may not show) is no photo.
-  photo.addEventListener("error", () => {
-    photo.hidden = true;
-    noPhoto.hidden = false;
-  });
 
   /** @param {UserProfile} changed the API's answer to a change */
   function changedTo(changed) {
