@@ -85,6 +85,69 @@ export async function openSession(browser: Browser): Promise<Session> {
 }
 
 /**
+ * What a keyboard user hears they are on: the focused element's label (a wrapping `<label>` or one
+ * `for` it), else its own text, leaving out what is hidden from them (`hidden`, `aria-hidden`), with
+ * its white space collapsed; `""` when nothing is focused.
+ */
+export function focusedControl(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const element = document.activeElement;
+    if (!(element instanceof HTMLElement) || element === document.body) return "";
+    const label =
+      (element instanceof HTMLInputElement ? element.labels?.[0] : undefined) ?? element.closest("label");
+    const heard = (label ?? element).cloneNode(true) as HTMLElement;
+    for (const unheard of heard.querySelectorAll('[hidden], [aria-hidden="true"]')) unheard.remove();
+    return heard.textContent.replace(/\s+/g, " ").trim();
+  });
+}
+
+export interface RequestStart {
+  /** What the page asked for: `METHOD url`. */
+  request: string;
+  /** For each control the selector matched, in document order: was it disabled? */
+  disabled: boolean[];
+}
+
+/**
+ * From the next page load on, at the start of every request the page makes (`fetch` or
+ * `XMLHttpRequest`, the presigned PUT), note whether each control matching `selector` was disabled.
+ * Requests made while the selector matches nothing (the page still loading) are left out. Answers a
+ * function that reads what was noted.
+ */
+export async function watchControlsAtRequests(
+  page: Page,
+  selector: string,
+): Promise<() => Promise<RequestStart[]>> {
+  await page.addInitScript((selector) => {
+    const starts: { request: string; disabled: boolean[] }[] = [];
+    Object.assign(window, { requestStarts: starts });
+    const note = (request: string) => {
+      const controls = document.querySelectorAll<HTMLButtonElement | HTMLInputElement>(selector);
+      if (controls.length)
+        starts.push({ request, disabled: [...controls].map((control) => control.disabled) });
+    };
+    const fetch = window.fetch;
+    window.fetch = (input, init) => {
+      const request = new Request(input, init);
+      note(`${request.method} ${request.url}`);
+      return fetch(input, init);
+    };
+    const open = XMLHttpRequest.prototype.open;
+    const opened = new WeakMap<XMLHttpRequest, string>();
+    XMLHttpRequest.prototype.open = function (this: XMLHttpRequest, ...args: Parameters<typeof open>) {
+      opened.set(this, `${args[0]} ${args[1]}`);
+      return open.apply(this, args);
+    } as typeof open;
+    const send = XMLHttpRequest.prototype.send;
+    XMLHttpRequest.prototype.send = function (...args) {
+      note(opened.get(this) ?? "XMLHttpRequest");
+      return send.apply(this, args);
+    };
+  }, selector);
+  return () => page.evaluate(() => (window as unknown as { requestStarts: RequestStart[] }).requestStarts);
+}
+
+/**
  * One browser for the test file, launched before its first test and closed after its last; every
  * session a test opens is closed after that test.
  */
