@@ -1,6 +1,6 @@
 import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
-import { browserForThisFile, focusedControl, watchControlsAtRequests } from "./browser";
+import { browserForThisFile, fileChooserOpenedBy, focusedControl, watchControlsAtRequests } from "./browser";
 import { pngPhoto } from "./files";
 import { memberList } from "./member-list";
 import {
@@ -195,9 +195,8 @@ describe("the profile-photo page, for an admin", () => {
     await page.keyboard.press("Tab");
     expect(await focusedControl(page)).toMatch(/^Choose photo/);
     expect(await isInMemberEditor(page)).toBe(true);
-    const chooser = page.waitForEvent("filechooser");
-    await page.keyboard.press("Space");
-    await (await chooser).setFiles(pngPhoto);
+    const chooser = await fileChooserOpenedBy(page, () => page.keyboard.press("Space"));
+    await chooser.setFiles(pngPhoto);
     const theirs = photoEditor(page, "#member-photo-editor");
     await theirs.preview.waitFor({ state: "visible" });
     await page.keyboard.press("Tab");

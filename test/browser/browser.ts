@@ -1,7 +1,13 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import chromium from "@sparticuz/chromium";
-import { type Browser, type BrowserContext, type Page, chromium as playwright } from "playwright-core";
+import {
+  type Browser,
+  type BrowserContext,
+  type FileChooser,
+  type Page,
+  chromium as playwright,
+} from "playwright-core";
 import { afterAll, afterEach, beforeAll } from "vitest";
 
 export const SCREENSHOTS = path.resolve(import.meta.dirname, "screenshots");
@@ -82,6 +88,20 @@ export async function openSession(browser: Browser): Promise<Session> {
       await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
     },
   };
+}
+
+/**
+ * The file chooser that `open` (a key press, a click) opens. Playwright starts intercepting file
+ * choosers only once something waits for one, and turning that on is a message of its own to the
+ * browser: a key pressed straight after can open the native dialog before it lands, and then no
+ * event ever comes (microsoft/playwright#28023). A round trip through the page before `open` makes
+ * sure it landed.
+ */
+export async function fileChooserOpenedBy(page: Page, open: () => Promise<void>): Promise<FileChooser> {
+  const chooser = page.waitForEvent("filechooser");
+  await page.evaluate(() => undefined);
+  await open();
+  return chooser;
 }
 
 /**

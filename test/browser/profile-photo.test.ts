@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { browserForThisFile, focusedControl, watchControlsAtRequests } from "./browser";
+import { browserForThisFile, fileChooserOpenedBy, focusedControl, watchControlsAtRequests } from "./browser";
 import { type ChosenFile, jpegPhoto, notAnImage, pngPhoto, tooLarge } from "./files";
 import { api, newOrganization, type Profile, pageUrl, requestLog, signUp, stack } from "./people";
 import { loadedImage, photoEditor } from "./photo-editor";
@@ -159,9 +159,8 @@ describe("the profile-photo page", () => {
     const { person, page, mine, session } = await openAsNewMember("Alan", "Turing");
     await page.keyboard.press("Tab");
     expect(await focusedControl(page)).toMatch(/^Choose photo/);
-    const chooser = page.waitForEvent("filechooser");
-    await page.keyboard.press("Space");
-    await (await chooser).setFiles(pngPhoto);
+    const chooser = await fileChooserOpenedBy(page, () => page.keyboard.press("Space"));
+    await chooser.setFiles(pngPhoto);
     await mine.preview.waitFor({ state: "visible" });
 
     await page.keyboard.press("Tab");
