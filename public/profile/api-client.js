@@ -33,6 +33,12 @@
  * @property {string} expiresAt
  */
 
+/**
+ * @typedef {object} MembersPage
+ * @property {UserProfile[]} items
+ * @property {string | null} nextCursor pass it back as `cursor` for the next page; null on the last
+ */
+
 /** Whose photo a call is about: the signed-in user's, or a teammate's by id. */
 /** @typedef {"me" | { userId: string }} PhotoOwner */
 
@@ -52,6 +58,21 @@ export class ApiProblem extends Error {
 }
 
 /**
+ * The line a user is shown for a failure: the API's (or storage's) own words for a refusal, a
+ * generic line for anything else, which is a bug in the page and goes to the console in full.
+ * @param {unknown} problem
+ * @returns {string}
+ */
+export function problemMessage(problem) {
+  if (problem instanceof ApiProblem) return problem.message;
+  console.error(problem);
+  return "Something went wrong.";
+}
+
+/** Where in a request a validation item points (`loc[0]`); the field after it says enough. */
+const REQUEST_PARTS = new Set(["body", "query", "path"]);
+
+/**
  * The API's `detail` as text: a string as it is, a validation list as its messages.
  * @param {unknown} detail
  * @returns {string | undefined}
@@ -62,7 +83,8 @@ function detailText(detail) {
     return detail
       .map((item) => {
         const { loc, msg } = /** @type {{ loc?: unknown[], msg?: unknown }} */ (item ?? {});
-        const field = Array.isArray(loc) ? loc.filter((part) => part !== "body").join(".") : "";
+        const path = Array.isArray(loc) && REQUEST_PARTS.has(String(loc[0])) ? loc.slice(1) : loc;
+        const field = Array.isArray(path) ? path.join(".") : "";
         return field ? `${field}: ${String(msg)}` : String(msg);
       })
       .join("; ");
@@ -119,9 +141,20 @@ export function createApiClient({ apiOrigin, getAccessToken }) {
     /** @returns {Promise<UserProfile>} */
     getMe: async () => /** @type {UserProfile} */ (await request("GET", "/api/v1/users/me")),
 
-    /** @param {string} userId @returns {Promise<UserProfile>} */
-    getUser: async (userId) =>
-      /** @type {UserProfile} */ (await request("GET", `/api/v1/shared/users/${encodeURIComponent(userId)}`)),
+    /**
+     * One page of the caller's organization's members, by last name, then first name.
+     * @param {{ q?: string, limit?: number, cursor?: string }} query `q`: the start of a first name,
+     *   last name, "first last" or email; `cursor`: the previous page's `nextCursor`
+     * @returns {Promise<MembersPage>}
+     */
+    listMembers: async ({ q, limit, cursor }) => {
+      const params = new URLSearchParams();
+      if (q) params.set("q", q);
+      if (limit !== undefined) params.set("limit", String(limit));
+      if (cursor) params.set("cursor", cursor);
+      const query = params.size ? `?${params}` : "";
+      return /** @type {MembersPage} */ (await request("GET", `/api/v1/shared/users${query}`));
+    },
 
     /** @param {File} file @returns {Promise<StartedUpload>} */
     startUpload: async (file) =>

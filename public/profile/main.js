@@ -2,9 +2,12 @@
 // which browsers never send to a server) and is kept in this tab's sessionStorage; the API is at
 // the origin named by `<meta name="profile-api-origin">`, or this page's own. An app that embeds
 // these modules passes its own `getAccessToken` (WorkOS AuthKit's) to `createApiClient` instead.
-import { ApiProblem, createApiClient } from "./api-client.js";
-import { mountUserIdPicker } from "./member-picker.js";
+import { createApiClient, problemMessage } from "./api-client.js";
+import { mountMemberPicker } from "./member-picker.js";
+import { byId } from "./page-parts.js";
 import { displayName, mountPhotoEditor } from "./photo-editor.js";
+
+/** @typedef {import("./api-client.js").UserProfile} UserProfile */
 
 const TOKEN_KEY = "profile-photo:access-token";
 
@@ -19,18 +22,6 @@ function takeAccessToken() {
   return sessionStorage.getItem(TOKEN_KEY);
 }
 
-/**
- * @template {HTMLElement} T
- * @param {string} id
- * @param {new () => T} type
- * @returns {T}
- */
-function byId(id, type) {
-  const element = document.getElementById(id);
-  if (!(element instanceof type)) throw new Error(`the page has no #${id}`);
-  return element;
-}
-
 const pageError = byId("page-error", HTMLElement);
 const token = takeAccessToken();
 const apiOrigin =
@@ -43,32 +34,58 @@ if (!token) {
   try {
     const me = await client.getMe();
     byId("signed-in-as", HTMLElement).textContent = `Signed in as ${displayName(me)} (${me.email})`;
-    const mine = byId("my-photo", HTMLElement);
-    mountPhotoEditor(byId("my-photo-editor", HTMLElement), {
+
+    /** @type {ReturnType<typeof mountMemberPicker> | undefined} */
+    let members;
+    /** @type {{ id: string, editor: ReturnType<typeof mountPhotoEditor> } | undefined} */
+    let picked;
+    /**
+     * A person can be on the page up to three times (your photo, your row in the members list, the
+     * member being edited): a change made in one shows in all.
+     * @param {UserProfile} profile
+     */
+    const showEverywhere = (profile) => {
+      members?.update(profile);
+      if (profile.id === me.id) mine.show(profile);
+      if (picked?.id === profile.id) picked.editor.show(profile);
+    };
+
+    const mine = mountPhotoEditor(byId("my-photo-editor", HTMLElement), {
       client,
       owner: "me",
       profile: me,
       whose: "Your",
+      onChange: showEverywhere,
     });
-    mine.hidden = false;
+    byId("my-photo", HTMLElement).hidden = false;
+
     // The API decides what an admin may do; the section is only hidden from those who may not.
     if (me.role === "admin") {
       const memberEditor = byId("member-photo-editor", HTMLElement);
-      mountUserIdPicker(byId("member-picker", HTMLFormElement), {
+      const pickedHeading = byId("picked-member", HTMLElement);
+      members = mountMemberPicker(byId("member-picker", HTMLElement), {
         client,
         onPick: (member) => {
-          mountPhotoEditor(memberEditor, {
-            client,
-            owner: { userId: member.id },
-            profile: member,
-            whose: `${displayName(member)}'s`,
-          });
+          pickedHeading.textContent = `${displayName(member)}'s photo`;
+          pickedHeading.hidden = false;
+          picked = {
+            id: member.id,
+            editor: mountPhotoEditor(memberEditor, {
+              client,
+              owner: { userId: member.id },
+              profile: member,
+              whose: `${displayName(member)}'s`,
+              onChange: showEverywhere,
+              onBusyChange: (busy) => members?.setEditorBusy(busy),
+            }),
+          };
+          // On to the editor, which may be far below a long list; Tab then reaches "Choose photo".
+          pickedHeading.focus();
         },
       });
       byId("members", HTMLElement).hidden = false;
     }
   } catch (problem) {
-    pageError.textContent = problem instanceof ApiProblem ? problem.message : "Something went wrong.";
-    if (!(problem instanceof ApiProblem)) console.error(problem);
+    pageError.textContent = problemMessage(problem);
   }
 }

@@ -1,35 +1,193 @@
-// Picks the teammate whose photo an admin changes. For now a user-id field: the members list
-// (`GET /api/v1/shared/users`) is on its way, and a searchable picker built on it slots in here by
-// calling the same `onPick` with the chosen member's profile.
-import { ApiProblem } from "./api-client.js";
+// The admin's way to a teammate: the organization's members from `GET /api/v1/shared/users`, each
+// with their photo and name, searched by the start of a name or email and paged with "Load more".
+// Picking one hands their profile to `onPick` (the page opens the photo editor for them); `update`
+// shows a member's changed profile in their row.
+//
+// The search runs on submit (Enter, or the Search button) rather than as one types: every control
+// here is disabled while a request is in flight, and a search box that disabled itself between
+// keystrokes would drop what is typed meanwhile.
+import { problemMessage } from "./api-client.js";
+import { cloneTemplate, part } from "./page-parts.js";
+import { displayName } from "./photo-editor.js";
+import { pictureSlot } from "./picture-slot.js";
 
 /** @typedef {import("./api-client.js").ApiClient} ApiClient */
 /** @typedef {import("./api-client.js").UserProfile} UserProfile */
 
+/** Members asked for at a time: about a screenful of rows. */
+const PAGE_SIZE = 20;
+
 /**
- * @param {HTMLFormElement} form holds the `userId` input, a submit button and a `role="alert"` line
+ * @typedef {object} MemberRow
+ * @property {UserProfile} profile the latest the page knows
+ * @property {HTMLButtonElement} button
+ * @property {(url: string | null) => void} showPicture
+ * @property {HTMLElement} initials
+ * @property {HTMLElement} name
+ * @property {HTMLElement} email
+ */
+
+/**
+ * What stands in for a photo: the initials, or the email's first letter.
+ * @param {UserProfile} profile
+ */
+const initialsOf = (profile) =>
+  (profile.firstName || profile.lastName
+    ? `${[...profile.firstName][0] ?? ""}${[...profile.lastName][0] ?? ""}`
+    : ([...profile.email][0] ?? "")
+  ).toUpperCase();
+
+/** @param {MemberRow} row */
+function showMember(row) {
+  row.name.textContent = displayName(row.profile);
+  row.email.textContent = row.profile.email;
+  row.initials.textContent = initialsOf(row.profile);
+  row.showPicture(row.profile.profilePictureUrl);
+}
+
+/**
+ * @param {HTMLElement} root holds the parts `search` (a form with `query` and a submit button),
+ *   `list`, `more`, `status` and `error`; rows come from `<template id="member-row">`
  * @param {{ client: ApiClient, onPick: (profile: UserProfile) => void }} options
  */
-export function mountUserIdPicker(form, { client, onPick }) {
-  const input = form.elements.namedItem("userId");
-  const submit = form.querySelector('button[type="submit"]');
-  const error = form.querySelector('[role="alert"]');
-  if (!(input instanceof HTMLInputElement) || !(submit instanceof HTMLButtonElement) || !error) {
-    throw new Error("the member picker form is incomplete");
-  }
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    error.textContent = "";
-    submit.disabled = true;
-    form.setAttribute("aria-busy", "true");
-    try {
-      onPick(await client.getUser(input.value.trim()));
-    } catch (problem) {
-      error.textContent = problem instanceof ApiProblem ? problem.message : "Something went wrong.";
-      if (!(problem instanceof ApiProblem)) console.error(problem);
-    } finally {
-      form.removeAttribute("aria-busy");
-      submit.disabled = false;
+export function mountMemberPicker(root, { client, onPick }) {
+  const search = part(root, "search", HTMLFormElement);
+  const query = part(search, "query", HTMLInputElement);
+  const searchButton = part(search, "search-button", HTMLButtonElement);
+  const list = part(root, "list", HTMLUListElement);
+  const more = part(root, "more", HTMLButtonElement);
+  const status = part(root, "status", HTMLElement);
+  const error = part(root, "error", HTMLElement);
+
+  /** Rows by user id, in the order shown. @type {Map<string, MemberRow>} */
+  const rows = new Map();
+  /** The search the rows answer (`""`: everyone), and where its next page starts. */
+  let shownQuery = "";
+  /** @type {string | null} */
+  let nextCursor = null;
+  /** @type {string | undefined} */
+  let pickedId;
+  let loading = false;
+  let editorBusy = false;
+
+  function syncControls() {
+    const busy = loading || editorBusy;
+    for (const control of [query, searchButton, more, ...[...rows.values()].map((row) => row.button)]) {
+      control.disabled = busy;
     }
+    if (busy) root.setAttribute("aria-busy", "true");
+    else root.removeAttribute("aria-busy");
+  }
+
+  function summary() {
+    const matching = shownQuery ? ` matching "${shownQuery}"` : "";
+    if (rows.size === 0) return shownQuery ? `No members match "${shownQuery}".` : "No members.";
+    const members = `${rows.size} ${rows.size === 1 ? "member" : "members"}${matching}`;
+    return nextCursor === null ? `${members}.` : `${members} shown, more to load.`;
+  }
+
+  /** @param {UserProfile} profile */
+  function addRow(profile) {
+    const fragment = cloneTemplate("member-row");
+    const initials = part(fragment, "no-photo", HTMLElement);
+    /** @type {MemberRow} */
+    const row = {
+      profile,
+      button: part(fragment, "pick", HTMLButtonElement),
+      showPicture: pictureSlot(part(fragment, "photo", HTMLImageElement), initials),
+      initials,
+      name: part(fragment, "name", HTMLElement),
+      email: part(fragment, "email", HTMLElement),
+    };
+    row.button.addEventListener("click", () => {
+      rows.get(pickedId ?? "")?.button.removeAttribute("aria-current");
+      pickedId = row.profile.id;
+      row.button.setAttribute("aria-current", "true");
+      onPick(row.profile);
+    });
+    if (profile.id === pickedId) row.button.setAttribute("aria-current", "true");
+    showMember(row);
+    rows.set(profile.id, row);
+    list.append(fragment);
+    return row;
+  }
+
+  /**
+   * Ask for a page of members: the first of a search (replacing the rows) or the next one (added).
+   * @param {string} q
+   * @param {string | null} cursor
+   * @param {"query" | "first-new" | "nowhere"} focusAfter where a keyboard user goes on from, when
+   *   the control they used was disabled meanwhile
+   */
+  async function load(q, cursor, focusAfter) {
+    error.textContent = "";
+    status.textContent = cursor ? "Loading more members…" : "Searching…";
+    loading = true;
+    syncControls();
+    /** @type {MemberRow | undefined} */
+    let firstNew;
+    try {
+      const page = await client.listMembers({ q, limit: PAGE_SIZE, cursor: cursor ?? undefined });
+      if (cursor === null) {
+        rows.clear();
+        list.replaceChildren();
+      }
+      shownQuery = q;
+      nextCursor = page.nextCursor;
+      for (const profile of page.items) {
+        // Keyset pages never repeat a member, but one renamed between two pages moves in the
+        // order and can come again after the cursor: their row shows them as they are now.
+        if (rows.has(profile.id)) {
+          update(profile);
+          continue;
+        }
+        const row = addRow(profile);
+        firstNew ??= row;
+      }
+      status.textContent = summary();
+    } catch (problem) {
+      // The rows stay as they were, and so does what "Load more" would ask for: it can be retried.
+      status.textContent = "";
+      error.textContent = problemMessage(problem);
+    } finally {
+      loading = false;
+      more.hidden = nextCursor === null;
+      syncControls();
+      if (!root.contains(document.activeElement)) {
+        if (focusAfter === "query") query.focus();
+        else if (focusAfter === "first-new") (firstNew?.button ?? (more.hidden ? query : more)).focus();
+      }
+    }
+  }
+
+  /**
+   * Show a member's profile as the API last answered it (a changed photo, a new name).
+   * @param {UserProfile} profile
+   */
+  function update(profile) {
+    const row = rows.get(profile.id);
+    if (!row) return;
+    row.profile = profile;
+    showMember(row);
+  }
+
+  search.addEventListener("submit", (event) => {
+    event.preventDefault();
+    void load(query.value.trim(), null, "query");
   });
+  more.addEventListener("click", () => void load(shownQuery, nextCursor, "first-new"));
+  void load("", null, "nowhere");
+
+  return {
+    update,
+    /**
+     * While the picked member's editor has a request in flight, nobody else can be picked (their
+     * editor would take its place, and its outcome would go unseen).
+     * @param {boolean} busy
+     */
+    setEditorBusy(busy) {
+      editorBusy = busy;
+      syncControls();
+    },
+  };
 }

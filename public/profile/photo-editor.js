@@ -2,7 +2,9 @@
 // same rules the API applies) and previews it; "Upload photo" sends it through the presigned PUT
 // with a progress bar, completes the upload and sets it; "Remove photo" goes back to the WorkOS
 // picture. Used for the signed-in user and, in the admin section, for a teammate.
-import { ApiProblem, putBytes } from "./api-client.js";
+import { ApiProblem, problemMessage, putBytes } from "./api-client.js";
+import { cloneTemplate, part } from "./page-parts.js";
+import { pictureSlot } from "./picture-slot.js";
 
 /** @typedef {import("./api-client.js").ApiClient} ApiClient */
 /** @typedef {import("./api-client.js").UserProfile} UserProfile */
@@ -10,19 +12,6 @@ import { ApiProblem, putBytes } from "./api-client.js";
 
 const MB = 1024 * 1024;
 let editors = 0;
-
-/**
- * @template {Element} T
- * @param {ParentNode} root
- * @param {string} part
- * @param {new () => T} type
- * @returns {T}
- */
-function part(root, part, type) {
-  const element = root.querySelector(`[data-part="${part}"]`);
-  if (!(element instanceof type)) throw new Error(`the photo editor template has no ${part}`);
-  return element;
-}
 
 /** @param {UserProfile} profile */
 export const displayName = (profile) => `${profile.firstName} ${profile.lastName}`.trim() || profile.email;
@@ -48,13 +37,21 @@ function refusal(input, file) {
 /**
  * Render the editor into `host` (cloned from `<template id="photo-editor">`).
  * @param {HTMLElement} host
- * @param {{ client: ApiClient, owner: PhotoOwner, profile: UserProfile, whose: string }} options
+ * @param {{
+ *   client: ApiClient,
+ *   owner: PhotoOwner,
+ *   profile: UserProfile,
+ *   whose: string,
+ *   onChange?: (profile: UserProfile) => void,
+ *   onBusyChange?: (busy: boolean) => void,
+ * }} options
  *   `whose` finishes the sentences the editor says ("Your photo", "Ada Lovelace's photo").
+ *   `onChange` gets the profile the API answered after each change, so other views of the person
+ *   can show it; `onBusyChange` says when a request starts and ends, so the page can hold back
+ *   whatever would take this editor away meanwhile.
  */
-export function mountPhotoEditor(host, { client, owner, profile, whose }) {
-  const template = document.getElementById("photo-editor");
-  if (!(template instanceof HTMLTemplateElement)) throw new Error("no photo editor template");
-  const root = /** @type {DocumentFragment} */ (template.content.cloneNode(true));
+export function mountPhotoEditor(host, { client, owner, profile, whose, onChange, onBusyChange }) {
+  const root = cloneTemplate("photo-editor");
   const photo = part(root, "photo", HTMLImageElement);
   const noPhoto = part(root, "no-photo", HTMLElement);
   const name = part(root, "name", HTMLElement);
@@ -80,28 +77,22 @@ export function mountPhotoEditor(host, { client, owner, profile, whose }) {
   let previewUrl;
   const controls = [file, upload, remove];
 
+  const showPicture = pictureSlot(photo, noPhoto);
+
   /** @param {UserProfile} current */
   function show(current) {
     profile = current;
     name.textContent = displayName(current);
-    if (current.profilePictureUrl) {
-      photo.alt = displayName(current);
-      photo.src = current.profilePictureUrl;
-      photo.hidden = false;
-      noPhoto.hidden = true;
-    } else {
-      photo.removeAttribute("src");
-      photo.hidden = true;
-      noPhoto.hidden = false;
-    }
+    photo.alt = displayName(current);
+    showPicture(current.profilePictureUrl);
     remove.hidden = !current.hasCustomProfilePicture;
   }
 
-  // A picture that does not load (an expired link, an origin the page may not show) is no photo.
-  photo.addEventListener("error", () => {
-    photo.hidden = true;
-    noPhoto.hidden = false;
-  });
+  /** @param {UserProfile} changed the API's answer to a change */
+  function changedTo(changed) {
+    show(changed);
+    onChange?.(changed);
+  }
 
   /** @param {File | undefined} next */
   function choose(next) {
@@ -124,14 +115,15 @@ export function mountPhotoEditor(host, { client, owner, profile, whose }) {
     status.textContent = working;
     for (const control of controls) control.disabled = true;
     host.setAttribute("aria-busy", "true");
+    onBusyChange?.(true);
     try {
       status.textContent = await flow();
     } catch (problem) {
       status.textContent = "";
-      error.textContent = problem instanceof ApiProblem ? problem.message : "Something went wrong.";
-      if (!(problem instanceof ApiProblem)) console.error(problem);
+      error.textContent = problemMessage(problem);
     } finally {
       host.removeAttribute("aria-busy");
+      onBusyChange?.(false);
       file.disabled = false;
       remove.disabled = false;
       upload.disabled = !chosen;
@@ -176,7 +168,7 @@ export function mountPhotoEditor(host, { client, owner, profile, whose }) {
             `The photo was refused: ${done.failureReason ?? done.state}`,
           );
         }
-        show(await client.setProfilePicture(owner, done.id));
+        changedTo(await client.setProfilePicture(owner, done.id));
       } finally {
         progressLabel.hidden = true;
       }
@@ -188,7 +180,7 @@ export function mountPhotoEditor(host, { client, owner, profile, whose }) {
 
   remove.addEventListener("click", () =>
     run("Removing…", async () => {
-      show(await client.setProfilePicture(owner, null));
+      changedTo(await client.setProfilePicture(owner, null));
       return `${whose} photo is removed.`;
     }),
   );

@@ -1,7 +1,13 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import chromium from "@sparticuz/chromium";
-import { type Browser, type BrowserContext, type Page, chromium as playwright } from "playwright-core";
+import {
+  type Browser,
+  type BrowserContext,
+  type FileChooser,
+  type Page,
+  chromium as playwright,
+} from "playwright-core";
 import { afterAll, afterEach, beforeAll } from "vitest";
 
 export const SCREENSHOTS = path.resolve(import.meta.dirname, "screenshots");
@@ -82,6 +88,83 @@ export async function openSession(browser: Browser): Promise<Session> {
       await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
     },
   };
+}
+
+/**
+ * The file chooser that `open` (a key press, a click) opens. Playwright starts intercepting file
+ * choosers only once something waits for one, and turning that on is a message of its own to the
+ * browser: a key pressed straight after can open the native dialog before it lands, and then no
+ * event ever comes (microsoft/playwright#28023). A round trip through the page before `open` makes
+ * sure it landed.
+ */
+export async function fileChooserOpenedBy(page: Page, open: () => Promise<void>): Promise<FileChooser> {
+  const chooser = page.waitForEvent("filechooser");
+  await page.evaluate(() => undefined);
+  await open();
+  return chooser;
+}
+
+/**
+ * What a keyboard user hears they are on: the focused element's label (a wrapping `<label>` or one
+ * `for` it), else its own text, leaving out what is hidden from them (`hidden`, `aria-hidden`), with
+ * its white space collapsed; `""` when nothing is focused.
+ */
+export function focusedControl(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const element = document.activeElement;
+    if (!(element instanceof HTMLElement) || element === document.body) return "";
+    const label =
+      (element instanceof HTMLInputElement ? element.labels?.[0] : undefined) ?? element.closest("label");
+    const heard = (label ?? element).cloneNode(true) as HTMLElement;
+    for (const unheard of heard.querySelectorAll('[hidden], [aria-hidden="true"]')) unheard.remove();
+    return heard.textContent.replace(/\s+/g, " ").trim();
+  });
+}
+
+export interface RequestStart {
+  /** What the page asked for: `METHOD url`. */
+  request: string;
+  /** For each control the selector matched, in document order: was it disabled? */
+  disabled: boolean[];
+}
+
+/**
+ * From the next page load on, at the start of every request the page makes (`fetch` or
+ * `XMLHttpRequest`, the presigned PUT), note whether each control matching `selector` was disabled.
+ * Requests made while the selector matches nothing (the page still loading) are left out. Answers a
+ * function that reads what was noted.
+ */
+export async function watchControlsAtRequests(
+  page: Page,
+  selector: string,
+): Promise<() => Promise<RequestStart[]>> {
+  await page.addInitScript((selector) => {
+    const starts: { request: string; disabled: boolean[] }[] = [];
+    Object.assign(window, { requestStarts: starts });
+    const note = (request: string) => {
+      const controls = document.querySelectorAll<HTMLButtonElement | HTMLInputElement>(selector);
+      if (controls.length)
+        starts.push({ request, disabled: [...controls].map((control) => control.disabled) });
+    };
+    const fetch = window.fetch;
+    window.fetch = (input, init) => {
+      const request = new Request(input, init);
+      note(`${request.method} ${request.url}`);
+      return fetch(input, init);
+    };
+    const open = XMLHttpRequest.prototype.open;
+    const opened = new WeakMap<XMLHttpRequest, string>();
+    XMLHttpRequest.prototype.open = function (this: XMLHttpRequest, ...args: Parameters<typeof open>) {
+      opened.set(this, `${args[0]} ${args[1]}`);
+      return open.apply(this, args);
+    } as typeof open;
+    const send = XMLHttpRequest.prototype.send;
+    XMLHttpRequest.prototype.send = function (...args) {
+      note(opened.get(this) ?? "XMLHttpRequest");
+      return send.apply(this, args);
+    };
+  }, selector);
+  return () => page.evaluate(() => (window as unknown as { requestStarts: RequestStart[] }).requestStarts);
 }
 
 /**

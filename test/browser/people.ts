@@ -1,7 +1,8 @@
-import { randomUUID } from "node:crypto";
+import { createHmac, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { inject } from "vitest";
 import { devToken } from "../../scripts/dev-keys.mjs";
+import { type StubUser, workosUser } from "./workos-stub";
 
 export const stack = inject("stack");
 
@@ -46,12 +47,13 @@ export async function signUp(options: {
   lastName: string;
   org: string;
   role?: "admin" | "member";
+  workosPicture?: StubUser["picture"];
 }): Promise<Person> {
   const sub = `user_${randomUUID().replaceAll("-", "").toUpperCase()}`;
   const { firstName, lastName } = options;
   const registered = await fetch(`${stack.workosOrigin}/test/users`, {
     method: "POST",
-    body: JSON.stringify({ id: sub, firstName, lastName }),
+    body: JSON.stringify({ id: sub, firstName, lastName, picture: options.workosPicture } satisfies StubUser),
   });
   if (registered.status !== 204) throw new Error(`the WorkOS stand-in answered ${registered.status}`);
   const token = await devToken({ sub, org: options.org, role: options.role ?? "member", dir: stack.keyDir });
@@ -64,6 +66,46 @@ export async function signUp(options: {
     lastName,
     workosPictureUrl: `${stack.workosOrigin}/pictures/${encodeURIComponent(sub)}.svg`,
   };
+}
+
+/** Deliver a WorkOS event to the worker's webhook, signed as WorkOS signs them. */
+async function sendWorkOSEvent(event: string, data: Record<string, unknown>): Promise<void> {
+  const body = JSON.stringify({
+    object: "event",
+    id: `event_${randomUUID()}`,
+    event,
+    data,
+    created_at: new Date().toISOString(),
+  });
+  const timestamp = Date.now();
+  const signature = createHmac("sha256", stack.webhookSecret).update(`${timestamp}.${body}`).digest("hex");
+  const response = await fetch(`${stack.apiOrigin}/webhooks/workos`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "WorkOS-Signature": `t=${timestamp}, v1=${signature}` },
+    body,
+  });
+  if (!response.ok) throw new Error(`the webhook answered ${response.status} ${await response.text()}`);
+}
+
+/** WorkOS says `person` left `org`: from now on they are no one's teammate there. */
+export async function removeFromOrganization(person: Person, org: string): Promise<void> {
+  const now = new Date().toISOString();
+  await sendWorkOSEvent("organization_membership.deleted", {
+    object: "organization_membership",
+    id: `om_${randomUUID()}`,
+    user_id: person.sub,
+    organization_id: org,
+    role: { slug: "member" },
+    status: "active",
+    created_at: now,
+    updated_at: now,
+  });
+}
+
+/** WorkOS says `person` changed their last name. */
+export async function renameInWorkOS(person: Person, lastName: string): Promise<void> {
+  const renamed = { id: person.sub, firstName: person.firstName, lastName };
+  await sendWorkOSEvent("user.updated", workosUser(renamed, stack.workosOrigin));
 }
 
 export const newOrganization = () => `org_${randomUUID().replaceAll("-", "").toUpperCase()}`;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { browserForThisFile } from "./browser";
+import { browserForThisFile, fileChooserOpenedBy, focusedControl, watchControlsAtRequests } from "./browser";
 import { type ChosenFile, jpegPhoto, notAnImage, pngPhoto, tooLarge } from "./files";
 import { api, newOrganization, type Profile, pageUrl, requestLog, signUp, stack } from "./people";
 import { loadedImage, photoEditor } from "./photo-editor";
@@ -12,28 +12,10 @@ const browser = browserForThisFile();
 async function openAsNewMember(firstName = "Grace", lastName = "Hopper") {
   const person = await signUp({ firstName, lastName, org: newOrganization() });
   const session = await browser.open();
-  // Every value the page gives a progress bar, so a test can see the bar move; and, at every request
-  // the page starts, whether each control of the editors was disabled.
+  // Every value the page gives a progress bar, so a test can see the bar move.
   await session.page.addInitScript(() => {
     const values: number[] = [];
-    const controlsAtRequest: boolean[][] = [];
-    Object.assign(window, { progressValues: values, controlsAtRequest });
-    const snapshot = () => {
-      const controls = document.querySelectorAll<HTMLButtonElement | HTMLInputElement>(
-        ".photo-editor button, .photo-editor input",
-      );
-      if (controls.length) controlsAtRequest.push([...controls].map((control) => control.disabled));
-    };
-    const fetch = window.fetch;
-    window.fetch = (...args) => {
-      snapshot();
-      return fetch(...args);
-    };
-    const send = XMLHttpRequest.prototype.send;
-    XMLHttpRequest.prototype.send = function (...args) {
-      snapshot();
-      return send.apply(this, args);
-    };
+    Object.assign(window, { progressValues: values });
     const value = Object.getOwnPropertyDescriptor(HTMLProgressElement.prototype, "value");
     Object.defineProperty(HTMLProgressElement.prototype, "value", {
       get() {
@@ -45,10 +27,14 @@ async function openAsNewMember(firstName = "Grace", lastName = "Hopper") {
       },
     });
   });
+  const requestStarts = await watchControlsAtRequests(
+    session.page,
+    ".photo-editor button, .photo-editor input",
+  );
   await session.page.goto(pageUrl(person));
   const mine = photoEditor(session.page, "#my-photo-editor");
   await mine.name.getByText(`${firstName} ${lastName}`).waitFor();
-  return { person, page: session.page, mine, session };
+  return { person, page: session.page, mine, session, requestStarts };
 }
 
 describe("the profile-photo page", () => {
@@ -56,7 +42,7 @@ describe("the profile-photo page", () => {
     ["PNG", pngPhoto],
     ["JPEG", jpegPhoto],
   ])("sets a photo from a %s file and shows it at 256 px, also after a reload", async (kind, file) => {
-    const { person, page, mine, session } = await openAsNewMember();
+    const { person, page, mine, session, requestStarts } = await openAsNewMember();
     // The token left the address bar once the page had it.
     expect(page.url()).toBe(`${stack.pageOrigin}/profile`);
     expect((await loadedImage(mine.photo)).src).toBe(person.workosPictureUrl);
@@ -69,14 +55,14 @@ describe("the profile-photo page", () => {
     expect(shown.src.startsWith(`${stack.storageOrigin}/__s3/`)).toBe(true);
     expect(await mine.remove.isVisible()).toBe(true);
     expect(await mine.photo.getAttribute("alt")).toBe(`${person.firstName} ${person.lastName}`);
-    // The progress bar followed the PUT's upload progress to the end, and is gone once done.
-    const { progress, controlsAtRequest } = await page.evaluate(() => {
-      const watched = window as unknown as { progressValues: number[]; controlsAtRequest: boolean[][] };
-      return { progress: watched.progressValues, controlsAtRequest: watched.controlsAtRequest };
-    });
     // Create, PUT, complete, PATCH: each sent with every button and the file input disabled.
-    expect(controlsAtRequest).toHaveLength(4);
-    for (const controls of controlsAtRequest) expect(controls).toEqual(controls.map(() => true));
+    const starts = await requestStarts();
+    expect(starts.map((start) => start.request.split(" ")[0])).toEqual(["POST", "PUT", "POST", "PATCH"]);
+    for (const { disabled } of starts) expect(disabled).toEqual(disabled.map(() => true));
+    // The progress bar followed the PUT's upload progress to the end, and is gone once done.
+    const progress = await page.evaluate(
+      () => (window as unknown as { progressValues: number[] }).progressValues,
+    );
     expect(progress[0]).toBe(0);
     expect(progress.at(-1)).toBe(100);
     expect(await mine.root.getByLabel("Upload progress").isHidden()).toBe(true);
@@ -171,32 +157,23 @@ describe("the profile-photo page", () => {
 
   it("works with the keyboard alone: choose, upload, remove", async () => {
     const { person, page, mine, session } = await openAsNewMember("Alan", "Turing");
-    const focused = () =>
-      page.evaluate(() => {
-        const element = document.activeElement;
-        return element instanceof HTMLElement
-          ? (element.closest("label")?.textContent ?? element.textContent ?? "").trim()
-          : "";
-      });
-
     await page.keyboard.press("Tab");
-    expect(await focused()).toMatch(/^Choose photo/);
-    const chooser = page.waitForEvent("filechooser");
-    await page.keyboard.press("Space");
-    await (await chooser).setFiles(pngPhoto);
+    expect(await focusedControl(page)).toMatch(/^Choose photo/);
+    const chooser = await fileChooserOpenedBy(page, () => page.keyboard.press("Space"));
+    await chooser.setFiles(pngPhoto);
     await mine.preview.waitFor({ state: "visible" });
 
     await page.keyboard.press("Tab");
-    expect(await focused()).toBe("Upload photo");
+    expect(await focusedControl(page)).toBe("Upload photo");
     await page.keyboard.press("Enter");
     await mine.status.getByText("Your new photo is set.").waitFor();
     expect((await loadedImage(mine.photo)).width).toBe(256);
     await session.screenshot("keyboard-only");
 
     // The upload button is disabled again; focus went back to "Choose photo", and Tab skips to "Remove photo".
-    expect(await focused()).toMatch(/^Choose photo/);
+    expect(await focusedControl(page)).toMatch(/^Choose photo/);
     await page.keyboard.press("Tab");
-    expect(await focused()).toBe("Remove photo");
+    expect(await focusedControl(page)).toBe("Remove photo");
     await page.keyboard.press("Enter");
     await mine.status.getByText("Your photo is removed.").waitFor();
     expect((await loadedImage(mine.photo)).src).toBe(person.workosPictureUrl);

@@ -11,6 +11,7 @@ import { startWorkOSStub } from "./workos-stub";
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const STARTUP_TIMEOUT_MS = 90_000;
 const WORKOS_API_KEY = "sk_browser_tests_only";
+const WORKOS_WEBHOOK_SECRET = "whsec_browser_tests_only";
 const run = promisify(execFile);
 
 /** What the tests need to know about the running stack (plain data: it crosses into test workers). */
@@ -24,6 +25,8 @@ export interface StackInfo {
   workosOrigin: string;
   /** The throwaway dev signing key's folder: `devToken({ dir })` mints tokens the worker trusts. */
   keyDir: string;
+  /** What the worker checks WorkOS's webhook signatures with, so a test can send WorkOS events. */
+  webhookSecret: string;
   /** wrangler dev's output, the worker's request log lines included. */
   logFile: string;
 }
@@ -49,7 +52,7 @@ export async function startStack(): Promise<StackInfo & { stop: () => Promise<vo
     WORKOS_JWKS: JSON.stringify(devPublicJwks(keyDir)),
     WORKOS_API_URL: workos.origin,
     WORKOS_API_KEY,
-    WORKOS_WEBHOOK_SECRET: "whsec_browser_tests_only",
+    WORKOS_WEBHOOK_SECRET,
     R2_ACCESS_KEY_ID: "browser-tests-access-key-id",
     R2_SECRET_ACCESS_KEY: "browser-tests-secret-access-key",
     R2_S3_ENDPOINT: `${storageOrigin}/__s3`,
@@ -103,7 +106,16 @@ export async function startStack(): Promise<StackInfo & { stop: () => Promise<vo
     await stop();
     throw error;
   }
-  return { pageOrigin, apiOrigin, storageOrigin, workosOrigin: workos.origin, keyDir, logFile, stop };
+  return {
+    pageOrigin,
+    apiOrigin,
+    storageOrigin,
+    workosOrigin: workos.origin,
+    keyDir,
+    webhookSecret: WORKOS_WEBHOOK_SECRET,
+    logFile,
+    stop,
+  };
 }
 
 const tail = (file: string, lines = 40) => {

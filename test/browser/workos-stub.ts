@@ -10,6 +10,28 @@ export interface StubUser {
   id: string;
   firstName: string;
   lastName: string;
+  /** Their WorkOS picture: served (the default), none at all, or a URL that answers 404. */
+  picture?: "served" | "none" | "broken";
+}
+
+/**
+ * The WorkOS user object for `user`, as the user API answers it and `user.*` events carry it; its
+ * picture is served by the stand-in at `origin`.
+ */
+export function workosUser(user: StubUser, origin: string, updatedAt = new Date()) {
+  return {
+    object: "user",
+    id: user.id,
+    email: `${user.firstName}.${user.lastName}@example.com`.toLowerCase(),
+    email_verified: true,
+    first_name: user.firstName,
+    last_name: user.lastName,
+    profile_picture_url:
+      user.picture === "none" ? null : `${origin}/pictures/${encodeURIComponent(user.id)}.svg`,
+    last_sign_in_at: updatedAt.toISOString(),
+    created_at: updatedAt.toISOString(),
+    updated_at: updatedAt.toISOString(),
+  };
 }
 
 /**
@@ -28,26 +50,14 @@ export async function startWorkOSStub(apiKey: string): Promise<{ origin: string;
       if (request.headers.authorization !== `Bearer ${apiKey}`) return response.writeHead(401).end();
       const found = users.get(decodeURIComponent(user[1] ?? ""));
       if (!found) return response.writeHead(404).end();
-      const now = new Date().toISOString();
-      return response.writeHead(200, { "content-type": "application/json" }).end(
-        JSON.stringify({
-          object: "user",
-          id: found.id,
-          email: `${found.firstName}.${found.lastName}@example.com`.toLowerCase(),
-          email_verified: true,
-          first_name: found.firstName,
-          last_name: found.lastName,
-          profile_picture_url: `${origin}/pictures/${encodeURIComponent(found.id)}.svg`,
-          last_sign_in_at: now,
-          created_at: now,
-          updated_at: now,
-        }),
-      );
+      return response
+        .writeHead(200, { "content-type": "application/json" })
+        .end(JSON.stringify(workosUser(found, origin)));
     }
     const picture = /^\/pictures\/([^/]+)\.svg$/.exec(url.pathname);
     if (request.method === "GET" && picture) {
       const found = users.get(decodeURIComponent(picture[1] ?? ""));
-      if (!found) return response.writeHead(404).end();
+      if (!found || found.picture === "broken") return response.writeHead(404).end();
       const initials = `${found.firstName[0] ?? ""}${found.lastName[0] ?? ""}`.replace(/[^A-Za-z]/g, "");
       return response.writeHead(200, { "content-type": "image/svg+xml" }).end(workosPicture(initials));
     }
