@@ -77,6 +77,8 @@ export default defineConfig(async () => {
     ],
     test: {
       name: "workers",
+      // Table rows name themselves (`case 12: ...`): their titles are printed whole, never cut at 40 characters.
+      taskTitleValueFormatTruncate: 0,
       include: ["test/**/*.test.ts"],
       exclude: ["test/node/**", "test/browser/**"],
       setupFiles: ["./test/setup/apply-migrations.ts"],

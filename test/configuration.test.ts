@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it, type MockInstance, vi } from "vitest";
-import { call } from "./helpers/api";
+import { type CallOptions, call } from "./helpers/api";
 import { createUpload, createUser, readUpload, readUser } from "./helpers/db";
-import { expectError } from "./helpers/refusals";
+import { expectError, expectUnchanged } from "./helpers/refusals";
 import { ISSUER, publicJwks, signToken } from "./helpers/tokens";
+import { countUploads } from "./helpers/uploads";
 import { JWKS_URL, mockWorkOS } from "./helpers/workos";
 
 afterEach(() => vi.restoreAllMocks());
@@ -96,8 +97,9 @@ describe("a broken configuration (logged by setting, never answered with details
     })),
   ];
 
-  for (const { name, env, setting } of cases) {
-    it(`answers 500 for ${name}, writes nothing, and logs the setting with the request id`, async () => {
+  it.for(cases)(
+    "answers 500 for $name, writes nothing, and logs the setting with the request id",
+    async ({ env, setting }) => {
       mockWorkOS({ [HTTP_JWKS_URL]: () => Response.json(publicJwks) });
       const errors = vi.spyOn(console, "error").mockImplementation(() => {});
       const user = await createUser();
@@ -122,16 +124,55 @@ describe("a broken configuration (logged by setting, never answered with details
       expect(log).toContain(requestId);
       expect(log).toMatch(new RegExp(`"${setting}(\\.\\d+)? [^"]+"`));
       for (const secret of SECRETS) expect(log).not.toContain(secret);
-    });
+    },
+  );
 
-    it(`answers /healthz 503 with Retry-After for ${name}, logging the setting`, async () => {
+  it.for(cases)(
+    "answers /healthz 503 with Retry-After for $name, logging the setting",
+    async ({ env, setting }) => {
       const errors = vi.spyOn(console, "error").mockImplementation(() => {});
       const response = await call("/healthz", { env });
       const body = await expectError(response, 503, "unavailable");
       expect(JSON.stringify(body)).not.toContain(setting);
       expect(logOf(errors)).toContain(setting);
-    });
-  }
+    },
+  );
+
+  it.for<{ name: string; path: string; options: CallOptions }>([
+    {
+      name: "POST /api/v1/uploads",
+      path: "/api/v1/uploads",
+      options: {
+        method: "POST",
+        json: { kind: "image", scope: "profile_picture", contentType: "image/png", size: 100 },
+      },
+    },
+    { name: "the PATCH", path: "/api/v1/users/me/profile-picture", options: { method: "PATCH" } },
+  ])(
+    "case 43: without R2 credentials to presign with, $name is a clean 5xx naming nothing secret, and writes nothing",
+    async ({ path, options }) => {
+      mockWorkOS();
+      const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+      const user = await createUser();
+      const upload = await createUpload(user);
+      const response = await call(path, {
+        json: { uploadId: upload.id },
+        ...options,
+        token: await signToken({ sub: user.workosUserId }),
+        env: { R2_SECRET_ACCESS_KEY: "" },
+      });
+      expect(response.status).toBeGreaterThanOrEqual(500);
+      expect(await response.clone().text()).not.toMatch(/R2_|secret|access.key/i);
+      await expectError(
+        response,
+        response.status,
+        response.status === 503 ? "unavailable" : "internal_error",
+      );
+      expect(await countUploads(user.id)).toBe(1);
+      await expectUnchanged(user, upload);
+      expect(logOf(errors)).toContain("R2_SECRET_ACCESS_KEY");
+    },
+  );
 });
 
 describe("the production environment (ENVIRONMENT = production)", () => {
@@ -141,10 +182,11 @@ describe("the production environment (ENVIRONMENT = production)", () => {
     expect((await call("/healthz", { env: PRODUCTION })).status).toBe(200);
   });
 
-  for (const [setting, value] of refusedInProduction) {
-    it(`is alone in refusing ${shown([setting, value])}: development accepts it`, async () => {
+  it.for(refusedInProduction.map((c) => ({ setting: c[0], value: c[1], shown: shown(c) })))(
+    "is alone in refusing $shown: development accepts it",
+    async ({ setting, value }) => {
       mockWorkOS({ [HTTP_JWKS_URL]: () => Response.json(publicJwks) });
       expect((await getMe({ ...DEVELOPMENT, [setting]: value as string })).status).toBe(200);
-    });
-  }
+    },
+  );
 });

@@ -44,8 +44,8 @@ async function expectGeneric500(response: Response, requestId: string) {
   expect(await json(response)).toEqual({ detail: "Internal server error.", code: "internal_error" });
 }
 
-describe("the log of a 500 (SECURITY-CASES 36, 45)", () => {
-  it("holds no email or name of a user whose just-in-time provisioning failed in the database", async () => {
+describe("the log of a 500", () => {
+  it("case 45: holds no email or name of a user whose just-in-time provisioning failed in the database", async () => {
     const sub = newWorkOSUserId();
     const personal = {
       email: "zelda.quimbyfrost@private.example",
@@ -80,7 +80,7 @@ describe("the log of a 500 (SECURITY-CASES 36, 45)", () => {
     });
   });
 
-  it("holds no filename of an upload whose creation failed in the database", async () => {
+  it("case 45: holds no filename of an upload whose creation failed in the database", async () => {
     mockWorkOS();
     const user = await createUser();
     const filename = "zelda-quimbyfrost-passport-scan.jpg";
@@ -111,7 +111,7 @@ describe("the log of a 500 (SECURITY-CASES 36, 45)", () => {
     });
   });
 
-  it("cuts the value out of D1's type error, which quotes it, and does not take it for a network fault", async () => {
+  it("case 45: cuts the value out of D1's type error, which quotes it, and does not take it for a network fault", async () => {
     mockWorkOS();
     const user = await createUser();
     const logs = captureLogs();

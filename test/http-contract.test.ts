@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it, type MockInstance, vi } from "vitest";
 import { version as packageVersion } from "../package.json";
 import { call } from "./helpers/api";
-import { createUpload, createUser, readUser } from "./helpers/db";
+import { createUpload, createUser } from "./helpers/db";
+import { expectError, expectUnchanged } from "./helpers/refusals";
 import { signToken } from "./helpers/tokens";
 import { mockWorkOS } from "./helpers/workos";
 
@@ -16,58 +17,45 @@ const SECRETS = [
   "test-access-key-id",
 ];
 
-interface ErrorBody {
-  detail: unknown;
-  code: string;
-}
-
 /** Everything the worker wrote to console.error, one string per call. */
 function errorLog(spy: MockInstance<typeof console.error>): string {
   return spy.mock.calls.map((args) => args.map(String).join(" ")).join("\n");
 }
 
 describe("unknown routes", () => {
-  for (const path of [
-    "/",
-    "/nope",
-    "/api/v1/nope",
-    "/api/v1/users/me/extra",
-    "/api/v2/users/me",
-    "/healthz/x",
-  ]) {
-    it(`answers 404 not_found JSON for GET ${path}`, async () => {
+  it.for(["/", "/nope", "/api/v1/nope", "/api/v1/users/me/extra", "/api/v2/users/me", "/healthz/x"])(
+    "answers 404 not_found JSON for GET %s",
+    async (path) => {
       const response = await call(path);
       expect(response.status).toBe(404);
       expect(response.headers.get("Content-Type")).toMatch(/^application\/json/);
       expect(await response.json()).toEqual({ detail: "Not found.", code: "not_found" });
       expect(response.headers.get("X-Request-Id")).toBeTruthy();
-    });
-  }
+    },
+  );
 });
 
 describe("methods a route does not serve", () => {
-  const cases: [string, string, string[]][] = [
-    ["DELETE", "/api/v1/users/me", ["GET", "HEAD"]],
-    ["POST", "/api/v1/users/me/profile-picture", ["PATCH"]],
-    ["PUT", "/api/v1/users/me/profile-picture", ["PATCH"]],
-    ["DELETE", `/api/v1/shared/users/${crypto.randomUUID()}/profile-picture`, ["PATCH"]],
-    ["POST", `/api/v1/shared/users/${crypto.randomUUID()}`, ["GET", "HEAD"]],
-    ["POST", "/healthz", ["GET", "HEAD"]],
-    ["PATCH", "/openapi.json", ["GET", "HEAD"]],
-    ["DELETE", "/docs", ["GET", "HEAD"]],
-  ];
-  for (const [method, path, allowed] of cases) {
-    it(`answers 405 JSON with Allow for ${method} ${path.replace(/[0-9a-f-]{36}/, "{id}")}`, async () => {
-      const response = await call(path, { method });
-      expect(response.status).toBe(405);
-      expect(((await response.json()) as ErrorBody).code).toBe("method_not_allowed");
-      const allow = (response.headers.get("Allow") ?? "").split(/,\s*/);
-      for (const m of allowed) expect(allow).toContain(m);
-      expect(allow).not.toContain(method);
-    });
-  }
+  it.for([
+    { method: "DELETE", path: "/api/v1/users/me", allowed: ["GET", "HEAD"] },
+    { method: "POST", path: "/api/v1/users/me/profile-picture", allowed: ["PATCH"] },
+    { method: "PUT", path: "/api/v1/users/me/profile-picture", allowed: ["PATCH"] },
+    { method: "DELETE", path: "/api/v1/shared/users/{id}/profile-picture", allowed: ["PATCH"] },
+    { method: "POST", path: "/api/v1/shared/users/{id}", allowed: ["GET", "HEAD"] },
+    { method: "DELETE", path: "/api/v1/uploads/{id}", allowed: ["GET", "HEAD"] },
+    { method: "POST", path: "/healthz", allowed: ["GET", "HEAD"] },
+    { method: "PATCH", path: "/openapi.json", allowed: ["GET", "HEAD"] },
+    { method: "DELETE", path: "/docs", allowed: ["GET", "HEAD"] },
+  ])("case 32: answers 405 JSON with Allow for $method $path", async ({ method, path, allowed }) => {
+    const response = await call(path.replace("{id}", crypto.randomUUID()), { method });
+    expect(response.headers.get("Content-Type")).toMatch(/^application\/json/);
+    await expectError(response, 405, "method_not_allowed");
+    const allow = (response.headers.get("Allow") ?? "").split(/,\s*/);
+    for (const m of allowed) expect(allow).toContain(m);
+    expect(allow).not.toContain(method);
+  });
 
-  it("answers 405 before authenticating, and writes nothing", async () => {
+  it("case 32: answers 405 before authenticating, and writes nothing", async () => {
     mockWorkOS();
     const user = await createUser();
     const upload = await createUpload(user);
@@ -76,8 +64,8 @@ describe("methods a route does not serve", () => {
       token: await signToken({ sub: user.workosUserId }),
       json: { uploadId: upload.id },
     });
-    expect(response.status).toBe(405);
-    expect(await readUser(user.id)).toEqual(user);
+    await expectError(response, 405, "method_not_allowed");
+    await expectUnchanged(user, upload);
   });
 });
 
@@ -102,19 +90,15 @@ describe("CORS", () => {
     expect(response.headers.get("Vary")).toContain("Origin");
   });
 
-  for (const origin of [
-    "https://evil.example",
-    "https://app.example.com.evil.example",
-    "null",
-    "http://app.example.com",
-  ]) {
-    it(`gives no Access-Control-Allow-Origin to ${origin}`, async () => {
+  it.for(["https://evil.example", "https://app.example.com.evil.example", "null", "http://app.example.com"])(
+    "case 32: gives no Access-Control-Allow-Origin to %s, on a preflight or a request",
+    async (origin) => {
       const response = await preflight(origin);
       expect(response.headers.get("Access-Control-Allow-Origin")).toBeNull();
       const simple = await call("/api/v1/users/me", { headers: { Origin: origin } });
       expect(simple.headers.get("Access-Control-Allow-Origin")).toBeNull();
-    });
-  }
+    },
+  );
 
   it("lets an allowed origin read error responses", async () => {
     const response = await call("/api/v1/users/me", { headers: { Origin: "https://app.example.com" } });
@@ -124,7 +108,7 @@ describe("CORS", () => {
 });
 
 describe("internal errors", () => {
-  it("answers a generic 500 that leaks nothing, and logs the request id", async () => {
+  it("case 45: answers a generic 500 that leaks nothing, and logs the request id and the details", async () => {
     mockWorkOS();
     const errors = vi.spyOn(console, "error").mockImplementation(() => {});
     const user = await createUser();
@@ -145,6 +129,26 @@ describe("internal errors", () => {
   });
 });
 
+describe("the request log", () => {
+  it.for([
+    { name: "/users/me", path: () => "/api/v1/users/me/profile-picture" },
+    { name: "/shared/users/{id}", path: (id: string) => `/api/v1/shared/users/${id}/profile-picture` },
+  ])("names the caller of a PATCH on themself through $name", async ({ path }) => {
+    mockWorkOS();
+    const logs = vi.spyOn(console, "log").mockImplementation(() => {});
+    const user = await createUser();
+    const response = await call(path(user.id), {
+      method: "PATCH",
+      token: await signToken({ sub: user.workosUserId }),
+      json: { uploadId: null },
+      headers: { "X-Request-Id": `req-log-${user.id}` },
+    });
+    expect(response.status).toBe(200);
+    const line = logs.mock.calls.map((args) => String(args[0])).find((l) => l.includes(`req-log-${user.id}`));
+    expect(JSON.parse(line ?? "{}")).toMatchObject({ status: 200, userId: user.id, sub: user.workosUserId });
+  });
+});
+
 describe("GET /healthz", () => {
   it("answers 200 without auth", async () => {
     const response = await call("/healthz");
@@ -158,7 +162,8 @@ describe("GET /openapi.json", () => {
   type Content = Record<string, { schema: Schema }>;
   interface Operation {
     requestBody?: { required: boolean; content: Content };
-    responses: Record<string, { content?: Content }>;
+    description?: string;
+    responses: Record<string, { description?: string; content?: Content }>;
     security?: unknown;
     parameters?: Schema[];
   }
@@ -174,32 +179,32 @@ describe("GET /openapi.json", () => {
     expect(doc.info.version).toBe(packageVersion);
   });
 
-  it("is OpenAPI 3.1 describing both PATCH paths as the seed does", async () => {
-    const doc = (await (await call("/openapi.json")).json()) as Document;
-    expect(doc.openapi).toMatch(/^3\.1\./);
-    const resolve = (schema: Schema | undefined): Schema =>
-      (schema?.$ref ? doc.components.schemas[schema.$ref.replace("#/components/schemas/", "")] : schema) ??
-      {};
-
-    for (const path of [
-      "/api/v1/users/me/profile-picture",
-      "/api/v1/shared/users/{user_id}/profile-picture",
-    ]) {
+  it.for(["/api/v1/users/me/profile-picture", "/api/v1/shared/users/{user_id}/profile-picture"])(
+    "is OpenAPI 3.1 describing PATCH %s as the seed does",
+    async (path) => {
+      const doc = (await (await call("/openapi.json")).json()) as Document;
+      expect(doc.openapi).toMatch(/^3\.1\./);
+      const resolve = (schema: Schema | undefined): Schema =>
+        (schema?.$ref ? doc.components.schemas[schema.$ref.replace("#/components/schemas/", "")] : schema) ??
+        {};
       const operation = doc.paths[path]?.patch;
-      expect(operation, path).toBeDefined();
-      if (!operation) continue;
-      expect(operation.requestBody?.required).toBe(true);
-      const body = resolve(operation.requestBody?.content["application/json"]?.schema);
+      expect(operation).toBeDefined();
+      expect(operation?.requestBody?.required).toBe(true);
+      const body = resolve(operation?.requestBody?.content["application/json"]?.schema);
       expect(body.required).toEqual(["uploadId"]);
       expect(body.additionalProperties).toBe(false);
       expect(body.properties?.uploadId).toMatchObject({ type: ["string", "null"], format: "uuid" });
-      expect(Object.keys(operation.responses)).toEqual(
+      expect(Object.keys(operation?.responses ?? {})).toEqual(
         expect.arrayContaining(["200", "401", "403", "404", "409", "413", "415", "422"]),
       );
-      expect(operation.security).toEqual([{ Bearer: [] }]);
-      const profile = resolve(operation.responses["200"]?.content?.["application/json"]?.schema);
+      expect(operation?.security).toEqual([{ Bearer: [] }]);
+      const profile = resolve(operation?.responses["200"]?.content?.["application/json"]?.schema);
       expect(Object.keys(profile.properties ?? {})).toHaveLength(11);
-    }
+    },
+  );
+
+  it("names user_id as a UUID path parameter of the PATCH by id", async () => {
+    const doc = (await (await call("/openapi.json")).json()) as Document;
     expect(doc.paths["/api/v1/shared/users/{user_id}/profile-picture"]?.patch?.parameters).toContainEqual(
       expect.objectContaining({
         name: "user_id",
@@ -207,6 +212,52 @@ describe("GET /openapi.json", () => {
         required: true,
         schema: expect.objectContaining({ format: "uuid" }),
       }),
+    );
+  });
+
+  it("describes the PATCH's checks in the order a refusal is explained, each with its status and code", async () => {
+    const doc = (await (await call("/openapi.json")).json()) as Document;
+    const codesIn = (text: string) =>
+      [...text.matchAll(/\((\d{3}) `([a-z_]+)`\)/g)].map((m) => `${m[1]} ${m[2]}`);
+    const uploadChecks = [
+      "404 upload_not_found",
+      "422 upload_wrong_scope",
+      "422 upload_wrong_kind",
+      "409 upload_not_ready",
+    ];
+    expect(codesIn(doc.paths["/api/v1/users/me/profile-picture"]?.patch?.description ?? "")).toEqual(
+      uploadChecks,
+    );
+    expect(
+      codesIn(doc.paths["/api/v1/shared/users/{user_id}/profile-picture"]?.patch?.description ?? ""),
+    ).toEqual(["404 user_not_found", "403 forbidden", ...uploadChecks]);
+  });
+
+  it("declares every error of a route under the status its code has, each code once", async () => {
+    const doc = (await (await call("/openapi.json")).json()) as Document;
+    const statusOf = new Map<string, string>();
+    for (const [path, operations] of Object.entries(doc.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        const declared: string[] = [];
+        for (const [status, response] of Object.entries(operation.responses)) {
+          if (status.startsWith("2")) continue;
+          const codes = [...(response.description ?? "").matchAll(/`([a-z_]+)`: /g)].map(
+            (m) => m[1] as string,
+          );
+          expect(codes.length, `${method} ${path} ${status}`).toBeGreaterThan(0);
+          for (const code of codes) {
+            expect(statusOf.get(code) ?? status, `${code} on ${method} ${path}`).toBe(status);
+            statusOf.set(code, status);
+          }
+          declared.push(...codes);
+        }
+        expect(new Set(declared).size, `${method} ${path}`).toBe(declared.length);
+        expect(declared, `${method} ${path}`).toContain("internal_error");
+      }
+    }
+    // The webhook answers 429 (per-IP limit) and 503 (D1) too, and says so.
+    expect(Object.keys(doc.paths["/webhooks/workos"]?.post?.responses ?? {})).toEqual(
+      expect.arrayContaining(["400", "401", "413", "429", "500", "503"]),
     );
   });
 });

@@ -105,7 +105,7 @@ describe("just-in-time provisioning", () => {
     expect(workos.count(USERS_API)).toBe(1);
   });
 
-  it("makes one row when several first requests of a new user arrive at once", async () => {
+  it("case 40: makes one row when several first requests of a new user arrive at once", async () => {
     const sub = newWorkOSUserId();
     workosKnows(workosUserObject(sub));
     const token = await signToken({ sub, org_id: "org_acme" });

@@ -1,6 +1,6 @@
 import { exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { JWKS_TIMEOUT_MS } from "../src/lib/jwks";
+import { JWKS_TIMEOUT_MS } from "../src/identity/key-set";
 import { call } from "./helpers/api";
 import { createUser } from "./helpers/db";
 import { publicJwks, signToken } from "./helpers/tokens";
@@ -15,7 +15,7 @@ afterEach(() => {
  * The JWKS fetch is shared by the requests of an isolate but belongs to the one that started it;
  * workerd cancels the I/O of a request whose client hung up, and that fetch then never settles.
  */
-describe("a JWKS fetch that never settles (SECURITY-CASES 15)", () => {
+describe("a JWKS fetch that never settles", () => {
   const timeout = 2 * JWKS_TIMEOUT_MS + 5000;
 
   /**
@@ -41,7 +41,9 @@ describe("a JWKS fetch that never settles (SECURITY-CASES 15)", () => {
     expect(workos.count(url)).toBe(2);
   }
 
-  it("is dropped after the fetch timeout, by the request that started it too", { timeout }, async () => {
+  it("case 15: is dropped after the fetch timeout, by the request that started it too", {
+    timeout,
+  }, async () => {
     vi.spyOn(console, "error").mockImplementation(() => {});
     const url = freshJwksUrl();
     let back = false;
@@ -66,7 +68,7 @@ describe("a JWKS fetch that never settles (SECURITY-CASES 15)", () => {
    * so the default JWKS URL, whose key cache nothing else in this file (and so in this isolate)
    * fills.
    */
-  it("does not stall the requests after a client hung up on the one that started it", {
+  it("case 15: does not stall the requests after a client hung up on the one that started it", {
     timeout,
   }, async () => {
     vi.spyOn(console, "error").mockImplementation(() => {});

@@ -237,24 +237,27 @@ describe("GET /api/v1/shared/users", () => {
       expect(names(await page(token, { q }))).toEqual(expected);
     });
 
-    it("ignores case beyond ASCII, in search and in order", async () => {
+    /** A caller and two members whose names lower-case beyond ASCII. */
+    async function beyondAscii() {
       const org = newOrg();
       const caller = await createUser({ organizationId: org, firstName: "Zed", lastName: "Zulu" });
       const elodie = await createUser({ organizationId: org, firstName: "Élodie", lastName: "Ébert" });
       const lukasz = await createUser({ organizationId: org, firstName: "łukasz", lastName: "ŁOŚ" });
-      const token = await tokenFor(caller);
+      return { token: await tokenFor(caller), caller, elodie, lukasz };
+    }
 
-      for (const [q, expected] of [
-        ["élodie", [elodie.id]],
-        ["ÉLO", [elodie.id]],
-        ["łoś", [lukasz.id]],
-        ["ŁUKASZ ł", [lukasz.id]],
-      ] as const) {
-        expect(
-          (await page(token, { q })).items.map((i) => i.id),
-          q,
-        ).toEqual(expected);
-      }
+    it.for([
+      { q: "élodie", finds: "elodie" },
+      { q: "ÉLO", finds: "elodie" },
+      { q: "łoś", finds: "lukasz" },
+      { q: "ŁUKASZ ł", finds: "lukasz" },
+    ] as const)("ignores case beyond ASCII in search: q=$q finds $finds", async ({ q, finds }) => {
+      const members = await beyondAscii();
+      expect((await page(members.token, { q })).items.map((i) => i.id)).toEqual([members[finds].id]);
+    });
+
+    it("ignores case beyond ASCII in the order", async () => {
+      const { token, caller, elodie, lukasz } = await beyondAscii();
       // Keys compare by code point after lower-casing: z < é < ł.
       expect((await page(token)).items.map((i) => i.id)).toEqual([caller.id, elodie.id, lukasz.id]);
     });
@@ -356,16 +359,17 @@ describe("GET /api/v1/shared/users", () => {
       expect(items.map((i) => i.lastName)).toContain("Comer");
     });
 
-    it("is 401 when deleted and 403 user_inactive when inactive", async () => {
-      for (const [state, status, code] of [
-        ["deleted", 401, "unauthenticated"],
-        ["inactive", 403, "user_inactive"],
-      ] as const) {
+    it.for([
+      { state: "deleted", status: 401, code: "unauthenticated" },
+      { state: "inactive", status: 403, code: "user_inactive" },
+    ] as const)(
+      "case 22: is $status $code when $state, with or without org_id",
+      async ({ state, status, code }) => {
         const user = await createUser({ state });
         await expectError(await list(await tokenFor(user)), status, code);
         await expectError(await list(await signToken({ sub: user.workosUserId })), status, code);
-      }
-    });
+      },
+    );
 
     it("is 401 without a valid token", async () => {
       await expectError(await call(LIST), 401, "unauthenticated");
@@ -396,12 +400,13 @@ describe("GET /api/v1/shared/users", () => {
       await expectValidationErrorAt(response, ["query", name]);
     });
 
-    it("accepts limit 1 and 100, and q of 100 characters", async () => {
+    it.for([
+      { name: "limit=1", params: { limit: "1" } },
+      { name: "limit=100", params: { limit: "100" } },
+      { name: "q of 100 characters", params: { q: "x".repeat(100) } },
+    ])("accepts $name", async ({ params }) => {
       const user = await createUser();
-      const token = await tokenFor(user);
-      for (const params of [{ limit: "1" }, { limit: "100" }, { q: "x".repeat(100) }]) {
-        expect((await list(token, params)).status).toBe(200);
-      }
+      expect((await list(await tokenFor(user), params)).status).toBe(200);
     });
   });
 

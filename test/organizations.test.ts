@@ -355,15 +355,16 @@ describe("organization_membership webhooks", () => {
     );
   });
 
-  it("answers 400 to a membership event without user_id or organization_id, writing nothing", async () => {
-    const org = newOrg();
-    const user = await createUser({ organizationId: null });
-    for (const missing of ["user_id", "organization_id", "updated_at", "status"]) {
+  it.for(["user_id", "organization_id", "updated_at", "status"])(
+    "answers 400 to a membership event without %s, writing nothing",
+    async (missing) => {
+      const org = newOrg();
+      const user = await createUser({ organizationId: null });
       const event = membershipEvent("created", user, org, { [missing]: undefined });
       expect((await deliverWebhook(event)).status).toBe(400);
-    }
-    expect(await readMembership(user, org)).toBeUndefined();
-  });
+      expect(await readMembership(user, org)).toBeUndefined();
+    },
+  );
 
   it("needs the token's iat to record a membership: a token without one records nothing", async () => {
     const org = newOrg();

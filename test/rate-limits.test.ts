@@ -3,8 +3,9 @@ import { eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { uploads as uploadsTable } from "../src/db/schema";
 import { call, json } from "./helpers/api";
-import { createUpload, createUser, db, readUser } from "./helpers/db";
+import { createUpload, createUser, db, readUpload, readUser } from "./helpers/db";
 import { signToken } from "./helpers/tokens";
+import { countUploads } from "./helpers/uploads";
 import { mockWorkOS } from "./helpers/workos";
 
 afterEach(() => vi.restoreAllMocks());
@@ -31,7 +32,7 @@ async function expectRateLimited(res: Response) {
 }
 
 describe("rate limits", () => {
-  it("limits profile-picture writes per caller, with 429 and Retry-After, and applies nothing over the limit", async () => {
+  it("case 44: limits profile-picture writes per caller, with 429 and Retry-After, and applies nothing over the limit", async () => {
     mockWorkOS();
     const user = await createUser();
     const [first, second] = [await createUpload(user), await createUpload(user)];
@@ -42,8 +43,20 @@ describe("rate limits", () => {
     const statuses = [];
     for (const uploadId of [first.id, null, first.id]) statuses.push((await patch(uploadId)).status);
     expect(statuses).toEqual([200, 200, 200]);
+    const set = await readUser(user.id);
+    expect(set?.profilePictureUploadId).toBe(first.id);
     await expectRateLimited(await patch(second.id));
-    expect((await readUser(user.id))?.profilePictureUploadId).toBe(first.id);
+    // The budget is the caller's, whatever the write: starting an upload is refused too.
+    const create = await call("/api/v1/uploads", {
+      method: "POST",
+      token,
+      json: { kind: "image", scope: "profile_picture", contentType: "image/png", size: 100 },
+      env: tight,
+    });
+    await expectRateLimited(create);
+    expect(await readUser(user.id)).toEqual(set);
+    expect(await readUpload(second.id)).toEqual(second);
+    expect(await countUploads(user.id)).toBe(2);
 
     // Another caller has a budget of their own.
     const other = await createUser();
@@ -57,7 +70,7 @@ describe("rate limits", () => {
     expect(res.status).toBe(200);
   });
 
-  it("limits failed authentications per client IP", async () => {
+  it("case 44: limits failed authentications per client IP", async () => {
     mockWorkOS();
     const ip = uniqueIp();
     const attempt = () =>
@@ -75,7 +88,7 @@ describe("rate limits", () => {
     expect(ok.status).toBe(200);
   });
 
-  it("limits webhook deliveries per client IP", async () => {
+  it("case 44: limits webhook deliveries per client IP", async () => {
     const ip = uniqueIp();
     const deliver = () =>
       call("/webhooks/workos", {
@@ -106,7 +119,7 @@ describe("rate limits", () => {
 });
 
 describe("rate limits on uploads", () => {
-  it("limits upload creation and completion per caller, together with the PATCH", async () => {
+  it("case 44: limits upload creation and completion per caller", async () => {
     mockWorkOS();
     const user = await createUser();
     const token = await signToken({ sub: user.workosUserId });

@@ -96,7 +96,7 @@ describe("/__s3/{bucket}/{key} (local S3 emulation)", () => {
     await expectS3Error(await call(otherBucket, { env: emulated }), 404, "NoSuchBucket");
   });
 
-  it("refuses an expired URL with 403 AccessDenied and writes nothing", async () => {
+  it("case 37: refuses an expired URL with 403 AccessDenied and writes nothing", async () => {
     const key = freshKey();
     const expired = await presign("PUT", key, { signedAt: now() - 601, expires: 600 });
     const response = await call(expired, { method: "PUT", body: images.png, env: emulated });
@@ -162,7 +162,7 @@ describe("/__s3/{bucket}/{key} (local S3 emulation)", () => {
     ["another region", (url) => editCredential(url, 2, "us-east-1"), "AuthorizationQueryParametersError"],
     ["another service", (url) => editCredential(url, 3, "s4"), "AuthorizationQueryParametersError"],
     ["another access key", (url) => editCredential(url, 0, "AKIAOTHER"), "InvalidAccessKeyId"],
-  ])("refuses a PUT URL edited to %s with 403 and writes nothing", async (_, change, code) => {
+  ])("case 37: refuses a PUT URL edited to %s with 403 and writes nothing", async (_, change, code) => {
     const key = freshKey();
     const url = edit(await presign("PUT", key), change);
     const response = await call(url, {

@@ -3,12 +3,15 @@ import { eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { type Upload, type User, uploads } from "../src/db/schema";
 import { originalKeyFor, thumbKeyFor } from "../src/lib/object-keys";
+import { amzDate } from "../src/lib/presign";
+import { UPLOAD_URL_TTL_SECONDS } from "../src/routes/uploads/start-upload";
 import { MAX_PENDING_UPLOADS_PER_USER } from "../src/routes/uploads/upload-rules";
 import * as images from "./fixtures/images";
 import { call, json } from "./helpers/api";
 import { changedBefore } from "./helpers/counting-d1";
 import { createUpload, createUser, db, readUpload, readUser } from "./helpers/db";
 import { bucketChangedBefore } from "./helpers/hooked-r2";
+import { expectError } from "./helpers/refusals";
 import { signToken } from "./helpers/tokens";
 import {
   completeUpload,
@@ -29,7 +32,10 @@ const HOUR = 60 * 60 * 1000;
 beforeEach(() => {
   mockWorkOS();
 });
-afterEach(() => vi.restoreAllMocks());
+afterEach(() => {
+  vi.useRealTimers();
+  vi.restoreAllMocks();
+});
 
 async function caller() {
   const user = await createUser();
@@ -357,6 +363,41 @@ describe("PUT to the presigned upload URL (write-once, exact size)", () => {
     });
     await expectS3Error(response, 400, "IncompleteBody");
     expect(await env.BUCKET.head(originalKeyFor(started.upload.id))).toBeNull();
+  });
+
+  it.for<{ name: string; edit: (url: URL) => void }>([
+    { name: "its key", edit: (url) => (url.pathname = url.pathname.replace("/original", "/thumb-256.webp")) },
+    { name: "its expiry", edit: (url) => url.searchParams.set("X-Amz-Expires", "604800") },
+    {
+      name: "its signing time",
+      edit: (url) => url.searchParams.set("X-Amz-Date", amzDate(Math.floor(Date.now() / 1000) - 60)),
+    },
+  ])("case 37: refuses the upload URL with $name edited (403), storing nothing", async ({ edit }) => {
+    const { token } = await caller();
+    const started = await startUpload(token, { contentType: "image/png", size: images.png.byteLength });
+    const url = new URL(started.uploadUrl);
+    edit(url);
+    const response = await putObject(url.toString(), images.png, started.uploadHeaders);
+    // SignatureDoesNotMatch, or (for a signing time edited across midnight UTC) a malformed credential.
+    expect(response.status).toBe(403);
+    expect(response.headers.get("Content-Type")).toBe("application/xml");
+    expect(await env.BUCKET.head(originalKeyFor(started.upload.id))).toBeNull();
+    expect(await env.BUCKET.head(thumbKeyFor(started.upload.id))).toBeNull();
+    expect((await readUpload(started.upload.id))?.state).toBe("pending");
+  });
+
+  it("case 37: refuses the upload URL once it has expired (403), storing nothing", async () => {
+    const { token } = await caller();
+    const started = await startUpload(token, { contentType: "image/png", size: images.png.byteLength });
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() + (UPLOAD_URL_TTL_SECONDS + 120) * 1000);
+    await expectS3Error(
+      await putObject(started.uploadUrl, images.png, started.uploadHeaders),
+      403,
+      "AccessDenied",
+    );
+    expect(await env.BUCKET.head(originalKeyFor(started.upload.id))).toBeNull();
+    expect((await readUpload(started.upload.id))?.state).toBe("pending");
   });
 
   it.each<[string, (headers: Record<string, string>) => Record<string, string>, string]>([
@@ -703,15 +744,27 @@ describe("GET /api/v1/uploads/{upload_id}", () => {
     expect(url.searchParams.get("X-Amz-SignedHeaders")).toBe("host");
   });
 
-  it("answers 404 for another user's upload and for an unknown id alike", async () => {
+  it.for<{ name: string; id: () => Promise<string> }>([
+    { name: "another user's upload", id: async () => (await createUpload(await createUser())).id },
+    { name: "an unknown id", id: async () => crypto.randomUUID() },
+    { name: "case 26: the nil UUID", id: async () => "00000000-0000-0000-0000-000000000000" },
+  ])("answers the same 404 for $name", async ({ id }) => {
     const { token } = await caller();
-    const stranger = await createUser();
-    const theirs = await createUpload(stranger);
-    for (const id of [theirs.id, crypto.randomUUID()]) {
-      const response = await call(`/api/v1/uploads/${id}`, { token });
-      expect(response.status).toBe(404);
-      expect(await json(response)).toEqual({ detail: "Upload not found.", code: "upload_not_found" });
-    }
+    const response = await call(`/api/v1/uploads/${await id()}`, { token });
+    expect(response.status).toBe(404);
+    expect(await json(response)).toEqual({ detail: "Upload not found.", code: "upload_not_found" });
+  });
+
+  it("case 26: accepts an upper-case upload id, and refuses a braced one with 422", async () => {
+    const { user, token } = await caller();
+    const upload = await createUpload(user);
+    const upper = await call(`/api/v1/uploads/${upload.id.toUpperCase()}`, { token });
+    expect(upper.status).toBe(200);
+    expect((await json(upper)).id).toBe(upload.id);
+    const braced = await call(`/api/v1/uploads/%7B${upload.id}%7D`, { token });
+    expect((await expectError(braced, 422, "validation_error")).detail).toEqual([
+      expect.objectContaining({ loc: ["path", "upload_id"] }),
+    ]);
   });
 });
 
@@ -744,19 +797,27 @@ describe("PATCH /api/v1/users/me/profile-picture with an upload made through the
     expect((await readUpload(started.upload.id))?.ownerId).toBe(user.id);
   });
 
-  it("refuses an upload that is still pending (409) and one that failed (409)", async () => {
+  it.for<{ name: string; upload: (token: string) => Promise<string> }>([
+    {
+      name: "still pending",
+      upload: async (token) =>
+        (await startUpload(token, { contentType: "image/png", size: images.png.byteLength })).upload.id,
+    },
+    {
+      name: "failed",
+      upload: async (token) =>
+        (await uploadThroughApi(token, images.png, { contentType: "image/jpeg" })).started.upload.id,
+    },
+  ])("refuses an upload that $name with 409 upload_not_ready", async ({ upload }) => {
     const { user, token } = await caller();
-    const pending = await startUpload(token, { contentType: "image/png", size: images.png.byteLength });
-    const { started: failed } = await uploadThroughApi(token, images.png, { contentType: "image/jpeg" });
-    for (const id of [pending.upload.id, failed.upload.id]) {
-      const response = await call("/api/v1/users/me/profile-picture", {
-        method: "PATCH",
-        token,
-        json: { uploadId: id },
-      });
-      expect(response.status).toBe(409);
-      expect((await json(response)).code).toBe("upload_not_ready");
-    }
+    const uploadId = await upload(token);
+    const response = await call("/api/v1/users/me/profile-picture", {
+      method: "PATCH",
+      token,
+      json: { uploadId },
+    });
+    expect(response.status).toBe(409);
+    expect((await json(response)).code).toBe("upload_not_ready");
     expect((await readUser(user.id))?.profilePictureUploadId).toBeNull();
   });
 

@@ -33,6 +33,11 @@ function signalGroup(pgid, signal) {
   } catch {} // already gone
 }
 
+/** SIGKILL to the whole group, at once: for a process's `exit` handler, which cannot wait. */
+export function killGroup(child) {
+  signalGroup(child.pid, "SIGKILL");
+}
+
 /**
  * SIGTERM to the whole group, SIGKILL to what is left after `graceMs`; resolves once no process of
  * the group remains (workerd can outlive wrangler by a moment).

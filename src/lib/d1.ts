@@ -1,4 +1,4 @@
-import { unavailable } from "./errors";
+import { ApiError, retryAfter } from "./errors/api-error";
 
 /**
  * Per-request view of D1: counts round trips (for the request log, `Server-Timing` and the
@@ -51,7 +51,11 @@ export function databaseErrorText(error: unknown): string {
 
 function databaseUnavailable(cause: unknown, retryAfterSeconds: number) {
   console.error(JSON.stringify({ level: "error", msg: "d1 unavailable", cause: databaseErrorText(cause) }));
-  return unavailable("The database is unavailable right now; try again shortly.", retryAfterSeconds);
+  return new ApiError(
+    "unavailable",
+    "The database is unavailable right now; try again shortly.",
+    retryAfter(retryAfterSeconds),
+  );
 }
 
 class TrackedStatement {

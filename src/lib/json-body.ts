@@ -1,5 +1,5 @@
 import { createMiddleware } from "hono/factory";
-import { ApiError, validationError } from "./errors";
+import { ApiError, type ErrorCode } from "./errors/api-error";
 import type { AppBindings } from "./types";
 
 /** Largest JSON body accepted, counted on the bytes received (chunked bodies too). */
@@ -9,7 +9,14 @@ export const MAX_JSON_BODY_BYTES = 64 * 1024;
 const JSON_MEDIA_TYPE = /^application\/json(?:;[ \t]*charset=(?:"utf-8"|utf-8))?$/i;
 
 const payloadTooLarge = (maxBytes: number) =>
-  new ApiError(413, "payload_too_large", `The request body is larger than ${maxBytes} bytes.`);
+  new ApiError("payload_too_large", `The request body is larger than ${maxBytes} bytes.`);
+
+/** What `jsonBody` answers with. */
+export const jsonBodyErrors = [
+  "unsupported_media_type",
+  "payload_too_large",
+  "validation_error",
+] as const satisfies readonly ErrorCode[];
 
 /** The request body's bytes; 413 past `maxBytes`, counted as they arrive (chunked bodies too). */
 export async function readLimited(request: Request, maxBytes = MAX_JSON_BODY_BYTES): Promise<Uint8Array> {
@@ -47,14 +54,16 @@ export async function readLimited(request: Request, maxBytes = MAX_JSON_BODY_BYT
 export const jsonBody = createMiddleware<AppBindings>(async (c, next) => {
   const contentType = c.req.header("content-type")?.trim() ?? "";
   if (!JSON_MEDIA_TYPE.test(contentType)) {
-    throw new ApiError(415, "unsupported_media_type", "The request body must be application/json.");
+    throw new ApiError("unsupported_media_type", "The request body must be application/json.");
   }
   const bytes = await readLimited(c.req.raw);
   let parsed: unknown;
   try {
     parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes));
   } catch {
-    throw validationError([{ loc: ["body"], msg: "JSON decode error", type: "json_invalid" }]);
+    throw new ApiError("validation_error", [
+      { loc: ["body"], msg: "JSON decode error", type: "json_invalid" },
+    ]);
   }
   c.req.bodyCache.json = Promise.resolve(parsed);
   await next();

@@ -1,15 +1,16 @@
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
-import { ApiError } from "./errors";
+import { ApiError, type ErrorCode, retryAfter } from "./errors/api-error";
 import type { AppBindings } from "./types";
 
 /** The limiters' period in wrangler.toml (`simple.period`), which is what a refused client waits. */
 const PERIOD_SECONDS = 60;
 
-export const rateLimited = () =>
-  new ApiError(429, "rate_limited", "Too many requests; try again later.", {
-    "Retry-After": String(PERIOD_SECONDS),
-  });
+const rateLimited = () =>
+  new ApiError("rate_limited", "Too many requests; try again later.", retryAfter(PERIOD_SECONDS));
+
+/** What `limitWrites` answers with. */
+export const writeLimitErrors = ["rate_limited"] as const satisfies readonly ErrorCode[];
 
 /** The client's address as Cloudflare saw it; `unknown` only outside Cloudflare (tests, tools). */
 export const clientIp = (c: Context<AppBindings>) => c.req.header("cf-connecting-ip") ?? "unknown";

@@ -1,20 +1,10 @@
 import type { OpenAPIHono, RouteConfig, RouteHandler } from "@hono/zod-openapi";
 import type { Database } from "../db/client";
 import type { User } from "../db/schema";
+import type { AccessTokenClaims } from "../identity/access-token";
+import type { CallerAccess } from "../identity/memberships";
 import type { Config } from "./config";
 import type { D1Tracker } from "./d1";
-import type { CallerAccess } from "./memberships";
-
-/** Claims of a verified WorkOS access token that the service uses. */
-export interface AccessTokenClaims {
-  sub: string;
-  /** Issued at, in seconds: orders the token against membership changes. */
-  iat?: number;
-  org_id?: string;
-  role?: string;
-  permissions?: string[];
-  sid?: string;
-}
 
 export interface AppBindings {
   Bindings: Env;
@@ -24,7 +14,7 @@ export interface AppBindings {
     d1: D1Tracker;
     config: Config;
     db: Database;
-    /** Set by `requireCaller`: the active user the token belongs to. */
+    /** The active user the token belongs to, once read (`requireCaller`, or a handler that resolved them). */
     caller: User;
     /** Set with `caller`: the token's role, and the organization whose members the caller sees. */
     access: CallerAccess;

@@ -11,8 +11,8 @@ import {
   uploads,
   users,
 } from "../../src/db/schema";
+import { userKeys } from "../../src/identity/provisioning";
 import { originalKeyFor, thumbKeyFor } from "../../src/lib/object-keys";
-import { userKeys } from "../../src/lib/user-provisioning";
 
 export const db = () => createDb(env.DB);
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BENCH_EXIT, judge, verdictCell } from "../../scripts/lib/bench-verdict.mjs";
+import { BENCH_EXIT, judge, verdictCell } from "../../scripts/bench/verdict.mjs";
 
 type Check = [string, string, boolean, string?];
 const met: Check = ["D1 round trips, PATCH ≤ 2", "1.00", true];
@@ -11,7 +11,7 @@ const cpu: Check = [
   "local D1 runs in the worker's process",
 ];
 
-describe("the benchmark's verdict (scripts/lib/bench-verdict.mjs)", () => {
+describe("the benchmark's verdict (scripts/bench/verdict.mjs)", () => {
   it.each([
     ["every target met", BENCH_EXIT.ok, [met], []],
     ["a gating target missed", BENCH_EXIT.targetFailed, [met, missed], [missed]],

@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { createRouter } from "../../lib/create-app";
-import { ApiError } from "../../lib/errors";
+import { ApiError } from "../../lib/errors/api-error";
 import type { AppBindings } from "../../lib/types";
 import { S3Error, s3ErrorResponse } from "./s3-error";
 import { verifyPresignedRequest } from "./verify-presigned-url";
@@ -20,7 +20,7 @@ const preconditionFailed = () =>
  * router). Not part of the public API, so not in the OpenAPI document.
  */
 export const s3EmulationRouter = createRouter().all("/__s3/:bucket/:key{.+}", async (c) => {
-  if (!c.var.config.localS3Emulation) throw new ApiError(404, "not_found", "Not found.");
+  if (!c.var.config.localS3Emulation) throw new ApiError("not_found");
   const { bucket, key } = c.req.param();
   const resource = `/${bucket}/${key}`;
   try {

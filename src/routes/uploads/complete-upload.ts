@@ -1,7 +1,7 @@
 import { and, eq } from "drizzle-orm";
 import type { Database } from "../../db/client";
 import { type Upload, uploads } from "../../db/schema";
-import { ApiError, unavailable, uploadNotFound } from "../../lib/errors";
+import { ApiError, retryAfter } from "../../lib/errors/api-error";
 import { thumbKeyFor } from "../../lib/object-keys";
 import { matchesDeclaredType, SNIFF_LENGTH, sniffType } from "./magic-bytes";
 
@@ -29,8 +29,6 @@ class BadBytes extends Error {
   }
 }
 
-const notReady = (detail: string) => new ApiError(409, "upload_not_ready", detail);
-
 /**
  * Check the bytes of a `pending` upload and settle it: `ready` with a thumbnail, or `failed` with a
  * reason. A `ready` or `failed` upload is returned as it is (completing again is harmless; a failed
@@ -46,7 +44,12 @@ const notReady = (detail: string) => new ApiError(409, "upload_not_ready", detai
 export async function completeUpload(deps: CompleteDeps, upload: Upload): Promise<Upload> {
   if (upload.state !== "pending") return upload;
   const object = await deps.bucket.head(upload.objectKey);
-  if (!object) throw notReady("No bytes have been uploaded yet; PUT them to the upload URL first.");
+  if (!object) {
+    throw new ApiError(
+      "upload_not_ready",
+      "No bytes have been uploaded yet; PUT them to the upload URL first.",
+    );
+  }
   let settled: Upload | undefined;
   try {
     const thumbnail = await inspect(deps, upload, object);
@@ -71,7 +74,7 @@ export async function completeUpload(deps: CompleteDeps, upload: Upload): Promis
     // Refused bytes are not kept (an object larger than declared is the abuse case).
     if (settled?.state === "failed") await deps.bucket.delete(upload.objectKey);
   }
-  if (!settled) throw uploadNotFound();
+  if (!settled) throw new ApiError("upload_not_found");
   return settled;
 }
 
@@ -123,7 +126,10 @@ async function readObject(bucket: R2Bucket, object: R2Object, range?: R2Range): 
     ...(range ? { range } : {}),
   });
   if (!found || !("body" in found)) {
-    throw notReady("The object changed while it was being checked; complete the upload again.");
+    throw new ApiError(
+      "upload_not_ready",
+      "The object changed while it was being checked; complete the upload again.",
+    );
   }
   return found;
 }
@@ -139,7 +145,9 @@ async function imagesCall<T>(upload: Upload, call: () => Promise<T>): Promise<T>
     console.warn(
       JSON.stringify({ level: "warn", msg: "Images binding refused an upload", uploadId: upload.id, code }),
     );
-    if (RETRYABLE_IMAGES_ERRORS.has(code)) throw unavailable("The image service is unavailable; try again.");
+    if (RETRYABLE_IMAGES_ERRORS.has(code)) {
+      throw new ApiError("unavailable", "The image service is unavailable; try again.", retryAfter(5));
+    }
     throw new BadBytes("The image could not be decoded.");
   }
 }

@@ -3,7 +3,7 @@ import type { Database } from "../../db/client";
 import { type Upload, type User, uploads } from "../../db/schema";
 import { HOUR_MS, PENDING_MAX_AGE_MS, pendingUploadGoneBy } from "../../jobs/storage-cleanup";
 import type { Config } from "../../lib/config";
-import { ApiError } from "../../lib/errors";
+import { ApiError, retryAfter } from "../../lib/errors/api-error";
 import { originalKeyFor } from "../../lib/object-keys";
 import { presignUrl } from "../../lib/presign";
 import { findOwnUpload } from "./own-upload";
@@ -119,10 +119,9 @@ async function tooManyPending(db: Database, caller: User, nowMs: number): Promis
     .where(pendingOf(caller.id));
   const freedAt = oldest?.createdAt ? pendingUploadGoneBy(oldest.createdAt).getTime() : nowMs;
   return new ApiError(
-    429,
     "rate_limited",
     `You have ${MAX_PENDING_UPLOADS_PER_USER} uploads pending, the most one user may have: complete them, ` +
       `or wait until they expire (${PENDING_MAX_AGE_MS / HOUR_MS} hours after they were started).`,
-    { "Retry-After": String(Math.max(1, Math.ceil((freedAt - nowMs) / 1000))) },
+    retryAfter(Math.max(1, Math.ceil((freedAt - nowMs) / 1000))),
   );
 }

@@ -1,15 +1,10 @@
 import { createRoute } from "@hono/zod-openapi";
+import { callerErrors, requireCaller } from "../../identity/auth-middleware";
 import { HOUR_MS, PENDING_MAX_AGE_MS } from "../../jobs/storage-cleanup";
-import { requireCaller } from "../../lib/auth";
-import { jsonBody } from "../../lib/json-body";
-import {
-  authErrors,
-  bearerSecurity,
-  errorResponse,
-  jsonBodyErrors,
-  validationErrors,
-} from "../../lib/openapi-schemas";
-import { limitWrites } from "../../lib/rate-limit";
+import { errorResponses } from "../../lib/errors/openapi";
+import { jsonBody, jsonBodyErrors } from "../../lib/json-body";
+import { bearerSecurity } from "../../lib/openapi-schemas";
+import { limitWrites, writeLimitErrors } from "../../lib/rate-limit";
 import { MAX_IMAGE_SIDE, THUMB_SIDE } from "./complete-upload";
 import { UPLOAD_URL_TTL_SECONDS } from "./start-upload";
 import { describeScopeRules, MAX_PENDING_UPLOADS_PER_USER } from "./upload-rules";
@@ -20,7 +15,6 @@ const uploadResponse = (description: string) => ({
   description,
   content: { "application/json": { schema: Upload } },
 });
-const notFound = errorResponse("No such upload, or not the caller's", ["upload_not_found"]);
 
 export const createUpload = createRoute({
   method: "post",
@@ -47,13 +41,8 @@ export const createUpload = createRoute({
       description: "Upload created; PUT the bytes to `uploadUrl`",
       content: { "application/json": { schema: CreateUploadResponse } },
     },
-    ...authErrors,
-    ...jsonBodyErrors,
-    422: validationErrors,
-    429: errorResponse(
-      `Over the write limit, or ${MAX_PENDING_UPLOADS_PER_USER} uploads already pending; see Retry-After`,
-      ["rate_limited"],
-    ),
+    // The pending cap is a `rate_limited` too (the description says when).
+    ...errorResponses(callerErrors, writeLimitErrors, jsonBodyErrors, ["rate_limited"]),
   },
 });
 
@@ -73,12 +62,11 @@ export const completeUpload = createRoute({
   request: { params: UploadIdParams },
   responses: {
     200: uploadResponse("The upload, `ready` or `failed`"),
-    ...authErrors,
-    404: notFound,
-    409: errorResponse("No bytes were uploaded yet (or they changed during the check); nothing written", [
+    ...errorResponses(callerErrors, writeLimitErrors, [
+      "upload_not_found",
       "upload_not_ready",
+      "validation_error",
     ]),
-    422: validationErrors,
   },
 });
 
@@ -91,5 +79,8 @@ export const getUpload = createRoute({
   description: "The caller's upload; `thumbUrl` is a presigned URL of the thumbnail once a ready image.",
   middleware: [requireCaller] as const,
   request: { params: UploadIdParams },
-  responses: { 200: uploadResponse("The upload"), ...authErrors, 404: notFound, 422: validationErrors },
+  responses: {
+    200: uploadResponse("The upload"),
+    ...errorResponses(callerErrors, ["upload_not_found", "validation_error"]),
+  },
 });

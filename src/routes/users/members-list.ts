@@ -2,22 +2,17 @@ import { and, asc, eq, getTableColumns, or, type SQL, sql } from "drizzle-orm";
 import { alias, type SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Database } from "../../db/client";
 import { memberships, type User, users } from "../../db/schema";
-import { assertActive } from "../../lib/auth";
-import { validationError } from "../../lib/errors";
+import type { AccessTokenClaims } from "../../identity/access-token";
+import { assertActive, type CallerInputs, resolveCaller } from "../../identity/caller";
 import {
-  type CallerAccess,
   changesStored,
   membershipFromToken,
   tokenRole,
+  type UserInRole,
   upsertMembership,
-} from "../../lib/memberships";
-import type { AccessTokenClaims } from "../../lib/types";
-import { searchKey } from "../../lib/user-provisioning";
-import type { UserInRole } from "./user-profile";
-
-export const MEMBERS_PAGE_DEFAULT = 50;
-export const MEMBERS_PAGE_MAX = 100;
-export const MEMBERS_QUERY_MAX = 100;
+} from "../../identity/memberships";
+import { searchKey } from "../../identity/provisioning";
+import { ApiError } from "../../lib/errors/api-error";
 
 export interface MembersQuery {
   q?: string | undefined;
@@ -28,6 +23,8 @@ export interface MembersQuery {
 export interface MembersPage {
   members: UserInRole[];
   nextCursor: string | null;
+  /** The caller's row, when the page had to resolve them (only a caller out of the ordinary is). */
+  caller?: User;
 }
 
 /** Where a page starts: just after this member in the list's order. */
@@ -43,12 +40,8 @@ type Position = [lastNameKey: string, firstNameKey: string, userId: string];
  * (`pageWithCaller`). Anything unusual about the caller (not provisioned yet, inactive, membership
  * to record or no longer active) is settled by `resolveCaller`, then the page is read again.
  */
-export async function listMembers(
-  db: Database,
-  claims: AccessTokenClaims,
-  query: MembersQuery,
-  resolveCaller: () => Promise<{ user: User; access: CallerAccess }>,
-): Promise<MembersPage> {
+export async function listMembers(inputs: CallerInputs, query: MembersQuery): Promise<MembersPage> {
+  const { db, claims } = inputs;
   const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
   const page = { ...query, after };
   if (claims.org_id !== undefined) {
@@ -64,15 +57,15 @@ export async function listMembers(
     const alone = await callerAlone(db, claims.sub, page);
     if (alone?.user.state === "active") return toPage(alone.rows, page.limit, claims);
   }
-  const { access } = await resolveCaller();
+  const { user: caller, access } = await resolveCaller(inputs);
   if (access.organizationId !== null) {
     const rows = await pageWithCaller(db, claims.sub, access.organizationId, page);
-    return toPage(membersOf(rows), page.limit, claims);
+    return { ...toPage(membersOf(rows), page.limit, claims), caller };
   }
   const alone = await callerAlone(db, claims.sub, page);
-  if (!alone) return { members: [], nextCursor: null };
+  if (!alone) return { members: [], nextCursor: null, caller };
   assertActive(alone.user);
-  return toPage(alone.rows, page.limit, claims);
+  return { ...toPage(alone.rows, page.limit, claims), caller };
 }
 
 interface PageRequest {
@@ -254,5 +247,7 @@ export function decodeCursor(cursor: string): Position {
       return position as Position;
     }
   } catch {}
-  throw validationError([{ loc: ["query", "cursor"], msg: "Invalid cursor", type: "value_error" }]);
+  throw new ApiError("validation_error", [
+    { loc: ["query", "cursor"], msg: "Invalid cursor", type: "value_error" },
+  ]);
 }

@@ -1,8 +1,8 @@
-import { resolveCaller } from "../../lib/auth";
+import { requireVisibleUser } from "../../identity/memberships";
 import type { AppRouteHandler } from "../../lib/types";
 import { listMembers } from "./members-list";
 import { updateProfilePicture } from "./profile-picture";
-import { findVisibleUser, toUserProfile } from "./user-profile";
+import { toUserProfile } from "./user-profile";
 import type {
   getMe,
   getSharedUser,
@@ -16,13 +16,14 @@ export const getMeHandler: AppRouteHandler<typeof getMe> = async (c) =>
 
 export const getSharedUserHandler: AppRouteHandler<typeof getSharedUser> = async (c) => {
   const { db, caller, access, config } = c.var;
-  const target = await findVisibleUser(db, caller, access, c.req.valid("param").user_id);
+  const target = await requireVisibleUser(db, caller, access, c.req.valid("param").user_id);
   return c.json(await toUserProfile(target, config), 200);
 };
 
 export const listSharedUsersHandler: AppRouteHandler<typeof listSharedUsers> = async (c) => {
-  const { db, claims, config } = c.var;
-  const page = await listMembers(db, claims, c.req.valid("query"), () => resolveCaller(c));
+  const { db, config, claims, requestId } = c.var;
+  const page = await listMembers({ db, config, claims, requestId }, c.req.valid("query"));
+  if (page.caller) c.set("caller", page.caller);
   return c.json(
     {
       items: await Promise.all(page.members.map((member) => toUserProfile(member, config))),
@@ -33,19 +34,20 @@ export const listSharedUsersHandler: AppRouteHandler<typeof listSharedUsers> = a
 };
 
 export const updateMyProfilePictureHandler: AppRouteHandler<typeof updateMyProfilePicture> = async (c) => {
-  const { claims, db, config } = c.var;
+  const { db, config, claims, requestId } = c.var;
   const uploadId = c.req.valid("json").uploadId;
-  const updated = await updateProfilePicture(db, claims, "caller", uploadId, () => resolveCaller(c));
-  c.set("caller", updated.user);
-  return c.json(await toUserProfile(updated, config), 200);
+  const updated = await updateProfilePicture({ db, config, claims, requestId }, "caller", uploadId);
+  if (updated.caller) c.set("caller", updated.caller);
+  return c.json(await toUserProfile(updated.target, config), 200);
 };
 
 export const updateUserProfilePictureHandler: AppRouteHandler<typeof updateUserProfilePicture> = async (
   c,
 ) => {
-  const { claims, db, config } = c.var;
+  const { db, config, claims, requestId } = c.var;
   const target = { userId: c.req.valid("param").user_id };
   const uploadId = c.req.valid("json").uploadId;
-  const updated = await updateProfilePicture(db, claims, target, uploadId, () => resolveCaller(c));
-  return c.json(await toUserProfile(updated, config), 200);
+  const updated = await updateProfilePicture({ db, config, claims, requestId }, target, uploadId);
+  if (updated.caller) c.set("caller", updated.caller);
+  return c.json(await toUserProfile(updated.target, config), 200);
 };

@@ -1,14 +1,10 @@
 import { createRoute } from "@hono/zod-openapi";
-import { authenticate, requireCaller } from "../../lib/auth";
-import { jsonBody } from "../../lib/json-body";
-import {
-  authErrors,
-  bearerSecurity,
-  errorResponse,
-  jsonBodyErrors,
-  validationErrors,
-} from "../../lib/openapi-schemas";
-import { limitWrites } from "../../lib/rate-limit";
+import { authenticate, callerErrors, requireCaller } from "../../identity/auth-middleware";
+import { errorResponses } from "../../lib/errors/openapi";
+import { jsonBody, jsonBodyErrors } from "../../lib/json-body";
+import { bearerSecurity } from "../../lib/openapi-schemas";
+import { limitWrites, writeLimitErrors } from "../../lib/rate-limit";
+import { describeProfilePictureRules, profilePictureRuleErrors } from "./profile-picture-rules";
 import {
   MembersPage,
   MembersQuery,
@@ -30,7 +26,7 @@ export const getMe = createRoute({
   security: bearerSecurity,
   summary: "Get the caller's profile",
   middleware: [requireCaller] as const,
-  responses: { 200: profileResponse, ...authErrors },
+  responses: { 200: profileResponse, ...errorResponses(callerErrors) },
 });
 
 export const getSharedUser = createRoute({
@@ -45,9 +41,7 @@ export const getSharedUser = createRoute({
   request: { params: UserIdParams },
   responses: {
     200: profileResponse,
-    ...authErrors,
-    404: errorResponse("No such user, or not visible to the caller", ["user_not_found"]),
-    422: validationErrors,
+    ...errorResponses(callerErrors, ["user_not_found", "validation_error"]),
   },
 });
 
@@ -63,33 +57,21 @@ export const listSharedUsers = createRoute({
   request: { query: MembersQuery },
   responses: {
     200: { description: "One page of members", content: { "application/json": { schema: MembersPage } } },
-    ...authErrors,
-    422: validationErrors,
+    // Authenticated only: the page resolves the caller itself when it has to.
+    ...errorResponses(callerErrors, ["validation_error"]),
   },
 });
 
-const profilePictureDescription =
-  "Sets (a UUID) or removes (null) the custom profile picture. Before writing, the upload is checked " +
-  "in this order: it exists and is owned by the caller, also when an admin acts for someone else " +
-  "(404 `upload_not_found`); its scope is `profile_picture` (422 `upload_wrong_scope`); its kind is " +
-  "`image` (422 `upload_wrong_kind`); its state is `ready` (409 `upload_not_ready`). The check and " +
-  "the write are one atomic step. Setting the photo already set, or removing when none is set, " +
-  "succeeds and changes nothing.";
+/** The PATCH on `path` in words: what it does, its rules in order (from the rules themselves), and what holds. */
+const profilePictureDescription = (path: "caller" | "user") =>
+  "Sets (a UUID) or removes (null) the custom profile picture. " +
+  `${describeProfilePictureRules(path)} ` +
+  "The checks and the write are one atomic step. Setting the photo already set, or removing when none " +
+  "is set, succeeds and changes nothing.";
 
-const profilePictureErrors = {
-  ...authErrors,
-  ...jsonBodyErrors,
-  404: errorResponse("No such user or upload, or not visible to the caller", [
-    "user_not_found",
-    "upload_not_found",
-  ]),
-  409: errorResponse("The upload is not ready", ["upload_not_ready"]),
-  422: {
-    description:
-      "Validation error, or an upload of the wrong scope or kind (code: `validation_error`, `upload_wrong_scope`, `upload_wrong_kind`)",
-    content: validationErrors.content,
-  },
-};
+// A miss resolves the caller, so the caller's errors are the PATCH's too.
+const profilePictureErrors = (path: "caller" | "user") =>
+  errorResponses(callerErrors, writeLimitErrors, jsonBodyErrors, profilePictureRuleErrors(path));
 
 const profilePictureBody = {
   required: true,
@@ -102,10 +84,10 @@ export const updateMyProfilePicture = createRoute({
   tags,
   security: bearerSecurity,
   summary: "Update My Profile Picture",
-  description: profilePictureDescription,
+  description: profilePictureDescription("caller"),
   middleware: [authenticate, limitWrites, jsonBody] as const,
   request: { body: profilePictureBody },
-  responses: { 200: profileResponse, ...profilePictureErrors },
+  responses: { 200: profileResponse, ...profilePictureErrors("caller") },
 });
 
 export const updateUserProfilePicture = createRoute({
@@ -114,8 +96,8 @@ export const updateUserProfilePicture = createRoute({
   tags,
   security: bearerSecurity,
   summary: "Update User Profile Picture",
-  description: `${profilePictureDescription} Acting on another user needs the token's role \`admin\` and that user being a teammate (an active member of the token's organization, as the caller is): anyone else is 404, a teammate without permission 403.`,
+  description: profilePictureDescription("user"),
   middleware: [authenticate, limitWrites, jsonBody] as const,
   request: { params: UserIdParams, body: profilePictureBody },
-  responses: { 200: profileResponse, ...profilePictureErrors },
+  responses: { 200: profileResponse, ...profilePictureErrors("user") },
 });

@@ -1,6 +1,9 @@
 import { z } from "@hono/zod-openapi";
 import { DateTime, Uuid } from "../../lib/openapi-schemas";
-import { MEMBERS_PAGE_DEFAULT, MEMBERS_PAGE_MAX, MEMBERS_QUERY_MAX } from "./members-list";
+
+export const MEMBERS_PAGE_DEFAULT = 50;
+export const MEMBERS_PAGE_MAX = 100;
+export const MEMBERS_QUERY_MAX = 100;
 
 export const UserProfile = z
   .object({

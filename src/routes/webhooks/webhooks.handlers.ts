@@ -1,18 +1,15 @@
 import type { Handler } from "hono";
-import { ApiError } from "../../lib/errors";
+import { verifyWorkOSSignature } from "../../identity/webhook-signature";
+import { ApiError } from "../../lib/errors/api-error";
 import { readLimited } from "../../lib/json-body";
 import { clientIp, enforceLimit } from "../../lib/rate-limit";
 import type { AppBindings } from "../../lib/types";
 import { MAX_WEBHOOK_BODY_BYTES } from "./webhooks.routes";
 import { parseEvent, recordEvent, statementsFor, wasProcessed } from "./workos-events";
-import { verifyWorkOSSignature } from "./workos-signature";
 
+// No WWW-Authenticate: a signature is not an HTTP authentication scheme a client could answer.
 const badSignature = () =>
-  new ApiError(
-    401,
-    "unauthenticated",
-    "The webhook signature is missing, invalid or outside the allowed window.",
-  );
+  new ApiError("unauthenticated", "The webhook signature is missing, invalid or outside the allowed window.");
 
 /**
  * Verify, then parse, then apply. Recording the event id and applying its change are one D1

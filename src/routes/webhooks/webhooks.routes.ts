@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { errorResponse } from "../../lib/openapi-schemas";
+import { errorResponses } from "../../lib/errors/openapi";
 import { WorkOSEvent } from "./workos-events";
 
 /** Largest event body accepted; WorkOS events are a few KB. */
@@ -25,7 +25,9 @@ export const workosWebhook = createRoute({
     "`.updated` and `.deleted` record the user's membership of an organization (only status `active` " +
     "makes them a teammate there); `session.created` records the sign-in time; other events are " +
     "acknowledged and ignored. A delivered event id is remembered: redelivery, or an event older than " +
-    "what is stored (by `updated_at`), changes nothing.",
+    "what is stored (by `updated_at`), changes nothing. " +
+    `Bodies over ${MAX_WEBHOOK_BODY_BYTES / 1024} KB are refused (413) before anything else; ` +
+    "deliveries are rate limited per client IP (429). WorkOS retries a delivery that failed.",
   request: {
     headers: z.object({
       "workos-signature": z.string().openapi({ example: "t=1700000000000, v1=5257a869e7ec..." }),
@@ -37,11 +39,6 @@ export const workosWebhook = createRoute({
       description: "Received (applied, already applied, or ignored)",
       content: { "application/json": { schema: z.object({ received: z.literal(true) }) } },
     },
-    400: errorResponse("Correctly signed, but not a valid WorkOS event", ["bad_request"]),
-    401: errorResponse("Signature missing, malformed, wrong, or outside the 180 s window", [
-      "unauthenticated",
-    ]),
-    413: errorResponse("Body over 256 KB", ["payload_too_large"]),
-    500: errorResponse("Internal error; logged with the request id (WorkOS retries)", ["internal_error"]),
+    ...errorResponses(["bad_request", "unauthenticated", "payload_too_large", "rate_limited", "unavailable"]),
   },
 });

@@ -3,10 +3,10 @@ import { and, eq, ne, or, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Database } from "../../db/client";
 import { users, webhookEvents } from "../../db/schema";
-import { ApiError } from "../../lib/errors";
-import { type MembershipChange, upsertMembership } from "../../lib/memberships";
-import { workosUserColumns } from "../../lib/user-provisioning";
-import { WorkOSUser } from "../../lib/workos-api";
+import { type MembershipChange, upsertMembership } from "../../identity/memberships";
+import { workosUserColumns } from "../../identity/provisioning";
+import { WorkOSUser } from "../../identity/workos-api";
+import { ApiError } from "../../lib/errors/api-error";
 
 const isoDateTime = z.iso.datetime({ offset: true }).transform((value) => new Date(value));
 
@@ -57,7 +57,7 @@ const SessionData = z.object({
 type Statement = BatchItem<"sqlite">;
 
 /** A correctly signed body that is not a valid event. WorkOS, not the front end, reads this. */
-export const invalidEvent = () => new ApiError(400, "bad_request", "The body is not a valid WorkOS event.");
+export const invalidEvent = () => new ApiError("bad_request", "The body is not a valid WorkOS event.");
 
 /** The event in a verified body; 400 when it is not UTF-8 JSON of the event envelope's shape. */
 export function parseEvent(rawBody: Uint8Array): WorkOSEvent {

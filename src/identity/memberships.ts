@@ -1,8 +1,9 @@
-import { and, eq, exists, type SQL, sql } from "drizzle-orm";
+import { and, eq, exists, getTableColumns, ne, type SQL, sql } from "drizzle-orm";
 import type { AnySQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Database } from "../db/client";
-import { type Membership, type MembershipState, memberships } from "../db/schema";
-import type { AccessTokenClaims } from "./types";
+import { type Membership, type MembershipState, memberships, type User, users } from "../db/schema";
+import { ApiError } from "../lib/errors/api-error";
+import type { AccessTokenClaims } from "./access-token";
 
 /**
  * What a request may do, from its token alone: the token's role, and the organization whose
@@ -17,6 +18,12 @@ export interface CallerAccess {
    * one, or after the caller was removed from it: then the caller has no teammates.
    */
   organizationId: string | null;
+}
+
+/** A user as seen by a request, with their role in the organization the request is about. */
+export interface UserInRole {
+  user: User;
+  role: string;
 }
 
 export const tokenRole = (claims: AccessTokenClaims) => claims.role ?? "member";
@@ -125,15 +132,21 @@ export async function settleAccess(
 }
 
 /**
- * `workosUserId` is an active member of `organizationId`: an indexed lookup on the membership's
- * primary key, to put inside a statement. Always false without an organization.
+ * In a statement: the user `workosUserId` names and the token's user are teammates, both active
+ * members of the token's organization (the statement's side of `findVisibleUser`). Undefined for a
+ * token without an organization, which has no teammates.
  */
-export function isActiveMember(
+export function areTeammates(
   db: Database,
-  workosUserId: AnySQLiteColumn | string,
-  organizationId: string | null,
-): SQL {
-  if (organizationId === null) return sql`0`;
+  workosUserId: AnySQLiteColumn,
+  claims: AccessTokenClaims,
+): SQL | undefined {
+  if (claims.org_id === undefined) return undefined;
+  return and(isActiveMember(db, workosUserId, claims.org_id), isActiveMember(db, claims.sub, claims.org_id));
+}
+
+/** `workosUserId` is an active member of `organizationId`: an indexed lookup on the membership's primary key. */
+function isActiveMember(db: Database, workosUserId: AnySQLiteColumn | string, organizationId: string): SQL {
   return exists(
     db
       .select({ one: sql`1` })
@@ -146,4 +159,50 @@ export function isActiveMember(
         ),
       ),
   );
+}
+
+/**
+ * The user `userId` as the caller may see them: the caller themself (in the token's role), or a
+ * teammate, a user who is not deleted with an active membership of the caller's organization (in
+ * their role there). Anyone else: undefined, the same as no one.
+ */
+export async function findVisibleUser(
+  db: Database,
+  caller: User,
+  access: CallerAccess,
+  userId: string,
+): Promise<UserInRole | undefined> {
+  if (userId === caller.id) return { user: caller, role: access.role };
+  if (access.organizationId === null) return undefined;
+  const [teammate] = await teammateById(db, access.organizationId, userId);
+  return teammate;
+}
+
+/** `findVisibleUser`, or 404 `user_not_found`. */
+export async function requireVisibleUser(
+  db: Database,
+  caller: User,
+  access: CallerAccess,
+  userId: string,
+): Promise<UserInRole> {
+  const visible = await findVisibleUser(db, caller, access, userId);
+  if (!visible) throw new ApiError("user_not_found");
+  return visible;
+}
+
+/** The statement behind `findVisibleUser`: a user who is not deleted, by id, with their active membership. */
+export function teammateById(db: Database, organizationId: string, userId: string) {
+  return db
+    .select({ user: getTableColumns(users), role: memberships.role })
+    .from(users)
+    .innerJoin(
+      memberships,
+      and(
+        eq(memberships.workosUserId, users.workosUserId),
+        eq(memberships.organizationId, organizationId),
+        eq(memberships.state, "active"),
+      ),
+    )
+    .where(and(eq(users.id, userId), ne(users.state, "deleted")))
+    .limit(1);
 }

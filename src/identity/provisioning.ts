@@ -1,8 +1,8 @@
 import { eq } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { type NewUser, type User, users } from "../db/schema";
-import type { Config } from "./config";
-import type { AccessTokenClaims } from "./types";
+import type { Config } from "../lib/config";
+import type { AccessTokenClaims } from "./access-token";
 import { fetchWorkOSUser, type WorkOSUser } from "./workos-api";
 
 /**

@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import type { Config } from "./config";
+import type { Config } from "../lib/config";
 
 /** A WorkOS API request that has not answered by then counts as an outage. */
 export const WORKOS_API_TIMEOUT_MS = 3_000;

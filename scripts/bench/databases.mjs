@@ -1,0 +1,121 @@
+// The benchmark's data. The caller (DEMO_USER) owns 100 ready profile-picture uploads and is the one the
+// PATCH changes; "viewer" (with a custom photo) and "plain" (without) are only read, so the GET phases
+// see the same profile whatever the PATCH slices did; 97 more teammates. The large database is a copy
+// grown to 100,000 users and 100,000 uploads with recursive CTEs (seconds, not minutes). Object keys
+// follow the service's own scheme (src/lib/object-keys.ts).
+import { originalKeyFor, thumbKeyFor } from "../../src/lib/object-keys.ts";
+import { DEMO_USER } from "../dev-keys.mjs";
+import { CALLER_UPLOADS, CLEANUP_UPLOADS, LARGE_UPLOADS, LARGE_USERS, SMALL_USERS } from "./options.mjs";
+
+/** A value as an SQL literal. */
+export const q = (value) =>
+  value === null
+    ? "NULL"
+    : typeof value === "number"
+      ? String(value)
+      : `'${String(value).replaceAll("'", "''")}'`;
+const USER_COLUMNS =
+  "id, workos_user_id, email, email_verified, first_name, last_name, first_name_key, last_name_key, email_key, state, last_login, created_at, updated_at";
+const MEMBERSHIP_COLUMNS = "workos_user_id, organization_id, role, state, changed_at";
+const UPLOAD_COLUMNS =
+  "id, owner_id, kind, scope, state, content_type, size, filename, object_key, thumb_key, created_at, updated_at";
+export const VIEWER = { id: crypto.randomUUID(), sub: "user_bench_viewer", email: "viewer@example.com" };
+export const PLAIN = { id: crypto.randomUUID(), sub: "user_bench_plain", email: "plain@example.com" };
+export const callerUploads = Array.from({ length: CALLER_UPLOADS }, () => crypto.randomUUID());
+const viewerUpload = crypto.randomUUID();
+
+/** `keyFor` applied in SQL to the id that `idExpression` computes. */
+function keyExpression(keyFor, idExpression) {
+  const [before, after] = keyFor("\0").split("\0");
+  return `${q(before)} || ${idExpression} || ${q(after)}`;
+}
+
+/** Every user of both databases is a member of the demo organization: the members list's worst case. */
+export function smallSeedSql() {
+  const now = Date.now();
+  const user = ({ id, sub, email }, i) => {
+    const [first, last] = [`First${i}`, `Last${(i * 37) % SMALL_USERS}`];
+    const keys = [first, last, email].map((text) => text.toLowerCase());
+    return `(${[id, sub, email, 1, first, last, ...keys, "active", now, now, now].map(q).join(", ")})`;
+  };
+  const membership = ({ sub }) =>
+    `(${[sub, DEMO_USER.org, DEMO_USER.role, "active", now].map(q).join(", ")})`;
+  const upload = (id, owner) =>
+    `(${[id, owner, "image", "profile_picture", "ready", "image/jpeg", 123_456, "photo.jpg", originalKeyFor(id), thumbKeyFor(id), now, now].map(q).join(", ")})`;
+  const teammates = Array.from({ length: SMALL_USERS - 3 }, (_, i) => ({
+    id: crypto.randomUUID(),
+    sub: `user_bench_small_${i}`,
+    email: `small${i}@example.com`,
+  }));
+  const everyone = [DEMO_USER, VIEWER, PLAIN, ...teammates];
+  return [
+    `INSERT INTO users (${USER_COLUMNS}) VALUES\n${everyone.map(user).join(",\n")};`,
+    `INSERT INTO memberships (${MEMBERSHIP_COLUMNS}) VALUES\n${everyone.map(membership).join(",\n")};`,
+    `INSERT INTO uploads (${UPLOAD_COLUMNS}) VALUES\n${[
+      ...callerUploads.map((id) => upload(id, DEMO_USER.id)),
+      upload(viewerUpload, VIEWER.id),
+    ].join(",\n")};`,
+    `UPDATE users SET profile_picture_upload_id = ${q(callerUploads[0])} WHERE id = ${q(DEMO_USER.id)};`,
+    `UPDATE users SET profile_picture_upload_id = ${q(viewerUpload)} WHERE id = ${q(VIEWER.id)};`,
+  ].join("\n");
+}
+
+/** A v4-shaped UUID from `h`, a column of 32 random hex digits. */
+const uuidFrom = (h) =>
+  `substr(${h},1,8)||'-'||substr(${h},9,4)||'-4'||substr(${h},14,3)||'-8'||substr(${h},18,3)||'-'||substr(${h},21,12)`;
+
+export function largeSeedSql() {
+  const now = Date.now();
+  // Recursive CTE rows are computed once each, so `h` is one random value per row. Names come from
+  // it too, so the list's sort keys are spread like real ones (the memberships' copies of them are
+  // written by the migrations' triggers as the rows go in).
+  return `
+WITH RECURSIVE seq(i, h) AS (
+  SELECT 1, lower(hex(randomblob(16)))
+  UNION ALL SELECT i + 1, lower(hex(randomblob(16))) FROM seq WHERE i < ${LARGE_USERS - SMALL_USERS}
+)
+INSERT INTO users (${USER_COLUMNS})
+SELECT ${uuidFrom("h")}, 'user_bench_large_' || i, 'large' || i || '@example.com', 1,
+       'First' || substr(h, 1, 4), 'Last' || substr(h, 5, 4),
+       'first' || substr(h, 1, 4), 'last' || substr(h, 5, 4), 'large' || i || '@example.com',
+       'active', ${now}, ${now}, ${now}
+FROM seq;
+INSERT INTO memberships (${MEMBERSHIP_COLUMNS})
+SELECT workos_user_id, ${q(DEMO_USER.org)}, 'member', 'active', ${now}
+FROM users WHERE workos_user_id LIKE 'user_bench_large_%';
+WITH owners(owner, h) AS MATERIALIZED (
+  SELECT id, lower(hex(randomblob(16))) FROM users WHERE workos_user_id LIKE 'user_bench_large_%'
+  LIMIT ${LARGE_UPLOADS - CALLER_UPLOADS - 1}
+)
+INSERT INTO uploads (${UPLOAD_COLUMNS})
+SELECT ${uuidFrom("h")}, owner, 'image', 'profile_picture', 'ready', 'image/jpeg', 123456, 'photo.jpg',
+       ${keyExpression(originalKeyFor, uuidFrom("h"))}, ${keyExpression(thumbKeyFor, uuidFrom("h"))}, ${now}, ${now}
+FROM owners;`;
+}
+
+/** Pending uploads two days old (garbage): the listed ids first, then the rest to CLEANUP_UPLOADS. */
+export function cleanupSeedSql(storedIds) {
+  const at = Date.now() - 2 * 24 * 3600 * 1000;
+  const row = (id) =>
+    `(${[id, DEMO_USER.id, "image", "profile_picture", "pending", "image/jpeg", 1, null, originalKeyFor(id), null, at, at].map(q).join(", ")})`;
+  // D1 refuses statements over 100 KB: the listed rows go 100 to an INSERT.
+  const listed = [];
+  for (let i = 0; i < storedIds.length; i += 100) {
+    listed.push(
+      `INSERT INTO uploads (${UPLOAD_COLUMNS}) VALUES\n${storedIds
+        .slice(i, i + 100)
+        .map(row)
+        .join(",\n")};`,
+    );
+  }
+  return `
+${listed.join("\n")}
+WITH RECURSIVE seq(i, h) AS (
+  SELECT 1, lower(hex(randomblob(16)))
+  UNION ALL SELECT i + 1, lower(hex(randomblob(16))) FROM seq WHERE i < ${CLEANUP_UPLOADS - storedIds.length}
+)
+INSERT INTO uploads (${UPLOAD_COLUMNS})
+SELECT ${uuidFrom("h")}, ${q(DEMO_USER.id)}, 'image', 'profile_picture', 'pending', 'image/jpeg', 1, NULL,
+       ${keyExpression(originalKeyFor, uuidFrom("h"))}, NULL, ${at}, ${at}
+FROM seq;`;
+}

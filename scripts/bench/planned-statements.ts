@@ -1,0 +1,90 @@
+/**
+ * The statements whose query plans the benchmark prints, as the service builds them: its own
+ * builders, called with the benchmark's ids, each rendered by Drizzle with its parameters written
+ * in as SQL literals (`wrangler d1 execute --command` binds none). The benchmark bundles this file
+ * into Node (plans.mjs), so no statement is copied by hand and none can drift from what is sent.
+ */
+import { createDb } from "../../src/db/client";
+import { callerWithMembership } from "../../src/identity/caller";
+import { teammateById } from "../../src/identity/memberships";
+import { ownUploadById } from "../../src/routes/uploads/own-upload";
+import { pageWithCaller } from "../../src/routes/users/members-list";
+import { conditionalUpdate } from "../../src/routes/users/profile-picture-rules";
+
+export interface PlanValues {
+  /** The caller: their user id, WorkOS id and token organization. */
+  callerId: string;
+  sub: string;
+  org: string;
+  /** A ready upload of the caller's. */
+  uploadId: string;
+  /** A teammate's user id (the admin's PATCH, the lookup by id). */
+  teammateId: string;
+  pageSize: number;
+  /** Where the second page of the members list starts. */
+  after: [lastNameKey: string, firstNameKey: string, userId: string];
+}
+
+export interface PlannedStatement {
+  name: string;
+  sql: string;
+}
+
+/** Every statement the benchmark plans, by what sends it. */
+export function plannedStatements(values: PlanValues): PlannedStatement[] {
+  // Drizzle needs a binding only to run a statement, never to build one.
+  const db = createDb({} as D1Database);
+  const { callerId, sub, org, uploadId, teammateId, pageSize, after } = values;
+  const member = { sub, org_id: org, role: "member" };
+  const admin = { ...member, role: "admin" };
+  return [
+    {
+      name: "caller by workos_user_id with their membership of the token's organization (every authenticated request)",
+      sql: literal(callerWithMembership(db, sub, org).toSQL()),
+    },
+    {
+      name: "conditional UPDATE with the caller check and EXISTS (the PATCH on /users/me)",
+      sql: literal(conditionalUpdate(db, { claims: member, target: "caller", uploadId }).toSQL()),
+    },
+    {
+      name: "conditional UPDATE for a teammate (an admin's PATCH on /shared/users/{id}: both memberships in the token's organization)",
+      sql: literal(
+        conditionalUpdate(db, { claims: admin, target: { userId: teammateId }, uploadId }).toSQL(),
+      ),
+    },
+    {
+      name: "members list, first page (GET /shared/users)",
+      sql: literal(pageWithCaller(db, sub, org, { limit: pageSize, after: undefined }).toSQL()),
+    },
+    {
+      name: "members list, a page after a cursor",
+      sql: literal(pageWithCaller(db, sub, org, { limit: pageSize, after }).toSQL()),
+    },
+    {
+      name: "teammate by id with their membership (GET /shared/users/{id}; PATCH failure explanation)",
+      sql: literal(teammateById(db, org, teammateId).toSQL()),
+    },
+    {
+      name: "caller's upload by id (PATCH failure explanation)",
+      sql: literal(ownUploadById(db, callerId, uploadId).toSQL()),
+    },
+  ];
+}
+
+/** A statement with each `?` replaced by its parameter as an SQL literal, in order. */
+export function literal({ sql, params }: { sql: string; params: unknown[] }): string {
+  let next = 0;
+  const text = sql.replace(/\?/g, () => {
+    if (next >= params.length) throw new Error(`more placeholders than parameters in: ${sql}`);
+    return sqlLiteral(params[next++]);
+  });
+  if (next !== params.length) throw new Error(`more parameters than placeholders in: ${sql}`);
+  return text;
+}
+
+function sqlLiteral(value: unknown): string {
+  if (value === null || value === undefined) return "NULL";
+  if (typeof value === "number" || typeof value === "bigint") return String(value);
+  if (typeof value === "boolean") return value ? "1" : "0";
+  return `'${String(value).replaceAll("'", "''")}'`;
+}
