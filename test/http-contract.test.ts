@@ -215,6 +215,23 @@ describe("GET /openapi.json", () => {
     );
   });
 
+  it.for([
+    ["get", "/api/v1/users/me"],
+    ["get", "/api/v1/shared/users/{user_id}"],
+    ["get", "/api/v1/shared/users"],
+    ["patch", "/api/v1/users/me/profile-picture"],
+    ["patch", "/api/v1/shared/users/{user_id}/profile-picture"],
+  ] as const)("declares pictureSize on %s %s", async ([method, path]) => {
+    const doc = (await (await call("/openapi.json")).json()) as Document;
+    expect(doc.paths[path]?.[method]?.parameters).toContainEqual(
+      expect.objectContaining({
+        name: "pictureSize",
+        in: "query",
+        schema: expect.objectContaining({ enum: ["64", "128", "256", "512"], default: "256" }),
+      }),
+    );
+  });
+
   it("describes the PATCH's checks in the order a refusal is explained, each with its status and code", async () => {
     const doc = (await (await call("/openapi.json")).json()) as Document;
     const codesIn = (text: string) =>

@@ -182,6 +182,7 @@ export function pageWithCaller(db: Database, sub: string, organizationId: string
         lastLogin: members.lastLogin,
         workosUpdatedAt: members.workosUpdatedAt,
         profilePictureUploadId: members.profilePictureUploadId,
+        profilePictureThumbSizes: members.profilePictureThumbSizes,
         createdAt: members.createdAt,
         updatedAt: members.updatedAt,
         role: members.role,

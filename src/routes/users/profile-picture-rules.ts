@@ -139,7 +139,9 @@ const pathOf = (target: ProfilePictureTarget): PatchPath => (target === "caller"
  * user, active, passes the rules about the user. The upload's rules are one `EXISTS`. An upload or
  * a membership that changes between check and write can never slip through, and the happy path is
  * one D1 round trip. Setting the photo already set, or removing when none is set, matches and
- * changes nothing (`updated_at` keeps its value).
+ * changes nothing (`updated_at` keeps its value). Setting a photo copies its upload's thumbnail
+ * sizes onto the row (an upload's thumbnails never change once it is ready), so every read of a
+ * profile finds them on the users row.
  */
 export function conditionalUpdate(db: Database, change: ProfilePictureChange) {
   const { claims, target, uploadId } = change;
@@ -174,6 +176,10 @@ export function conditionalUpdate(db: Database, change: ProfilePictureChange) {
     .update(users)
     .set({
       profilePictureUploadId: uploadId,
+      profilePictureThumbSizes:
+        uploadId === null
+          ? null
+          : sql`(${db.select({ sizes: uploads.thumbSizes }).from(uploads).where(eq(uploads.id, uploadId))})`,
       updatedAt: sql`CASE WHEN ${users.profilePictureUploadId} IS ${uploadId} THEN ${users.updatedAt} ELSE ${Date.now()} END`,
     })
     .where(and(who, uploadUsable))

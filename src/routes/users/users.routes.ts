@@ -8,6 +8,7 @@ import { describeProfilePictureRules, profilePictureRuleErrors } from "./profile
 import {
   MembersPage,
   MembersQuery,
+  PictureSizeQuery,
   UpdateProfilePictureBody,
   UserIdParams,
   UserProfile,
@@ -26,7 +27,8 @@ export const getMe = createRoute({
   security: bearerSecurity,
   summary: "Get the caller's profile",
   middleware: [requireCaller] as const,
-  responses: { 200: profileResponse, ...errorResponses(callerErrors) },
+  request: { query: PictureSizeQuery },
+  responses: { 200: profileResponse, ...errorResponses(callerErrors, ["validation_error"]) },
 });
 
 export const getSharedUser = createRoute({
@@ -38,7 +40,7 @@ export const getSharedUser = createRoute({
   description:
     "The caller themself, or a teammate: a user with an active membership of the caller's token organization (`org_id`), of which the caller is an active member too. Anyone else is 404, the same as no one.",
   middleware: [requireCaller] as const,
-  request: { params: UserIdParams },
+  request: { params: UserIdParams, query: PictureSizeQuery },
   responses: {
     200: profileResponse,
     ...errorResponses(callerErrors, ["user_not_found", "validation_error"]),
@@ -86,7 +88,7 @@ export const updateMyProfilePicture = createRoute({
   summary: "Update My Profile Picture",
   description: profilePictureDescription("caller"),
   middleware: [authenticate, limitWrites, jsonBody] as const,
-  request: { body: profilePictureBody },
+  request: { query: PictureSizeQuery, body: profilePictureBody },
   responses: { 200: profileResponse, ...profilePictureErrors("caller") },
 });
 
@@ -98,6 +100,6 @@ export const updateUserProfilePicture = createRoute({
   summary: "Update User Profile Picture",
   description: profilePictureDescription("user"),
   middleware: [authenticate, limitWrites, jsonBody] as const,
-  request: { params: UserIdParams, body: profilePictureBody },
+  request: { params: UserIdParams, query: PictureSizeQuery, body: profilePictureBody },
   responses: { 200: profileResponse, ...profilePictureErrors("user") },
 });

@@ -180,7 +180,7 @@ function deleteUser(db: Database, workosUserId: string, now: Date) {
     })
     .onConflictDoUpdate({
       target: users.workosUserId,
-      set: { state: "deleted", profilePictureUploadId: null, updatedAt: now },
+      set: { state: "deleted", profilePictureUploadId: null, profilePictureThumbSizes: null, updatedAt: now },
       setWhere: ne(users.state, "deleted"),
     });
 }
