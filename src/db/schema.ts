@@ -42,6 +42,10 @@ export const users = sqliteTable(
      */
     profilePictureThumbSizes: thumbSizes("profile_picture_thumb_sizes"),
     createdAt: timestamp("created_at").notNull(),
+    /**
+     * When a key of the profile last changed, and so its version: every write that changes one moves
+     * it forward, by at least 1 ms (`nextUpdatedAt`), so two changes never share a value.
+     */
     updatedAt: timestamp("updated_at").notNull(),
   },
   (t) => [
@@ -50,6 +54,13 @@ export const users = sqliteTable(
     index("users_deleted_idx").on(t.id).where(sql`${t.state} = 'deleted'`),
   ],
 );
+
+/**
+ * `updated_at` for a write that changes a key of the profile: now, or 1 ms past the stored value
+ * when the clock has not moved past it (two writes in one millisecond, or a clock behind another
+ * isolate's), so the profile's version changes with every change. For an UPDATE's (or an upsert's) SET.
+ */
+export const nextUpdatedAt = (now: Date) => sql<Date>`max(${now.getTime()}, ${users.updatedAt} + 1)`;
 
 export const uploadKinds = ["image", "document", "other"] as const;
 export type UploadKind = (typeof uploadKinds)[number];

@@ -16,8 +16,8 @@ function allowedOrigin(origin: string, c: Context<AppBindings>): string | null {
 export const corsPolicy = cors({
   origin: allowedOrigin,
   allowMethods: ["GET", "POST", "PATCH", "PUT", "HEAD", "OPTIONS"],
-  // If-None-Match: signed into upload URLs, so a page PUTting to the local S3 emulation sends it.
-  allowHeaders: ["Authorization", "Content-Type", "X-Request-Id", "If-None-Match"],
-  exposeHeaders: ["X-Request-Id", "Retry-After"],
+  // If-None-Match and If-Match: the conditional reads and writes of a profile (its ETag).
+  allowHeaders: ["Authorization", "Content-Type", "X-Request-Id", "If-None-Match", "If-Match"],
+  exposeHeaders: ["X-Request-Id", "Retry-After", "ETag"],
   maxAge: 600,
 });
