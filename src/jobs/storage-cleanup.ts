@@ -3,7 +3,7 @@ import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { createDb, type Database } from "../db/client";
 import { type UploadState, uploads, users } from "../db/schema";
 import { D1Tracker, trackD1 } from "../lib/d1";
-import { THUMB_SIZES, thumbKeysFor } from "../lib/object-keys";
+import { thumbKeysFor } from "../lib/object-keys";
 
 export const HOUR_MS = 60 * 60 * 1000;
 const DAY_MS = 24 * HOUR_MS;
@@ -21,12 +21,10 @@ export const pendingUploadGoneBy = (createdAt: Date) =>
   new Date(createdAt.getTime() + PENDING_MAX_AGE_MS + CLEANUP_INTERVAL_MS);
 
 /** R2 deletes at most 1,000 keys a call. @see https://developers.cloudflare.com/r2/api/workers/workers-api-reference/#bucket-method-definitions */
-const R2_DELETE_MAX_KEYS = 1000;
-/** The keys an upload may have: its original and a thumbnail per size. */
-const KEYS_PER_UPLOAD = 1 + THUMB_SIZES.length;
+export const R2_DELETE_MAX_KEYS = 1000;
 
 export interface CleanupLimits {
-  /** Uploads per batch: at most `R2_DELETE_MAX_KEYS` keys in all, so one batch's objects go in one R2 call. */
+  /** Uploads per batch: five keys each (the original and a thumbnail per size), so 500 make three R2 calls. */
   batchSize: number;
   /** No new round starts after this long (wall clock, from the start of the run). */
   timeBudgetMs: number;
@@ -35,20 +33,16 @@ export interface CleanupLimits {
 }
 
 /**
- * A run takes batches until every category comes back short, for at most 30 s and 60 rounds: well
+ * A run takes batches until every category comes back short, for at most 30 s and 50 rounds: well
  * inside a Cron Trigger's limits (on the Paid plan, 15 minutes of CPU for a schedule of an hour or
- * more, and 15 minutes of wall clock). A batch of 200 uploads names 1,000 keys (each upload's
- * original and its four thumbnails), one R2 call, so a round makes at most 12 subrequests (per
- * category: the selection, the delete batch, one R2 call) and 60 rounds at most 720, inside even
- * the older limit of 1,000 per invocation. And D1 runs one query at a time: 30 s an hour leaves it to the
- * requests.
+ * more, and 15 minutes of wall clock). A batch of 500 uploads names up to 2,500 keys (each upload's
+ * original and its thumbnails, `THUMB_SIZES`), three R2 calls, so a round makes at most 20
+ * subrequests (per category: the selection, the delete batch, three R2 calls) and 50 rounds at most
+ * 1,000, inside even the older limit per invocation. And D1 runs one query at a time: 30 s an hour
+ * leaves it to the requests.
  * @see https://developers.cloudflare.com/workers/platform/limits/
  */
-export const CLEANUP_LIMITS: CleanupLimits = {
-  batchSize: Math.floor(R2_DELETE_MAX_KEYS / KEYS_PER_UPLOAD),
-  timeBudgetMs: 30_000,
-  maxRounds: 60,
-};
+export const CLEANUP_LIMITS: CleanupLimits = { batchSize: 500, timeBudgetMs: 30_000, maxRounds: 50 };
 
 export type GarbageCategory = "pending" | "failed" | "unreferencedProfilePictures" | "ofDeletedUsers";
 
