@@ -93,11 +93,13 @@ function detailText(detail) {
 }
 
 /**
- * @param {{ apiOrigin: string, getAccessToken: () => Promise<string> | string }} options
+ * @param {{ apiOrigin: string, getAccessToken: () => Promise<string> | string, pictureSize?: number }} options
  *   `getAccessToken` is called before every request, so an embedding app can hand over a fresh
- *   token each time (WorkOS AuthKit's `getAccessToken()` does exactly that).
+ *   token each time (WorkOS AuthKit's `getAccessToken()` does exactly that). `pictureSize` (64, 128,
+ *   256 or 512) is the thumbnail every profile's `profilePictureUrl` is asked in; left out, the
+ *   API's own default (256).
  */
-export function createApiClient({ apiOrigin, getAccessToken }) {
+export function createApiClient({ apiOrigin, getAccessToken, pictureSize }) {
   /**
    * @param {string} method
    * @param {string} path
@@ -131,6 +133,15 @@ export function createApiClient({ apiOrigin, getAccessToken }) {
     return data;
   }
 
+  /**
+   * The query of a call that answers profiles: `params`, and the picture size asked for.
+   * @param {URLSearchParams} [params]
+   */
+  const profileQuery = (params = new URLSearchParams()) => {
+    if (pictureSize !== undefined) params.set("pictureSize", String(pictureSize));
+    return params.size ? `?${params}` : "";
+  };
+
   /** @param {PhotoOwner} owner */
   const profilePicturePath = (owner) =>
     owner === "me"
@@ -139,7 +150,7 @@ export function createApiClient({ apiOrigin, getAccessToken }) {
 
   return {
     /** @returns {Promise<UserProfile>} */
-    getMe: async () => /** @type {UserProfile} */ (await request("GET", "/api/v1/users/me")),
+    getMe: async () => /** @type {UserProfile} */ (await request("GET", `/api/v1/users/me${profileQuery()}`)),
 
     /**
      * One page of the caller's organization's members, by last name, then first name.
@@ -152,8 +163,7 @@ export function createApiClient({ apiOrigin, getAccessToken }) {
       if (q) params.set("q", q);
       if (limit !== undefined) params.set("limit", String(limit));
       if (cursor) params.set("cursor", cursor);
-      const query = params.size ? `?${params}` : "";
-      return /** @type {MembersPage} */ (await request("GET", `/api/v1/shared/users${query}`));
+      return /** @type {MembersPage} */ (await request("GET", `/api/v1/shared/users${profileQuery(params)}`));
     },
 
     /** @param {File} file @returns {Promise<StartedUpload>} */
@@ -182,7 +192,9 @@ export function createApiClient({ apiOrigin, getAccessToken }) {
      * @returns {Promise<UserProfile>}
      */
     setProfilePicture: async (owner, uploadId) =>
-      /** @type {UserProfile} */ (await request("PATCH", profilePicturePath(owner), { uploadId })),
+      /** @type {UserProfile} */ (
+        await request("PATCH", `${profilePicturePath(owner)}${profileQuery()}`, { uploadId })
+      ),
   };
 }
 

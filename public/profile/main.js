@@ -11,6 +11,15 @@ import { displayName, mountPhotoEditor } from "./photo-editor.js";
 
 const TOKEN_KEY = "profile-photo:access-token";
 
+/** The largest a photo is drawn here, in CSS px: the editor's (`.photo-editor img`, profile.css). */
+const LARGEST_PHOTO_PX = 128;
+/**
+ * One thumbnail size for the whole page: the smallest of the API's that fills the largest photo on
+ * this screen (128 px on a standard one, 256 on a 2x one, 512 beyond). One size, because one API
+ * answer is shown in up to three places at once (your photo, your row, the member being edited).
+ */
+const pictureSize = [64, 128, 256, 512].find((size) => size >= LARGEST_PHOTO_PX * devicePixelRatio) ?? 512;
+
 /** @returns {string | null} */
 function takeAccessToken() {
   const fromUrl = new URLSearchParams(location.hash.slice(1)).get("token");
@@ -26,7 +35,7 @@ const pageError = byId("page-error", HTMLElement);
 const token = takeAccessToken();
 const apiOrigin =
   document.querySelector('meta[name="profile-api-origin"]')?.getAttribute("content") || location.origin;
-const client = createApiClient({ apiOrigin, getAccessToken: () => token ?? "" });
+const client = createApiClient({ apiOrigin, getAccessToken: () => token ?? "", pictureSize });
 
 if (!token) {
   byId("signed-out", HTMLElement).hidden = false;
