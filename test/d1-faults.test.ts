@@ -95,7 +95,8 @@ describe("D1 faults", () => {
   ])("retries $name in a new session at the primary, without the refused bookmark", async ({ message }) => {
     const { user, upload, token } = await setup();
     await db().update(users).set({ profilePictureUploadId: upload.id }).where(eq(users.id, user.id));
-    const refused = "00000000-00000001-00000000-00000000000000000000000000000000";
+    // Well formed, but of no state this database reached: newer than anything it will answer.
+    const refused = "ffffffff-ffffffff-ffffffff-ffffffffffffffffffffffffffffffff";
     const faulty = faultyD1(env.DB, [{ sql: /^select .* from "users"/i, message, times: 1 }]);
 
     const res = await call("/api/v1/users/me", {
