@@ -208,6 +208,25 @@ describe("every request's queries go through one D1 session", () => {
     expect(d1.tripsOutsideSessions).toBe(0);
   });
 
+  it("its round trips are what the request log and Server-Timing report", async () => {
+    mockWorkOS();
+    const logged = vi.spyOn(console, "log").mockImplementation(() => {});
+    const { token } = await member();
+    const d1 = countingD1(env.DB);
+    const response = await call("/api/v1/users/me", {
+      token,
+      headers: { "X-Request-Id": "req-session-trips" },
+      env: { DB: d1, SERVER_TIMING: "true" },
+    });
+    expect(response.status).toBe(200);
+    expect(d1.roundTrips).toBe(1);
+    expect(response.headers.get("Server-Timing")).toMatch(/^d1;desc="1";dur=\d+$/);
+    const line = logged.mock.calls
+      .map(([text]) => JSON.parse(String(text)) as { requestId?: string; d1RoundTrips?: number })
+      .find((entry) => entry.requestId === "req-session-trips");
+    expect(line?.d1RoundTrips).toBe(1);
+  });
+
   it("refuses to move a session to the primary once a statement ran in it", async () => {
     const session = new D1Session(env.DB, "first-unconstrained");
     await session.client.prepare("SELECT 1").first();
