@@ -184,7 +184,7 @@ describe("GET /openapi.json", () => {
   }
   interface Document {
     openapi: string;
-    info: { version: string };
+    info: { version: string; description: string };
     paths: Record<string, Record<string, Operation>>;
     components: { schemas: Record<string, Schema> };
   }
@@ -192,6 +192,11 @@ describe("GET /openapi.json", () => {
   it("carries package.json's version as info.version", async () => {
     const doc = (await (await call("/openapi.json")).json()) as Document;
     expect(doc.info.version).toBe(packageVersion);
+  });
+
+  it("tells clients to send back the newest x-d1-bookmark to read their own writes", async () => {
+    const doc = (await (await call("/openapi.json")).json()) as Document;
+    expect(doc.info.description).toMatch(/`x-d1-bookmark` header.*send the newest one you received back/s);
   });
 
   it.for(["/api/v1/users/me/profile-picture", "/api/v1/shared/users/{user_id}/profile-picture"])(
