@@ -193,7 +193,8 @@ export function renderReport({ machine, results, ratios, jwks, checks, plans, co
     "",
     `A user with one membership and one photo upload: **${fmt(storage.bytesPerUser, 0)} bytes**, so one D1 database ` +
       `(10 GB) holds about **${(storage.usersPerDatabase / 1e6).toFixed(1)} million** such users ` +
-      `(the whole file: ${fmt(storage.fileBytes / 1e6, 1)} MB for ${Number(counts.users).toLocaleString("en-US")} users).`,
+      `(the whole file: ${fmt(storage.fileBytes / 1e6, 1)} MB for ${Number(counts.users).toLocaleString("en-US")} users). ` +
+      "Processed webhook events are not counted per user: they grow with every delivery (a `session.created` a sign-in).",
     "",
     "Query plans (`EXPLAIN QUERY PLAN` on the 100k database):",
     "",

@@ -11,8 +11,11 @@ import path from "node:path";
  */
 export const D1_MAX_DATABASE_BYTES = 10 * 1000 ** 3;
 
-/** What a user brings on the benchmark's database: their row, one membership and one ready photo upload. */
-const PER_USER = { users: 1, memberships: 1, uploads: 1 };
+/**
+ * What a user brings on the benchmark's database: their row, one membership and one ready photo upload.
+ * Processed webhook events are measured too, but they grow with deliveries (a sign-in each), not users.
+ */
+const PER_USER = { users: 1, memberships: 1, uploads: 1, webhook_events: 0 };
 
 /** The SQLite file of the one D1 database that `wrangler d1 … --local --persist-to dir` keeps. */
 export function localDatabaseFile(dir) {
