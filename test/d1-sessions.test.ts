@@ -58,6 +58,10 @@ describe("every request's queries go through one D1 session", () => {
     request: (d1: CountingD1, bookmark: string | undefined) => Promise<Response>;
   }
 
+  /** A plain read by a new member. */
+  const read = (path: string) => async (d1: CountingD1, bookmark: string | undefined) =>
+    callWith(path, d1, bookmark, { token: (await member()).token });
+
   it.for<Row>([
     {
       name: "GET /users/me without a bookmark",
@@ -65,8 +69,7 @@ describe("every request's queries go through one D1 session", () => {
       starts: "first-unconstrained",
       status: 200,
       roundTrips: 1,
-      request: async (d1, bookmark) =>
-        callWith("/api/v1/users/me", d1, bookmark, { token: (await member()).token }),
+      request: read("/api/v1/users/me"),
     },
     {
       name: "GET /users/me",
@@ -74,8 +77,7 @@ describe("every request's queries go through one D1 session", () => {
       starts: "the bookmark",
       status: 200,
       roundTrips: 1,
-      request: async (d1, bookmark) =>
-        callWith("/api/v1/users/me", d1, bookmark, { token: (await member()).token }),
+      request: read("/api/v1/users/me"),
     },
     {
       name: "GET /shared/users (a members page)",
@@ -83,8 +85,7 @@ describe("every request's queries go through one D1 session", () => {
       starts: "the bookmark",
       status: 200,
       roundTrips: 1,
-      request: async (d1, bookmark) =>
-        callWith("/api/v1/shared/users?limit=5", d1, bookmark, { token: (await member()).token }),
+      request: read("/api/v1/shared/users?limit=5"),
     },
     {
       name: "GET /shared/users/{id}",
