@@ -64,7 +64,8 @@ export async function cleanUpStorage(
 ): Promise<CleanupCounts> {
   const { batchSize, timeBudgetMs, maxRounds } = { ...CLEANUP_LIMITS, ...limits };
   const started = Date.now();
-  // One session for the run, from the primary: the first selection sees every delete of the last run.
+  // One session for the run, from the primary: its first selection is current (a lagging replica would
+  // offer uploads already gone), and each later one sees the deletes before it.
   const d1 = new D1Session(env.DB, "first-primary");
   const db = createDb(d1.client);
   const categories = garbageCategories(db, now);

@@ -45,7 +45,7 @@ export class D1Session {
   readonly #binding: D1Database;
   #start: SessionStart;
   #session: D1DatabaseSession | undefined;
-  /** The bookmark the session was started from, until D1 refuses it. */
+  /** The client's bookmark, until D1 refuses it; known even when the session starts at the primary. */
   #seen: string | null;
 
   constructor(binding: D1Database, start: SessionStart) {
@@ -63,7 +63,7 @@ export class D1Session {
     this.#start = "first-primary";
   }
 
-  /** The newest bookmark the session knows: its own latest, else the one it started from; null before either. */
+  /** The newest bookmark known: what the session's statements returned, or the client's; null before either. */
   get bookmark(): string | null {
     return newer(this.#seen, this.#session?.getBookmark() ?? null);
   }
