@@ -93,11 +93,50 @@ function detailText(detail) {
 }
 
 /**
- * @param {{ apiOrigin: string, getAccessToken: () => Promise<string> | string }} options
- *   `getAccessToken` is called before every request, so an embedding app can hand over a fresh
- *   token each time (WorkOS AuthKit's `getAccessToken()` does exactly that).
+ * Where a client keeps the newest D1 bookmark the API answered with.
+ * @typedef {object} BookmarkStore
+ * @property {() => string | null} load
+ * @property {(bookmark: string) => void} save
  */
-export function createApiClient({ apiOrigin, getAccessToken }) {
+
+/**
+ * The API's reads may come from a database replica near the user, which can lag behind a write for a
+ * moment. Every answer carries `x-d1-bookmark`; a request that sends back the newest one seen reads
+ * at least what that answer saw, its own changes included.
+ */
+const BOOKMARK_HEADER = "x-d1-bookmark";
+
+/** @returns {BookmarkStore} kept for as long as the client */
+function bookmarksInMemory() {
+  /** @type {string | null} */
+  let newest = null;
+  return {
+    load: () => newest,
+    save: (bookmark) => {
+      newest = bookmark;
+    },
+  };
+}
+
+/**
+ * Keep `answered` if it is newer than what `bookmarks` holds: bookmarks sort oldest to newest as
+ * strings, and answers to requests in flight together may arrive in any order.
+ * @param {BookmarkStore} bookmarks
+ * @param {string | null} answered
+ */
+function keepNewest(bookmarks, answered) {
+  const held = bookmarks.load();
+  if (answered && (held === null || answered > held)) bookmarks.save(answered);
+}
+
+/**
+ * @param {{ apiOrigin: string, getAccessToken: () => Promise<string> | string, bookmarks?: BookmarkStore }} options
+ *   `getAccessToken` is called before every request, so an embedding app can hand over a fresh
+ *   token each time (WorkOS AuthKit's `getAccessToken()` does exactly that). `bookmarks` is where
+ *   the newest bookmark is kept: in memory by default; somewhere that outlives the page (the
+ *   standalone page uses sessionStorage) keeps a reload reading its own last change too.
+ */
+export function createApiClient({ apiOrigin, getAccessToken, bookmarks = bookmarksInMemory() }) {
   /**
    * @param {string} method
    * @param {string} path
@@ -108,6 +147,8 @@ export function createApiClient({ apiOrigin, getAccessToken }) {
     /** @type {Record<string, string>} */
     const headers = { Authorization: `Bearer ${await getAccessToken()}` };
     if (body !== undefined) headers["Content-Type"] = "application/json";
+    const bookmark = bookmarks.load();
+    if (bookmark) headers[BOOKMARK_HEADER] = bookmark;
     let response;
     try {
       response = await fetch(`${apiOrigin}${path}`, {
@@ -118,6 +159,7 @@ export function createApiClient({ apiOrigin, getAccessToken }) {
     } catch {
       throw new ApiProblem(0, "network_error", "The service could not be reached. Check your connection.");
     }
+    keepNewest(bookmarks, response.headers.get(BOOKMARK_HEADER));
     const data = /** @type {{ detail?: unknown, code?: unknown } | null} */ (
       await response.json().catch(() => null)
     );

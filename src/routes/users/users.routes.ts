@@ -4,6 +4,7 @@ import { errorResponses } from "../../lib/errors/openapi";
 import { jsonBody, jsonBodyErrors } from "../../lib/json-body";
 import { bearerSecurity } from "../../lib/openapi-schemas";
 import { limitWrites, writeLimitErrors } from "../../lib/rate-limit";
+import { startAtPrimary } from "../../lib/request-context";
 import { describeProfilePictureRules, profilePictureRuleErrors } from "./profile-picture-rules";
 import {
   MembersPage,
@@ -85,7 +86,7 @@ export const updateMyProfilePicture = createRoute({
   security: bearerSecurity,
   summary: "Update My Profile Picture",
   description: profilePictureDescription("caller"),
-  middleware: [authenticate, limitWrites, jsonBody] as const,
+  middleware: [startAtPrimary, authenticate, limitWrites, jsonBody] as const,
   request: { body: profilePictureBody },
   responses: { 200: profileResponse, ...profilePictureErrors("caller") },
 });
@@ -97,7 +98,7 @@ export const updateUserProfilePicture = createRoute({
   security: bearerSecurity,
   summary: "Update User Profile Picture",
   description: profilePictureDescription("user"),
-  middleware: [authenticate, limitWrites, jsonBody] as const,
+  middleware: [startAtPrimary, authenticate, limitWrites, jsonBody] as const,
   request: { params: UserIdParams, body: profilePictureBody },
   responses: { 200: profileResponse, ...profilePictureErrors("user") },
 });
