@@ -75,7 +75,8 @@ if [ -z "$TOKEN" ]; then
 fi
 
 BODY=$(mktemp)
-trap 'rm -f "$BODY"' EXIT
+HEADERS=$(mktemp)
+trap 'rm -f "$BODY" "$HEADERS"' EXIT
 
 # json PATH: a field of the last response body (dots between keys); strings bare, the rest as JSON.
 json() {
@@ -95,12 +96,26 @@ call() {
   [ "$status" = "$expected" ] || fail "$step: expected $expected, got $status"
 }
 
-AUTH="Authorization: Bearer $TOKEN"
+# api STEP EXPECTED_STATUS CURL_ARGS...: `call` to the API with the token and the newest x-d1-bookmark it
+# answered, so each step reads at least what the one before it wrote, whichever database replica answers.
+BOOKMARK=
+api() {
+  local step=$1 expected=$2 answered
+  shift 2
+  local sent=(-H "Authorization: Bearer $TOKEN")
+  [ -z "$BOOKMARK" ] || sent+=(-H "x-d1-bookmark: $BOOKMARK")
+  call "$step" "$expected" -D "$HEADERS" "${sent[@]}" "$@"
+  answered=$(tr -d '\r' <"$HEADERS" | sed -n 's/^x-d1-bookmark: *//Ip' | tail -n 1)
+  # Bookmarks sort oldest to newest as strings.
+  if [ -n "$answered" ] && [[ "$answered" > "$BOOKMARK" ]]; then BOOKMARK=$answered; fi
+  echo "x-d1-bookmark: ${answered:-(none)}"
+}
+
 SIZE=$(wc -c <"$PHOTO" | tr -d ' ')
 FILENAME=$(basename "$PHOTO")
 
 echo "== 1. Start the upload: the pending upload, a presigned PUT URL and the headers to send"
-call "start the upload" 201 -X POST "$API/api/v1/uploads" -H "$AUTH" -H 'Content-Type: application/json' \
+api "start the upload" 201 -X POST "$API/api/v1/uploads" -H 'Content-Type: application/json' \
   -d "{\"kind\":\"image\",\"scope\":\"profile_picture\",\"contentType\":\"$CONTENT_TYPE\",\"size\":$SIZE,\"filename\":\"$FILENAME\"}"
 UPLOAD_ID=$(json upload.id)
 UPLOAD_URL=$(json uploadUrl)
@@ -126,17 +141,17 @@ call "upload the bytes" 200 --upload-file "$PHOTO" -X "$UPLOAD_METHOD" "$UPLOAD_
 
 echo
 echo "== 3. Complete: the service checks the bytes, writes the thumbnail, marks the upload ready"
-call "complete the upload" 200 -X POST "$API/api/v1/uploads/$UPLOAD_ID/complete" -H "$AUTH"
+api "complete the upload" 200 -X POST "$API/api/v1/uploads/$UPLOAD_ID/complete"
 [ "$(json state)" = ready ] || fail "the upload is $(json state): $(json failureReason)"
 
 echo
 echo "== 4. Set it as the profile picture: the answer is the profile, profilePictureUrl presigned"
-call "set the profile picture" 200 -X PATCH "$API/api/v1/users/me/profile-picture" -H "$AUTH" \
+api "set the profile picture" 200 -X PATCH "$API/api/v1/users/me/profile-picture" \
   -H 'Content-Type: application/json' -d "{\"uploadId\":\"$UPLOAD_ID\"}"
 
 echo
 echo "== 5. Remove it again (doing it twice is a harmless 200)"
-call "remove the profile picture" 200 -X PATCH "$API/api/v1/users/me/profile-picture" -H "$AUTH" \
+api "remove the profile picture" 200 -X PATCH "$API/api/v1/users/me/profile-picture" \
   -H 'Content-Type: application/json' -d '{"uploadId": null}'
 echo
 echo "Done: upload $UPLOAD_ID was set, then removed. Without a custom photo, profilePictureUrl is the"

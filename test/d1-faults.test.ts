@@ -1,10 +1,12 @@
 import { env } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { users } from "../src/db/schema";
 import { cleanUpStorage } from "../src/jobs/storage-cleanup";
 import { originalKeyFor, thumbKeyFor, thumbKeysFor } from "../src/lib/object-keys";
 import * as images from "./fixtures/images";
 import { call, json } from "./helpers/api";
-import { createUpload, createUser, readUpload, readUser } from "./helpers/db";
+import { createUpload, createUser, db, readUpload, readUser } from "./helpers/db";
 import { faultyD1 } from "./helpers/faulty-d1";
 import { expectError, expectUnchanged } from "./helpers/refusals";
 import { signToken, tokenFor } from "./helpers/tokens";
@@ -86,6 +88,45 @@ describe("D1 faults", () => {
       await expectUnchanged(user, upload);
     },
   );
+
+  it.for([
+    { name: "the binding's session error", message: "D1_SESSION_ERROR: invalid bookmark or constraint" },
+    { name: "a D1 error about the bookmark", message: "D1_ERROR: Bookmark is not valid for this database." },
+  ])("retries $name in a new session at the primary, without the refused bookmark", async ({ message }) => {
+    const { user, upload, token } = await setup();
+    await db().update(users).set({ profilePictureUploadId: upload.id }).where(eq(users.id, user.id));
+    // Well formed, but of no state this database reached: newer than anything it will answer.
+    const refused = "ffffffff-ffffffff-ffffffff-ffffffffffffffffffffffffffffffff";
+    const faulty = faultyD1(env.DB, [{ sql: /^select .* from "users"/i, message, times: 1 }]);
+
+    const res = await call("/api/v1/users/me", {
+      token,
+      headers: { "x-d1-bookmark": refused },
+      env: { DB: faulty.db },
+    });
+
+    expect(res.status).toBe(200);
+    expect((await json(res)).hasCustomProfilePicture).toBe(true);
+    expect(faulty.attempts[0]).toBe(2);
+    expect(faulty.db.sessionStarts).toEqual([refused, "first-primary"]);
+    // The answer carries the primary's bookmark, not the one D1 refused.
+    const answered = res.headers.get("x-d1-bookmark");
+    expect(answered).toMatch(/^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$/);
+    expect(answered).not.toBe(refused);
+  });
+
+  it("answers 503 with Retry-After when D1 keeps refusing the session, and writes nothing", async () => {
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const { user, upload, token } = await setup();
+    const faulty = faultyD1(env.DB, [
+      { sql: UPDATE, message: "D1_ERROR: Bookmark is not valid for this database.", times: 99 },
+    ]);
+    const res = await patch(token, upload.id, faulty.db);
+    await expectError(res, 503, "unavailable");
+    expect(faulty.attempts[0]).toBe(3);
+    expect(faulty.db.sessionStarts).toEqual(["first-primary", "first-primary", "first-primary"]);
+    await expectUnchanged(user, upload);
+  });
 
   it("answers 503 when resolving the caller keeps failing, and writes nothing", async () => {
     mockWorkOS();

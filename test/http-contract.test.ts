@@ -121,6 +121,20 @@ describe("CORS", () => {
     expect(read.headers.get("Access-Control-Expose-Headers")?.split(/,\s*/)).toContain("ETag");
   });
 
+  it("lets an allowed origin send the D1 bookmark back and read the one each response carries", async () => {
+    const response = await call("/api/v1/users/me", {
+      method: "OPTIONS",
+      headers: {
+        Origin: "https://app.example.com",
+        "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "authorization, x-d1-bookmark",
+      },
+    });
+    expect(response.headers.get("Access-Control-Allow-Headers")?.toLowerCase()).toContain("x-d1-bookmark");
+    const answer = await call("/api/v1/users/me", { headers: { Origin: "https://app.example.com" } });
+    expect(answer.headers.get("Access-Control-Expose-Headers")?.toLowerCase()).toContain("x-d1-bookmark");
+  });
+
   it("lets an allowed origin read error responses", async () => {
     const response = await call("/api/v1/users/me", { headers: { Origin: "https://app.example.com" } });
     expect(response.status).toBe(401);
@@ -145,7 +159,8 @@ describe("internal errors", () => {
     expect(text).not.toMatch(/select|users|prepare|TypeError|at |\.ts/i);
     const log = errorLog(errors);
     expect(log).toContain("req-broken-db-1");
-    expect(log).toMatch(/prepare/);
+    // The binding has no D1 methods: opening the request's session is what failed.
+    expect(log).toMatch(/withSession is not a function/);
     for (const secret of SECRETS) expect(log).not.toContain(secret);
   });
 });
@@ -190,7 +205,7 @@ describe("GET /openapi.json", () => {
   }
   interface Document {
     openapi: string;
-    info: { version: string };
+    info: { version: string; description: string };
     paths: Record<string, Record<string, Operation>>;
     components: { schemas: Record<string, Schema> };
   }
@@ -198,6 +213,11 @@ describe("GET /openapi.json", () => {
   it("carries package.json's version as info.version", async () => {
     const doc = (await (await call("/openapi.json")).json()) as Document;
     expect(doc.info.version).toBe(packageVersion);
+  });
+
+  it("tells clients to send back the newest x-d1-bookmark to read their own writes", async () => {
+    const doc = (await (await call("/openapi.json")).json()) as Document;
+    expect(doc.info.description).toMatch(/`x-d1-bookmark` header.*send the newest one you received back/s);
   });
 
   it.for(["/api/v1/users/me/profile-picture", "/api/v1/shared/users/{user_id}/profile-picture"])(

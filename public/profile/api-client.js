@@ -93,13 +93,57 @@ function detailText(detail) {
 }
 
 /**
- * @param {{ apiOrigin: string, getAccessToken: () => Promise<string> | string, pictureSize?: number }} options
- *   `getAccessToken` is called before every request, so an embedding app can hand over a fresh
- *   token each time (WorkOS AuthKit's `getAccessToken()` does exactly that). `pictureSize` (64, 128,
- *   256 or 512) is the thumbnail every profile's `profilePictureUrl` is asked in; left out, the
- *   API's own default (256).
+ * Where a client keeps the newest D1 bookmark the API answered with.
+ * @typedef {object} BookmarkStore
+ * @property {() => string | null} load
+ * @property {(bookmark: string) => void} save
  */
-export function createApiClient({ apiOrigin, getAccessToken, pictureSize }) {
+
+/**
+ * The API's reads may come from a database replica near the user, which can lag behind a write for a
+ * moment. Every answer carries `x-d1-bookmark`; a request that sends back the newest one seen reads
+ * at least what that answer saw, its own changes included.
+ */
+const BOOKMARK_HEADER = "x-d1-bookmark";
+
+/** @returns {BookmarkStore} kept for as long as the client */
+function bookmarksInMemory() {
+  /** @type {string | null} */
+  let newest = null;
+  return {
+    load: () => newest,
+    save: (bookmark) => {
+      newest = bookmark;
+    },
+  };
+}
+
+/**
+ * Keep `answered` if it is newer than what `bookmarks` holds: bookmarks sort oldest to newest as
+ * strings, and answers to requests in flight together may arrive in any order.
+ * @param {BookmarkStore} bookmarks
+ * @param {string | null} answered
+ */
+function keepNewest(bookmarks, answered) {
+  const held = bookmarks.load();
+  if (answered && (held === null || answered > held)) bookmarks.save(answered);
+}
+
+/**
+ * @param {{
+ *   apiOrigin: string,
+ *   getAccessToken: () => Promise<string> | string,
+ *   bookmarks?: BookmarkStore,
+ *   pictureSize?: number,
+ * }} options
+ *   `getAccessToken` is called before every request, so an embedding app can hand over a fresh
+ *   token each time (WorkOS AuthKit's `getAccessToken()` does exactly that). `bookmarks` is where
+ *   the newest bookmark is kept: in memory by default; somewhere that outlives the page (the
+ *   standalone page uses sessionStorage) keeps a reload reading its own last change too.
+ *   `pictureSize` (64, 128, 256 or 512) is the thumbnail every profile's `profilePictureUrl` is asked
+ *   in; left out, the API's own default (256).
+ */
+export function createApiClient({ apiOrigin, getAccessToken, bookmarks = bookmarksInMemory(), pictureSize }) {
   /**
    * @param {string} method
    * @param {string} path
@@ -110,6 +154,8 @@ export function createApiClient({ apiOrigin, getAccessToken, pictureSize }) {
     /** @type {Record<string, string>} */
     const headers = { Authorization: `Bearer ${await getAccessToken()}` };
     if (body !== undefined) headers["Content-Type"] = "application/json";
+    const bookmark = bookmarks.load();
+    if (bookmark) headers[BOOKMARK_HEADER] = bookmark;
     let response;
     try {
       response = await fetch(`${apiOrigin}${path}`, {
@@ -120,6 +166,7 @@ export function createApiClient({ apiOrigin, getAccessToken, pictureSize }) {
     } catch {
       throw new ApiProblem(0, "network_error", "The service could not be reached. Check your connection.");
     }
+    keepNewest(bookmarks, response.headers.get(BOOKMARK_HEADER));
     const data = /** @type {{ detail?: unknown, code?: unknown } | null} */ (
       await response.json().catch(() => null)
     );

@@ -10,6 +10,7 @@ import { displayName, mountPhotoEditor } from "./photo-editor.js";
 /** @typedef {import("./api-client.js").UserProfile} UserProfile */
 
 const TOKEN_KEY = "profile-photo:access-token";
+const BOOKMARK_KEY = "profile-photo:d1-bookmark";
 
 /** The largest a photo is drawn here, in CSS px: the editor's (`.photo-editor img`, profile.css). */
 const LARGEST_PHOTO_PX = 128;
@@ -35,7 +36,14 @@ const pageError = byId("page-error", HTMLElement);
 const token = takeAccessToken();
 const apiOrigin =
   document.querySelector('meta[name="profile-api-origin"]')?.getAttribute("content") || location.origin;
-const client = createApiClient({ apiOrigin, getAccessToken: () => token ?? "", pictureSize });
+// The newest database bookmark, kept for the tab like the token: after a reload the page still reads
+// at least what it last saw, its own photo change included, whichever replica answers.
+const bookmarks = {
+  load: () => sessionStorage.getItem(BOOKMARK_KEY),
+  /** @param {string} bookmark */
+  save: (bookmark) => sessionStorage.setItem(BOOKMARK_KEY, bookmark),
+};
+const client = createApiClient({ apiOrigin, getAccessToken: () => token ?? "", bookmarks, pictureSize });
 
 if (!token) {
   byId("signed-out", HTMLElement).hidden = false;

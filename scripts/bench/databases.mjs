@@ -1,8 +1,9 @@
 // The benchmark's data. The caller (DEMO_USER) owns 100 ready profile-picture uploads and is the one the
 // PATCH changes; "viewer" (with a custom photo) and "plain" (without) are only read, so the GET phases
 // see the same profile whatever the PATCH slices did (the viewer's PATCH with If-Match sets the photo
-// they have: it changes nothing); 97 more teammates. Ready uploads have every thumbnail size. The large database is a copy
-// grown to 100,000 users and 100,000 uploads with recursive CTEs (seconds, not minutes). Object keys
+// they have: it changes nothing); 97 more teammates. Ready uploads have every thumbnail size. The
+// large database is a copy grown to 100,000 users and 100,000 uploads with recursive CTEs (seconds,
+// not minutes), and as many processed webhook events. Object keys
 // follow the service's own scheme (src/lib/object-keys.ts).
 import { originalKeyFor, THUMB_SIZES, thumbKeyFor } from "../../src/lib/object-keys.ts";
 import { DEMO_USER } from "../dev-keys.mjs";
@@ -85,6 +86,11 @@ SELECT ${uuidFrom("h")}, 'user_bench_large_' || i, 'large' || i || '@example.com
 FROM seq;
 INSERT INTO memberships (${MEMBERSHIP_COLUMNS})
 SELECT workos_user_id, ${q(DEMO_USER.org)}, 'member', 'active', ${now}
+FROM users WHERE workos_user_id LIKE 'user_bench_large_%';
+-- A delivered WorkOS event each (ids as WorkOS writes them: "event_" and a 26-character ULID), for the
+-- storage a processed event id takes.
+INSERT INTO webhook_events (id, event, received_at)
+SELECT 'event_' || substr(upper(hex(randomblob(13))), 1, 26), 'session.created', ${now}
 FROM users WHERE workos_user_id LIKE 'user_bench_large_%';
 WITH owners(owner, h) AS MATERIALIZED (
   SELECT id, lower(hex(randomblob(16))) FROM users WHERE workos_user_id LIKE 'user_bench_large_%'

@@ -5,16 +5,17 @@
 // the ratios compare like with like. Prints, and writes to bench-results.md (git-ignored; with --write
 // into BENCHMARKS.md too), per phase: requests/s, p50 and p99 latency, errors, workerd CPU ms and D1
 // round trips per request; the ratios, JWKS fetches, a CPU breakdown, the query plans, a verdict per
-// target, how long `complete` takes with four thumbnail sizes against one, and how many garbage
-// uploads one run of the storage cleanup clears per second. Exit code: 0
+// target, how long `complete` takes with four thumbnail sizes against one, how many garbage uploads
+// one run of the storage cleanup clears per second, and the bytes a row of each table takes on the
+// 100,000-user database. Exit code: 0
 // every gating target met, 1 one failed, 2 a bad command line, 3 it could not measure; `--help` for the
 // options. Everything it starts dies with it.
 //
 // The parts: options.mjs (command line, constants), workers.mjs (temp state, JWKS stand-in, wrangler),
 // databases.mjs (seed data), plans.mjs (query plans of the service's own statements), load.mjs (phases
 // and slices), cpu.mjs (workerd CPU), thumbnails.mjs and thumbnails-worker.ts (complete's
-// thumbnails), storage-cleanup.mjs (the cron's throughput), report.mjs and verdict.mjs (targets,
-// report, exit code).
+// thumbnails), storage-cleanup.mjs (the cron's throughput), storage-size.mjs (bytes per row),
+// report.mjs and verdict.mjs (targets, report, exit code).
 import { cpSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { DEMO_USER, devToken } from "../dev-keys.mjs";
@@ -38,6 +39,7 @@ import {
 import { inspectLargeDatabase } from "./plans.mjs";
 import { machineInfo, ratiosOf, renderReport, targetChecks, writeBenchmarks } from "./report.mjs";
 import { measureCleanup } from "./storage-cleanup.mjs";
+import { localDatabaseFile, measureStorage } from "./storage-size.mjs";
 import { measureThumbnails } from "./thumbnails.mjs";
 import { BENCH_EXIT, judge } from "./verdict.mjs";
 import {
@@ -77,9 +79,16 @@ async function prepare(jwksPort) {
   );
   for (const plan of plans)
     log(`plan ${plan.indexed ? "ok " : "BAD"} ${plan.name}: ${plan.detail.join(" | ")}`);
+  // Before its worker starts: the file as the seeding left it, nothing else writing to it.
+  const storage = await measureStorage(localDatabaseFile(largeDir));
+  for (const t of storage.tables)
+    log(`storage: ${t.table} ${t.rows} rows, ${fmt(t.bytesPerRow, 0)} bytes a row with its indexes`);
+  log(
+    `storage: ${fmt(storage.bytesPerUser, 0)} bytes a user; ${storage.usersPerDatabase} users per 10 GB database`,
+  );
   const small = await smallWorker;
   const large = await startWorker("large", largeDir, jwksPort);
-  return { smallDir, small, large, counts, plans };
+  return { smallDir, small, large, counts, plans, storage };
 }
 
 const tokenFor = async (sub) => `Bearer ${await devToken({ dir: keyDir, sub })}`;
@@ -199,7 +208,7 @@ async function measure(phases) {
 
 async function main() {
   const jwksPort = await startJwksServer();
-  const { smallDir, small, large, counts, plans } = await prepare(jwksPort);
+  const { smallDir, small, large, counts, plans, storage } = await prepare(jwksPort);
   const phases = await phasesFor(small, large, counts);
   const jwksAfterWarmup = await measure(phases);
   await stopWorker(large);
@@ -233,7 +242,18 @@ async function main() {
   const checks = targetChecks({ results, ratios, jwks, plans });
 
   const machine = await machineInfo(small.exe);
-  const report = renderReport({ machine, results, ratios, jwks, checks, plans, counts, cleanup, thumbnails });
+  const report = renderReport({
+    machine,
+    results,
+    ratios,
+    jwks,
+    checks,
+    plans,
+    counts,
+    cleanup,
+    storage,
+    thumbnails,
+  });
   console.log(`\n${report}\n`);
   writeFileSync(LATEST_RESULTS, `# Benchmark results (npm run bench)\n\n${report}\n`);
   if (options.write) await writeBenchmarks(report);

@@ -111,7 +111,18 @@ export async function machineInfo(workerdExe) {
   };
 }
 
-export function renderReport({ machine, results, ratios, jwks, checks, plans, counts, cleanup, thumbnails }) {
+export function renderReport({
+  machine,
+  results,
+  ratios,
+  jwks,
+  checks,
+  plans,
+  counts,
+  cleanup,
+  storage,
+  thumbnails,
+}) {
   const { healthz, me, patchSmall, patchLarge, patchIfMatch, listSmall, listLarge, mePlain, patchRefused } =
     results;
   const row = (r) =>
@@ -184,6 +195,21 @@ export function renderReport({ machine, results, ratios, jwks, checks, plans, co
       `${fmt(patchSmall.cpuMs - patchRefused.cpuMs, 2)} ms for its one D1 write and the answer (step 5 - step 4). ` +
       "Locally, D1's SQLite and the Rate Limiting binding run inside the worker's own workerd process, so their CPU is " +
       "counted here; in production both run outside the worker and only its side of each call is.",
+    "",
+    "Storage on the 100k database (SQLite's `dbstat` over its file: each table's pages and its indexes', per row; " +
+      "D1's 10 GB limit is on that file):",
+    "",
+    "| table | rows | table MB | indexes MB | bytes a row, indexes included |",
+    "| --- | ---: | ---: | ---: | ---: |",
+    ...storage.tables.map(
+      (t) =>
+        `| ${t.table} | ${t.rows.toLocaleString("en-US")} | ${fmt(t.tableBytes / 1e6, 1)} | ${fmt(t.indexBytes / 1e6, 1)} | ${fmt(t.bytesPerRow, 0)} |`,
+    ),
+    "",
+    `A user with one membership and one photo upload: **${fmt(storage.bytesPerUser, 0)} bytes**, so one D1 database ` +
+      `(10 GB) holds about **${(storage.usersPerDatabase / 1e6).toFixed(1)} million** such users ` +
+      `(the whole file: ${fmt(storage.fileBytes / 1e6, 1)} MB for ${Number(counts.users).toLocaleString("en-US")} users). ` +
+      "Processed webhook events are not counted per user: they grow with every delivery (a `session.created` a sign-in).",
     "",
     "Query plans (`EXPLAIN QUERY PLAN` on the 100k database):",
     "",

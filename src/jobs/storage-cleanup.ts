@@ -2,7 +2,7 @@ import { and, asc, count, eq, inArray, lt, notExists, type SQL, sql } from "driz
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { createDb, type Database } from "../db/client";
 import { type UploadState, uploads, users } from "../db/schema";
-import { D1Tracker, trackD1 } from "../lib/d1";
+import { D1Session } from "../lib/d1";
 import { thumbKeysFor } from "../lib/object-keys";
 
 export const HOUR_MS = 60 * 60 * 1000;
@@ -65,8 +65,10 @@ export async function cleanUpStorage(
 ): Promise<CleanupCounts> {
   const { batchSize, timeBudgetMs, maxRounds } = { ...CLEANUP_LIMITS, ...limits };
   const started = Date.now();
-  const d1 = new D1Tracker();
-  const db = createDb(trackD1(env.DB, d1));
+  // One session for the run, from the primary: its first selection is current (a lagging replica would
+  // offer uploads already gone), and each later one sees the deletes before it.
+  const d1 = new D1Session(env.DB, "first-primary");
+  const db = createDb(d1.client);
   const categories = garbageCategories(db, now);
   const counts: CleanupCounts = {
     pending: 0,

@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import { cors } from "hono/cors";
 import { loadConfig } from "./config";
+import { BOOKMARK_HEADER } from "./request-context";
 import type { AppBindings } from "./types";
 
 /** Origins allowed by `CORS_ORIGINS`; none while the configuration is broken. */
@@ -17,7 +18,15 @@ export const corsPolicy = cors({
   origin: allowedOrigin,
   allowMethods: ["GET", "POST", "PATCH", "PUT", "HEAD", "OPTIONS"],
   // If-None-Match and If-Match: the conditional reads and writes of a profile (its ETag).
-  allowHeaders: ["Authorization", "Content-Type", "X-Request-Id", "If-None-Match", "If-Match"],
-  exposeHeaders: ["X-Request-Id", "Retry-After", "ETag"],
+  // The bookmark: a page sends back the one its last response carried, to read its own writes.
+  allowHeaders: [
+    "Authorization",
+    "Content-Type",
+    "X-Request-Id",
+    "If-None-Match",
+    "If-Match",
+    BOOKMARK_HEADER,
+  ],
+  exposeHeaders: ["X-Request-Id", "Retry-After", "ETag", BOOKMARK_HEADER],
   maxAge: 600,
 });

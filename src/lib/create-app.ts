@@ -4,7 +4,7 @@ import { corsPolicy } from "./cors";
 import { ApiError } from "./errors/api-error";
 import { notFound, onError } from "./errors/respond";
 import { toValidationIssues } from "./errors/validation-issues";
-import { requestContext, services } from "./request-context";
+import { databaseSession, requestContext, services } from "./request-context";
 import type { AppBindings, AppOpenAPI } from "./types";
 
 const locations = { json: "body", param: "path", query: "query", header: "header" } as const;
@@ -25,12 +25,14 @@ export function createRouter(): AppOpenAPI {
   });
 }
 
-/** The application shell: request id, security headers, CORS, config, errors. */
+/** The application shell: request id, security headers, CORS, the D1 session, config, errors. */
 export function createApp(): AppOpenAPI {
   const app = createRouter();
   app.use("*", requestContext);
   // The bucket emulation answers CORS as the bucket would, with its own rule (s3-emulation/bucket-cors.ts).
   app.use("*", except("/__s3/*", corsPolicy));
+  // The API and the webhook use D1; before the configuration, so a configuration 500 carries the bookmark too.
+  for (const path of ["/api/*", "/webhooks/*"]) app.use(path, databaseSession);
   // /healthz, /docs and /openapi.json work without configuration; everything else needs it.
   for (const path of ["/api/*", "/webhooks/*", "/__s3/*"]) app.use(path, services);
   app.onError(onError);

@@ -4,14 +4,14 @@ import type { User } from "../db/schema";
 import type { AccessTokenClaims } from "../identity/access-token";
 import type { CallerAccess } from "../identity/memberships";
 import type { Config } from "./config";
-import type { D1Tracker } from "./d1";
+import type { D1Session } from "./d1";
 
 export interface AppBindings {
   Bindings: Env;
   Variables: {
     requestId: string;
-    /** Round trips and time spent in D1 for this request. */
-    d1: D1Tracker;
+    /** The request's D1 session: where its statements go, their round trips and time, its bookmark. */
+    d1: D1Session;
     config: Config;
     db: Database;
     /** The active user the token belongs to, once read (`requireCaller`, or a handler that resolved them). */

@@ -136,6 +136,82 @@ describe("the profile-photo page", () => {
     expect(session.problems).toEqual([]);
   });
 
+  it("sends each API call the newest D1 bookmark the API answered, also after a reload", async () => {
+    const person = await signUp({ firstName: "Barbara", lastName: "Liskov", org: newOrganization() });
+    const session = await browser.open();
+    // Every API call the page made: the bookmark it sent, and the one its answer carried.
+    const calls: { request: string; sent: string | null; answered: string | null }[] = [];
+    session.page.on("response", async (response) => {
+      const request = response.request();
+      if (!request.url().startsWith(`${stack.apiOrigin}/api/`) || request.method() === "OPTIONS") return;
+      calls.push({
+        request: `${request.method()} ${new URL(request.url()).pathname}`,
+        sent: await request.headerValue("x-d1-bookmark"),
+        answered: await response.headerValue("x-d1-bookmark"),
+      });
+    });
+    await session.page.goto(pageUrl(person));
+    const mine = photoEditor(session.page, "#my-photo-editor");
+    await mine.name.getByText("Barbara Liskov").waitFor();
+    await mine.chooseAndUpload(pngPhoto);
+    await mine.status.getByText("Your new photo is set.").waitFor();
+    await session.page.reload();
+    await mine.name.getByText("Barbara Liskov").waitFor();
+
+    await expect.poll(() => calls.length).toBe(5);
+    expect(calls.map((call) => call.request.replace(/[0-9a-f-]{36}/, "{id}"))).toEqual([
+      "GET /api/v1/users/me",
+      "POST /api/v1/uploads",
+      "POST /api/v1/uploads/{id}/complete",
+      "PATCH /api/v1/users/me/profile-picture",
+      "GET /api/v1/users/me",
+    ]);
+    // The first call had none to send; each later one sent the newest answered before it.
+    expect(calls[0]?.sent).toBeNull();
+    for (const [i, call] of calls.entries()) {
+      const answered = calls.slice(0, i).map((earlier) => earlier.answered ?? "");
+      expect(call.answered).toMatch(/^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$/);
+      if (i > 0) expect(call.sent).toBe(answered.sort().at(-1));
+    }
+    expect(session.problems).toEqual([]);
+  });
+
+  it("keeps the newest bookmark when answers arrive out of order", async () => {
+    const session = await browser.open();
+    await session.page.goto(`${stack.pageOrigin}/profile`);
+    // The page's own module, loaded by the page. A string, so that no bundler rewrites the import.
+    await session.page.evaluate(
+      'import("/profile/api-client.js").then((module) => { window.apiClient = module; })',
+    );
+    const sent = await session.page.evaluate(async () => {
+      const { createApiClient } = (
+        window as unknown as { apiClient: typeof import("../../public/profile/api-client.js") }
+      ).apiClient;
+      const older = `00000000-00000001-00000000-${"0".repeat(32)}`;
+      const newer = `00000000-00000002-00000000-${"0".repeat(32)}`;
+      // The first call is answered last, with the older bookmark; the second at once, with the newer.
+      const answers = [older, newer, newer];
+      let answerFirst = () => {};
+      const firstHeld = new Promise<void>((resolve) => {
+        answerFirst = resolve;
+      });
+      const sentBookmarks: (string | null)[] = [];
+      window.fetch = async (_input, init) => {
+        const call = sentBookmarks.push(new Headers(init?.headers).get("x-d1-bookmark")) - 1;
+        if (call === 0) await firstHeld;
+        return new Response("{}", { headers: { "x-d1-bookmark": answers[call] ?? "" } });
+      };
+      const client = createApiClient({ apiOrigin: "", getAccessToken: () => "token" });
+      const first = client.getMe();
+      await client.getMe();
+      answerFirst();
+      await first;
+      await client.getMe();
+      return sentBookmarks;
+    });
+    expect(sent).toEqual([null, null, `00000000-00000002-00000000-${"0".repeat(32)}`]);
+  });
+
   it("removes the photo and shows the WorkOS picture again", async () => {
     const { person, mine, session } = await openAsNewMember("Katherine", "Johnson");
     await mine.chooseAndUpload(jpegPhoto);

@@ -1,7 +1,8 @@
 /**
  * A D1 binding that records every round trip to the database: each `first`/`all`/`run`/`raw` of
- * a prepared statement, each `batch` (one trip however many statements it holds) and each `exec`.
- * Drizzle's D1 driver only uses `prepare(...).bind(...)` with those, and `batch`.
+ * a prepared statement, each `batch` (one trip however many statements it holds) and each `exec`,
+ * made on the binding or on a session it opened (`withSession`), which is how the service reaches
+ * D1. Drizzle's D1 driver only uses `prepare(...).bind(...)` with those, and `batch`.
  *
  * `beforeRoundTrip` runs just before a trip goes out, with its SQL: a test can change the data
  * under the service at an exact moment (for example between a check and a write), or throw to
@@ -14,6 +15,10 @@ export interface CountingD1 extends D1Database {
   readonly roundTrips: number;
   /** Each statement sent with the values bound to it, those of a batch one by one. */
   readonly statements: BoundStatement[];
+  /** What each session opened so far started from (a constraint, or a bookmark), in order. */
+  readonly sessionStarts: string[];
+  /** Round trips made on the binding itself rather than in a session. */
+  readonly tripsOutsideSessions: number;
 }
 
 export interface BoundStatement {
@@ -22,6 +27,9 @@ export interface BoundStatement {
 }
 
 type RoundTripHook = (sql: string) => void | Promise<void>;
+
+/** What statements are prepared on and batched through: the binding, or one of its sessions. */
+type StatementTarget = Pick<D1Database, "prepare" | "batch">;
 
 const boundStatements = new WeakMap<D1PreparedStatement, BoundStatement>();
 
@@ -32,6 +40,8 @@ export function countingD1(
 ): CountingD1 {
   const trips: string[] = [];
   const statements: BoundStatement[] = [];
+  const sessionStarts: string[] = [];
+  let tripsOutsideSessions = 0;
   const trip = async <T>(sql: string, run: () => Promise<T>, params?: unknown[]): Promise<T> => {
     trips.push(sql);
     if (params) statements.push({ sql, params });
@@ -42,41 +52,66 @@ export function countingD1(
   };
 
   const unwrapped = new WeakMap<D1PreparedStatement, D1PreparedStatement>();
-  const wrap = (statement: D1PreparedStatement, sql: string, params: unknown[] = []): D1PreparedStatement => {
-    const wrapped: D1PreparedStatement = {
-      bind: (...values: unknown[]) => wrap(statement.bind(...values), sql, values),
-      first: ((column?: string) =>
-        trip(
-          sql,
-          () => (column === undefined ? statement.first() : statement.first(column)),
-          params,
-        )) as never,
-      all: (() => trip(sql, () => statement.all(), params)) as never,
-      run: (() => trip(sql, () => statement.run(), params)) as never,
-      raw: ((options?: { columnNames?: boolean }) =>
-        trip(sql, () => statement.raw(options as { columnNames: true }), params)) as never,
+  /** `target`'s `prepare` and `batch`, every round trip they make recorded. */
+  const counted = (target: StatementTarget, inSession: boolean): StatementTarget => {
+    const tripHere = <T>(sql: string, run: () => Promise<T>, params?: unknown[]) => {
+      if (!inSession) tripsOutsideSessions++;
+      return trip(sql, run, params);
     };
-    boundStatements.set(wrapped, { sql, params });
-    unwrapped.set(wrapped, statement);
-    return wrapped;
+    const wrap = (
+      statement: D1PreparedStatement,
+      sql: string,
+      params: unknown[] = [],
+    ): D1PreparedStatement => {
+      const wrapped: D1PreparedStatement = {
+        bind: (...values: unknown[]) => wrap(statement.bind(...values), sql, values),
+        first: ((column?: string) =>
+          tripHere(
+            sql,
+            () => (column === undefined ? statement.first() : statement.first(column)),
+            params,
+          )) as never,
+        all: (() => tripHere(sql, () => statement.all(), params)) as never,
+        run: (() => tripHere(sql, () => statement.run(), params)) as never,
+        raw: ((options?: { columnNames?: boolean }) =>
+          tripHere(sql, () => statement.raw(options as { columnNames: true }), params)) as never,
+      };
+      boundStatements.set(wrapped, { sql, params });
+      unwrapped.set(wrapped, statement);
+      return wrapped;
+    };
+    return {
+      prepare: (sql: string) => wrap(target.prepare(sql), sql),
+      batch: ((batched: D1PreparedStatement[]) => {
+        const bound = batched.map((s) => boundStatements.get(s) ?? { sql: "?", params: [] });
+        statements.push(...bound);
+        return tripHere(bound.map((s) => s.sql).join("; "), () =>
+          target.batch(batched.map((s) => unwrapped.get(s) ?? s)),
+        );
+      }) as D1Database["batch"],
+    };
   };
   return {
     trips,
     statements,
+    sessionStarts,
     get roundTrips() {
       return trips.length;
     },
-    prepare: (sql: string) => wrap(inner.prepare(sql), sql),
-    batch: ((batched: D1PreparedStatement[]) => {
-      const bound = batched.map((s) => boundStatements.get(s) ?? { sql: "?", params: [] });
-      statements.push(...bound);
-      return trip(bound.map((s) => s.sql).join("; "), () =>
-        inner.batch(batched.map((s) => unwrapped.get(s) ?? s)),
-      );
-    }) as D1Database["batch"],
-    exec: (query: string) => trip(query, () => inner.exec(query)),
+    get tripsOutsideSessions() {
+      return tripsOutsideSessions;
+    },
+    ...counted(inner, false),
+    exec: (query: string) => {
+      tripsOutsideSessions++;
+      return trip(query, () => inner.exec(query));
+    },
     dump: () => inner.dump(),
-    withSession: (constraint?: string) => inner.withSession(constraint),
+    withSession: (start?: string) => {
+      sessionStarts.push(start ?? "first-unconstrained");
+      const session = inner.withSession(start);
+      return { ...counted(session, true), getBookmark: () => session.getBookmark() };
+    },
   } as CountingD1;
 }
 

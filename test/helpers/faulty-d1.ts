@@ -1,4 +1,4 @@
-import { countingD1 } from "./counting-d1";
+import { type CountingD1, countingD1 } from "./counting-d1";
 
 export interface Fault {
   /** Which round trips fail: matched against their SQL. */
@@ -12,7 +12,7 @@ export interface Fault {
 }
 
 export interface FaultyD1 {
-  db: D1Database;
+  db: CountingD1;
   /** Round trips matching each fault, in the order the faults were given. */
   attempts: number[];
 }

@@ -22,7 +22,12 @@ export function mountDocs(app: AppOpenAPI) {
       // One source for the version: package.json's, bundled in at build time.
       version,
       description:
-        'Errors are `{"detail": <string or list>, "code": "<snake_case>"}`; validation errors are 422 with FastAPI-style `detail` items.',
+        'Errors are `{"detail": <string or list>, "code": "<snake_case>"}`; validation errors are 422 with FastAPI-style `detail` items.\n\n' +
+        "Reads may be served by a database replica near you, which can lag behind a write for a moment. " +
+        "Every `/api/v1` response, errors included, carries an `x-d1-bookmark` header (empty when the request " +
+        "read nothing); send the newest one you received back as the `x-d1-bookmark` request header, and the " +
+        "request sees at least everything that response saw, your own changes included. A value that is not a " +
+        "bookmark is ignored. Changes (the PATCHes, uploads) always start at the primary database.",
     },
   });
   app.route(

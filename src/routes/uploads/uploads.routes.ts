@@ -6,6 +6,7 @@ import { jsonBody, jsonBodyErrors } from "../../lib/json-body";
 import { THUMB_SIZES } from "../../lib/object-keys";
 import { bearerSecurity } from "../../lib/openapi-schemas";
 import { limitWrites, writeLimitErrors } from "../../lib/rate-limit";
+import { startAtPrimary } from "../../lib/request-context";
 import { MAX_IMAGE_SIDE } from "./complete-upload";
 import { UPLOAD_URL_TTL_SECONDS } from "./start-upload";
 import { describeScopeRules, MAX_PENDING_UPLOADS_PER_USER } from "./upload-rules";
@@ -33,7 +34,7 @@ export const createUpload = createRoute({
     "`429 rate_limited`, nothing created, with `Retry-After` saying when the oldest will have expired " +
     `(pending uploads are deleted ${PENDING_MAX_AGE_MS / HOUR_MS} hours after they were started); ` +
     "completing one frees its place.",
-  middleware: [requireCaller, limitWrites, jsonBody] as const,
+  middleware: [startAtPrimary, requireCaller, limitWrites, jsonBody] as const,
   request: {
     body: { required: true, content: { "application/json": { schema: CreateUploadBody } } },
   },
@@ -61,7 +62,7 @@ export const completeUpload = createRoute({
     "becomes `ready`. Bytes that fail a check make it `failed` with a `failureReason` (refused bytes are " +
     "deleted). Either way the answer is 200 with the upload. " +
     "Completing a `ready` upload again changes nothing; a `failed` upload stays failed. No body.",
-  middleware: [requireCaller, limitWrites] as const,
+  middleware: [startAtPrimary, requireCaller, limitWrites] as const,
   request: { params: UploadIdParams },
   responses: {
     200: uploadResponse("The upload, `ready` or `failed`"),

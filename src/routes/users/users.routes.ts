@@ -4,6 +4,7 @@ import { errorResponses } from "../../lib/errors/openapi";
 import { jsonBody, jsonBodyErrors } from "../../lib/json-body";
 import { bearerSecurity } from "../../lib/openapi-schemas";
 import { limitWrites, writeLimitErrors } from "../../lib/rate-limit";
+import { startAtPrimary } from "../../lib/request-context";
 import { describeProfilePictureRules, profilePictureRuleErrors } from "./profile-picture-rules";
 import {
   MembersPage,
@@ -106,7 +107,7 @@ export const updateMyProfilePicture = createRoute({
   security: bearerSecurity,
   summary: "Update My Profile Picture",
   description: profilePictureDescription("caller"),
-  middleware: [authenticate, limitWrites, jsonBody] as const,
+  middleware: [startAtPrimary, authenticate, limitWrites, jsonBody] as const,
   request: { query: PictureSizeQuery, headers: ProfileWriteHeaders, body: profilePictureBody },
   responses: { 200: profileResponse, ...profilePictureErrors("caller") },
 });
@@ -118,7 +119,7 @@ export const updateUserProfilePicture = createRoute({
   security: bearerSecurity,
   summary: "Update User Profile Picture",
   description: profilePictureDescription("user"),
-  middleware: [authenticate, limitWrites, jsonBody] as const,
+  middleware: [startAtPrimary, authenticate, limitWrites, jsonBody] as const,
   request: {
     params: UserIdParams,
     query: PictureSizeQuery,
