@@ -12,6 +12,7 @@ const CONTRACT: Record<keyof typeof errorCatalogue, number> = {
   not_found: 404,
   method_not_allowed: 405,
   upload_not_ready: 409,
+  precondition_failed: 412,
   payload_too_large: 413,
   unsupported_media_type: 415,
   validation_error: 422,

@@ -3,7 +3,7 @@ import { eq } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { users } from "../src/db/schema";
 import { cleanUpStorage } from "../src/jobs/storage-cleanup";
-import { originalKeyFor, thumbKeyFor } from "../src/lib/object-keys";
+import { originalKeyFor, thumbKeyFor, thumbKeysFor } from "../src/lib/object-keys";
 import * as images from "./fixtures/images";
 import { call, json } from "./helpers/api";
 import { createUpload, createUser, db, readUpload, readUser } from "./helpers/db";
@@ -202,7 +202,7 @@ describe("D1 replies lost after commit, in uploads and the storage cleanup", () 
     return cleanUpStorage({ ...env, DB: db }, new Date(Date.now() + 25 * HOUR));
   }
 
-  it("complete: a reply lost after the state change committed answers ready and keeps the thumbnail", async () => {
+  it("complete: a reply lost after the state change committed answers ready and keeps the thumbnails", async () => {
     const { token, id } = await pendingWithBytes();
     const faulty = faultyD1(env.DB, [{ sql: /^update "uploads"/i, message: LOST, times: 1, when: "after" }]);
 
@@ -212,32 +212,32 @@ describe("D1 replies lost after commit, in uploads and the storage cleanup", () 
     expect((await json(response)).state).toBe("ready");
     expect(faulty.attempts[0]).toBe(2);
     expect(await readUpload(id)).toMatchObject({ state: "ready", thumbKey: thumbKeyFor(id) });
-    expect(await stored(thumbKeyFor(id))).toBe(true);
+    for (const key of thumbKeysFor(id)) expect(await stored(key), key).toBe(true);
   });
 
-  it("complete: a state change that keeps failing is 503, and the cleanup later deletes the thumbnail it wrote", async () => {
+  it("complete: a state change that keeps failing is 503, and the cleanup later deletes the thumbnails it wrote, every size", async () => {
     const { token, id } = await pendingWithBytes();
     const faulty = faultyD1(env.DB, [{ sql: /^update "uploads"/i, message: LOST, times: 99 }]);
 
     const response = await complete(token, id, faulty.db);
 
     expect(response.status).toBe(503);
-    // Whether the change landed is unknown to complete, so the thumbnail stays; the row says pending.
-    expect(await readUpload(id)).toMatchObject({ state: "pending", thumbKey: null });
-    expect(await stored(thumbKeyFor(id))).toBe(true);
+    // Whether the change landed is unknown to complete, so the thumbnails stay; the row says pending.
+    expect(await readUpload(id)).toMatchObject({ state: "pending", thumbKey: null, thumbSizes: null });
+    for (const key of thumbKeysFor(id)) expect(await stored(key), key).toBe(true);
 
     await cleanUpNextDay();
 
     expect(await readUpload(id)).toBeUndefined();
     expect(await stored(originalKeyFor(id))).toBe(false);
-    expect(await stored(thumbKeyFor(id))).toBe(false);
+    for (const key of thumbKeysFor(id)) expect(await stored(key), key).toBe(false);
   });
 
   it("storage cleanup: a reply lost after the delete committed is retried, and the objects still go", async () => {
     const { user } = await setup();
     const upload = await createUpload(user, { state: "pending", thumbKey: null });
     await env.BUCKET.put(upload.objectKey, "original bytes");
-    await env.BUCKET.put(thumbKeyFor(upload.id), "thumbnail bytes");
+    for (const key of thumbKeysFor(upload.id)) await env.BUCKET.put(key, "thumbnail bytes");
     const faulty = faultyD1(env.DB, [
       { sql: /^delete from "uploads"/i, message: LOST, times: 1, when: "after" },
     ]);
@@ -249,6 +249,6 @@ describe("D1 replies lost after commit, in uploads and the storage cleanup", () 
     expect(counts.objectsLeaked).toBe(0);
     expect(await readUpload(upload.id)).toBeUndefined();
     expect(await stored(upload.objectKey)).toBe(false);
-    expect(await stored(thumbKeyFor(upload.id))).toBe(false);
+    for (const key of thumbKeysFor(upload.id)) expect(await stored(key), key).toBe(false);
   });
 });

@@ -100,6 +100,27 @@ describe("CORS", () => {
     },
   );
 
+  it("allows If-Match and If-None-Match in a preflight, and exposes ETag to an allowed origin", async () => {
+    const response = await call("/api/v1/users/me/profile-picture", {
+      method: "OPTIONS",
+      headers: {
+        Origin: "https://app.example.com",
+        "Access-Control-Request-Method": "PATCH",
+        "Access-Control-Request-Headers": "authorization, content-type, if-match",
+      },
+    });
+    const allowed = (response.headers.get("Access-Control-Allow-Headers") ?? "").toLowerCase().split(/,\s*/);
+    expect(allowed).toEqual(expect.arrayContaining(["if-match", "if-none-match"]));
+    mockWorkOS();
+    const user = await createUser();
+    const read = await call("/api/v1/users/me", {
+      token: await signToken({ sub: user.workosUserId }),
+      headers: { Origin: "https://app.example.com" },
+    });
+    expect(read.headers.get("ETag")).toBeTruthy();
+    expect(read.headers.get("Access-Control-Expose-Headers")?.split(/,\s*/)).toContain("ETag");
+  });
+
   it("lets an allowed origin send the D1 bookmark back and read the one each response carries", async () => {
     const response = await call("/api/v1/users/me", {
       method: "OPTIONS",
@@ -178,7 +199,7 @@ describe("GET /openapi.json", () => {
   interface Operation {
     requestBody?: { required: boolean; content: Content };
     description?: string;
-    responses: Record<string, { description?: string; content?: Content }>;
+    responses: Record<string, { description?: string; content?: Content; headers?: Record<string, unknown> }>;
     security?: unknown;
     parameters?: Schema[];
   }
@@ -235,6 +256,28 @@ describe("GET /openapi.json", () => {
     );
   });
 
+  it.for([
+    ["get", "/api/v1/users/me", "if-none-match"],
+    ["get", "/api/v1/shared/users/{user_id}", "if-none-match"],
+    ["get", "/api/v1/shared/users", undefined],
+    ["patch", "/api/v1/users/me/profile-picture", "if-match"],
+    ["patch", "/api/v1/shared/users/{user_id}/profile-picture", "if-match"],
+  ] as const)("declares pictureSize on %s %s, and its conditional header", async ([method, path, header]) => {
+    const doc = (await (await call("/openapi.json")).json()) as Document;
+    const operation = doc.paths[path]?.[method];
+    expect(operation?.parameters).toContainEqual(
+      expect.objectContaining({
+        name: "pictureSize",
+        in: "query",
+        schema: expect.objectContaining({ enum: ["64", "128", "256", "512"], default: "256" }),
+      }),
+    );
+    if (header === undefined) return;
+    expect(operation?.parameters).toContainEqual(expect.objectContaining({ name: header, in: "header" }));
+    expect(Object.keys(operation?.responses ?? {})).toContain(header === "if-match" ? "412" : "304");
+    expect(operation?.responses["200"]?.headers).toHaveProperty("ETag");
+  });
+
   it("describes the PATCH's checks in the order a refusal is explained, each with its status and code", async () => {
     const doc = (await (await call("/openapi.json")).json()) as Document;
     const codesIn = (text: string) =>
@@ -245,12 +288,14 @@ describe("GET /openapi.json", () => {
       "422 upload_wrong_kind",
       "409 upload_not_ready",
     ];
-    expect(codesIn(doc.paths["/api/v1/users/me/profile-picture"]?.patch?.description ?? "")).toEqual(
-      uploadChecks,
-    );
+    // The precondition comes after who may act on whom and before the body's upload (RFC 9110 §13.2.1).
+    expect(codesIn(doc.paths["/api/v1/users/me/profile-picture"]?.patch?.description ?? "")).toEqual([
+      "412 precondition_failed",
+      ...uploadChecks,
+    ]);
     expect(
       codesIn(doc.paths["/api/v1/shared/users/{user_id}/profile-picture"]?.patch?.description ?? ""),
-    ).toEqual(["404 user_not_found", "403 forbidden", ...uploadChecks]);
+    ).toEqual(["404 user_not_found", "403 forbidden", "412 precondition_failed", ...uploadChecks]);
   });
 
   it("declares every error of a route under the status its code has, each code once", async () => {
@@ -260,7 +305,8 @@ describe("GET /openapi.json", () => {
       for (const [method, operation] of Object.entries(operations)) {
         const declared: string[] = [];
         for (const [status, response] of Object.entries(operation.responses)) {
-          if (status.startsWith("2")) continue;
+          // Successes, and the 304 of a conditional GET, carry no error code.
+          if (/^[23]/.test(status)) continue;
           const codes = [...(response.description ?? "").matchAll(/`([a-z_]+)`: /g)].map(
             (m) => m[1] as string,
           );

@@ -8,7 +8,13 @@ import { addMembership, createUpload, createUser, db, readMembership, readUser }
 import { expectError, expectUnchanged } from "./helpers/refusals";
 import { ISSUER, signRaw, tokenFor, trustedKid } from "./helpers/tokens";
 import { mockWorkOS } from "./helpers/workos";
-import { deliverWebhook, workosEvent, workosUserObject } from "./helpers/workos-users";
+import {
+  deliverWebhook,
+  membershipEvent,
+  workosMembershipObject as membershipObject,
+  workosEvent,
+  workosUserObject,
+} from "./helpers/workos-users";
 
 beforeEach(() => {
   mockWorkOS();
@@ -30,31 +36,6 @@ async function setPhoto(token: string, caller: User, target: User) {
   const upload = await createUpload(caller);
   return call(sharedPicture(target.id), { method: "PATCH", token, json: { uploadId: upload.id } });
 }
-
-/** A WorkOS organization membership object, as organization_membership.* events carry it. */
-function membershipObject(user: User, organizationId: string, overrides: Record<string, unknown> = {}) {
-  return {
-    object: "organization_membership",
-    id: `om_${crypto.randomUUID().replaceAll("-", "")}`,
-    user_id: user.workosUserId,
-    organization_id: organizationId,
-    organization_name: "Acme",
-    role: { slug: "member" },
-    roles: [{ slug: "member" }],
-    status: "active",
-    directory_managed: false,
-    created_at: T1,
-    updated_at: T1,
-    ...overrides,
-  };
-}
-
-const membershipEvent = (
-  type: "created" | "updated" | "deleted",
-  user: User,
-  organizationId: string,
-  overrides: Record<string, unknown> = {},
-) => workosEvent(`organization_membership.${type}`, membershipObject(user, organizationId, overrides));
 
 describe("authority comes from the token alone", () => {
   it("an admin's next token without role is a member: 403 on a teammate's PATCH, role member on /users/me", async () => {

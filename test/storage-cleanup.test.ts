@@ -5,9 +5,9 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { createDb } from "../src/db/client";
 import { type Upload, type User, uploads, users } from "../src/db/schema";
 import worker from "../src/index";
-import { cleanUpStorage, deleteUnreferencedUploads } from "../src/jobs/storage-cleanup";
+import { cleanUpStorage, deleteUnreferencedUploads, R2_DELETE_MAX_KEYS } from "../src/jobs/storage-cleanup";
 import { loadConfig } from "../src/lib/config";
-import { thumbKeyFor } from "../src/lib/object-keys";
+import { thumbKeyFor, thumbKeysFor } from "../src/lib/object-keys";
 import { presignThumbUrl } from "../src/lib/presign";
 import { call } from "./helpers/api";
 import { changedBefore } from "./helpers/counting-d1";
@@ -34,26 +34,35 @@ async function runScheduled(scheduledTime = RUN_AT) {
   await waitOnExecutionContext(ctx);
 }
 
-/** An upload last changed `age` before the run, with its original and thumbnail stored in R2. */
+/** The thumbnails an upload's row says it has: every size, or the 256 px one of an upload from before there were sizes. */
+const thumbnailKeysOf = (upload: Upload) =>
+  upload.thumbSizes
+    ? upload.thumbSizes.map((size) => thumbKeyFor(upload.id, size))
+    : upload.thumbKey
+      ? [upload.thumbKey]
+      : [];
+
+/** An upload last changed `age` before the run, with its original and thumbnails stored in R2. */
 async function storedUpload(owner: User, age: number, overrides: Partial<Upload> = {}) {
   const upload = await createUpload(owner, { createdAt: ago(age), updatedAt: ago(age), ...overrides });
   await env.BUCKET.put(upload.objectKey, "original bytes");
-  if (upload.thumbKey) await env.BUCKET.put(upload.thumbKey, "thumbnail bytes");
+  for (const key of thumbnailKeysOf(upload)) await env.BUCKET.put(key, "thumbnail bytes");
   return upload;
 }
 
 const stored = async (key: string | null) => key !== null && (await env.BUCKET.head(key)) !== null;
 
+/** The row, the original and a thumbnail in every size are gone. */
 async function expectDeleted(upload: Upload) {
   expect(await readUpload(upload.id)).toBeUndefined();
   expect(await stored(upload.objectKey)).toBe(false);
-  if (upload.thumbKey) expect(await stored(upload.thumbKey)).toBe(false);
+  for (const key of thumbKeysFor(upload.id)) expect(await stored(key), key).toBe(false);
 }
 
 async function expectKept(upload: Upload) {
   expect(await readUpload(upload.id)).toEqual(upload);
   expect(await stored(upload.objectKey)).toBe(true);
-  if (upload.thumbKey) expect(await stored(upload.thumbKey)).toBe(true);
+  for (const key of thumbnailKeysOf(upload)) expect(await stored(key), key).toBe(true);
 }
 
 const attach = (user: User, upload: Upload) =>
@@ -124,10 +133,10 @@ describe("scheduled storage cleanup", () => {
     await expectKept(upload);
   });
 
-  it("deletes an unreferenced profile picture last changed over 7 days ago, with original and thumbnail", async () => {
+  it("deletes an unreferenced profile picture last changed over 7 days ago, with original and every thumbnail", async () => {
     const owner = await createUser();
     const upload = await storedUpload(owner, 8 * DAY);
-    expect(upload.thumbKey).not.toBeNull();
+    expect(upload.thumbSizes).toEqual([64, 128, 256, 512]);
 
     await runScheduled();
 
@@ -270,9 +279,33 @@ describe("deleteUnreferencedUploads", () => {
       10,
     );
 
-    expect(result).toEqual({ selected: 2, uploads: 1, objects: 2, objectsLeaked: 0 });
+    // The original and four thumbnails of the one deleted.
+    expect(result).toEqual({ selected: 2, uploads: 1, objects: 5, objectsLeaked: 0 });
     await expectKept(racing);
     await expectDeleted(garbage);
+  });
+
+  it("deletes a batch's objects, an original and four thumbnails each, in R2 calls of at most 1,000 keys", async () => {
+    const owner = await createUser();
+    // 201 uploads, 1,005 keys: one key more than one call takes.
+    for (let i = 0; i < 201; i++) await createUpload(owner);
+    const calls: number[] = [];
+    const countingBucket = {
+      delete: async (keys: string[]) => {
+        calls.push(keys.length);
+        await env.BUCKET.delete(keys);
+      },
+    } as unknown as R2Bucket;
+
+    const result = await deleteUnreferencedUploads(
+      db(),
+      countingBucket,
+      { where: eq(uploads.ownerId, owner.id) },
+      201,
+    );
+
+    expect(result).toEqual({ selected: 201, uploads: 201, objects: 1005, objectsLeaked: 0 });
+    expect(calls).toEqual([R2_DELETE_MAX_KEYS, 5]);
   });
 
   it("deletes the row even when R2 refuses, and reports the objects as leaked", async () => {
@@ -292,22 +325,33 @@ describe("deleteUnreferencedUploads", () => {
       10,
     );
 
-    expect(result).toEqual({ selected: 1, uploads: 1, objects: 0, objectsLeaked: 2 });
+    expect(result).toEqual({ selected: 1, uploads: 1, objects: 0, objectsLeaked: 5 });
     expect(await readUpload(upload.id)).toBeUndefined();
     expect(await stored(upload.objectKey)).toBe(true);
     expect(logError).toHaveBeenCalledWith(expect.stringContaining(upload.objectKey));
   });
 
-  it("deletes the thumbnail by the key derived from the id, also when the row never recorded it", async () => {
+  it("deletes the thumbnails by the keys derived from the id, every size, also when the row never recorded them", async () => {
     const owner = await createUser();
-    // A complete wrote the thumbnail, then its state change failed: pending, no thumb_key.
+    // A complete wrote the thumbnails, then its state change failed: pending, no thumb_key.
     const upload = await storedUpload(owner, 25 * HOUR, { state: "pending", thumbKey: null });
-    await env.BUCKET.put(thumbKeyFor(upload.id), "thumbnail bytes");
+    for (const key of thumbKeysFor(upload.id)) await env.BUCKET.put(key, "thumbnail bytes");
 
     await runScheduled();
 
     await expectDeleted(upload);
-    expect(await stored(thumbKeyFor(upload.id))).toBe(false);
+  });
+
+  it("deletes an upload completed before there were sizes: its one thumbnail, the missing sizes costing nothing", async () => {
+    const owner = await createUser();
+    const legacy = await storedUpload(owner, 8 * DAY, { thumbSizes: null });
+    expect(await stored(thumbKeyFor(legacy.id, 64))).toBe(false);
+    expect(await stored(thumbKeyFor(legacy.id))).toBe(true);
+
+    const counts = await cleanUpStorage(env, new Date(RUN_AT));
+
+    await expectDeleted(legacy);
+    expect(counts.objectsLeaked).toBe(0);
   });
 });
 

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { type Upload, type User, uploads } from "../src/db/schema";
-import { originalKeyFor, thumbKeyFor } from "../src/lib/object-keys";
+import { originalKeyFor, THUMB_SIZES, thumbKeyFor, thumbKeysFor } from "../src/lib/object-keys";
 import { amzDate } from "../src/lib/presign";
 import { UPLOAD_URL_TTL_SECONDS } from "../src/routes/uploads/start-upload";
 import { MAX_PENDING_UPLOADS_PER_USER } from "../src/routes/uploads/upload-rules";
@@ -40,6 +40,11 @@ afterEach(() => {
 async function caller() {
   const user = await createUser();
   return { user, token: await signToken({ sub: user.workosUserId }) };
+}
+
+/** No thumbnail of the upload is stored, in any size. */
+async function expectNoThumbnails(uploadId: string) {
+  for (const key of thumbKeysFor(uploadId)) expect(await env.BUCKET.head(key), key).toBeNull();
 }
 
 /** GET a presigned URL through the emulation and return the bytes with the response. */
@@ -382,7 +387,7 @@ describe("PUT to the presigned upload URL (write-once, exact size)", () => {
     expect(response.status).toBe(403);
     expect(response.headers.get("Content-Type")).toBe("application/xml");
     expect(await env.BUCKET.head(originalKeyFor(started.upload.id))).toBeNull();
-    expect(await env.BUCKET.head(thumbKeyFor(started.upload.id))).toBeNull();
+    await expectNoThumbnails(started.upload.id);
     expect((await readUpload(started.upload.id))?.state).toBe("pending");
   });
 
@@ -420,27 +425,65 @@ describe("PUT to the presigned upload URL (write-once, exact size)", () => {
 });
 
 describe("POST /api/v1/uploads/{upload_id}/complete", () => {
-  it.each([
-    ["PNG", images.png, "image/png"],
-    ["JPEG", images.jpeg, "image/jpeg"],
-    ["WebP", images.webp, "image/webp"],
-    ["GIF", images.gif, "image/gif"],
-  ])("turns a real %s into a ready upload with a 256x256 WebP thumbnail", async (_, bytes, contentType) => {
-    const { token } = await caller();
-    const { started, completed } = await uploadThroughApi(token, bytes, { contentType });
-    expect(completed.status).toBe(200);
-    const upload = await json<UploadJson>(completed);
-    expect(upload).toMatchObject({ id: started.upload.id, state: "ready", failureReason: null });
-    expect(upload.thumbUrl).toEqual(expect.stringContaining(`/${thumbKeyFor(upload.id)}?`));
+  it.for([
+    { name: "PNG", bytes: images.png, contentType: "image/png", shorterSide: 320 },
+    { name: "JPEG", bytes: images.jpeg, contentType: "image/jpeg", shorterSide: 320 },
+    { name: "WebP", bytes: images.webp, contentType: "image/webp", shorterSide: 300 },
+    { name: "GIF", bytes: images.gif, contentType: "image/gif", shorterSide: 120 },
+  ])(
+    "turns a real $name into a ready upload with square WebP thumbnails of 64, 128, 256 and 512 px, none larger than its shorter side ($shorterSide px)",
+    async ({ bytes, contentType, shorterSide }) => {
+      const { token } = await caller();
+      const { started, completed } = await uploadThroughApi(token, bytes, { contentType });
+      expect(completed.status).toBe(200);
+      const upload = await json<UploadJson>(completed);
+      expect(upload).toMatchObject({ id: started.upload.id, state: "ready", failureReason: null });
 
-    const stored = await env.BUCKET.head(thumbKeyFor(upload.id));
-    expect(stored?.httpMetadata?.contentType).toBe("image/webp");
-    const { response, bytes: thumb } = await fetchPresigned(upload.thumbUrl as string);
-    expect(response.status).toBe(200);
-    expect(response.headers.get("Content-Type")).toBe("image/webp");
-    expect(response.headers.get("Cache-Control")).toMatch(/^private, max-age=\d+$/);
-    expect(await imageInfo(thumb)).toMatchObject({ format: "image/webp", width: 256, height: 256 });
-    expect(await readUpload(upload.id)).toMatchObject({ state: "ready", thumbKey: thumbKeyFor(upload.id) });
+      for (const size of THUMB_SIZES) {
+        const stored = await env.BUCKET.get(thumbKeyFor(upload.id, size));
+        expect(stored?.httpMetadata?.contentType, `${size} px`).toBe("image/webp");
+        const side = Math.min(size, shorterSide);
+        expect(await imageInfo(await (stored as R2ObjectBody).arrayBuffer()), `${size} px`).toMatchObject({
+          format: "image/webp",
+          width: side,
+          height: side,
+        });
+      }
+      // The upload's own thumbUrl stays the 256 px one.
+      expect(upload.thumbUrl).toEqual(expect.stringContaining(`/${thumbKeyFor(upload.id, 256)}?`));
+      const { response, bytes: thumb } = await fetchPresigned(upload.thumbUrl as string);
+      expect(response.status).toBe(200);
+      expect(response.headers.get("Content-Type")).toBe("image/webp");
+      expect(response.headers.get("Cache-Control")).toMatch(/^private, max-age=\d+$/);
+      const side = Math.min(256, shorterSide);
+      expect(await imageInfo(thumb)).toMatchObject({ format: "image/webp", width: side, height: side });
+      expect(await readUpload(upload.id)).toMatchObject({
+        state: "ready",
+        thumbKey: thumbKeyFor(upload.id),
+        thumbSizes: [64, 128, 256, 512],
+      });
+    },
+  );
+
+  it("writes every size before the upload turns ready", async () => {
+    const { token } = await caller();
+    const started = await startUpload(token, { contentType: "image/png", size: images.png.byteLength });
+    expect((await putObject(started.uploadUrl, images.png, started.uploadHeaders)).status).toBe(200);
+    const stateAtWrite = new Map<string, string | undefined>();
+    const bucket = bucketChangedBefore(env.BUCKET, "put", async (key) => {
+      stateAtWrite.set(key, (await readUpload(started.upload.id))?.state);
+    });
+
+    const response = await call(`/api/v1/uploads/${started.upload.id}/complete`, {
+      method: "POST",
+      token,
+      env: { ...emulated, BUCKET: bucket },
+    });
+
+    expect((await json<UploadJson>(response)).state).toBe("ready");
+    expect(Object.fromEntries(stateAtWrite)).toEqual(
+      Object.fromEntries(thumbKeysFor(started.upload.id).map((key) => [key, "pending"])),
+    );
   });
 
   it("marks an attachment PDF ready without a thumbnail", async () => {
@@ -455,7 +498,7 @@ describe("POST /api/v1/uploads/{upload_id}/complete", () => {
     });
     const upload = await json<UploadJson>(completed);
     expect(upload).toMatchObject({ state: "ready", thumbUrl: null, failureReason: null });
-    expect(await env.BUCKET.head(thumbKeyFor(upload.id))).toBeNull();
+    await expectNoThumbnails(upload.id);
   });
 
   it.each([
@@ -482,7 +525,7 @@ describe("POST /api/v1/uploads/{upload_id}/complete", () => {
         thumbKey: null,
         ownerId: user.id,
       });
-      expect(await env.BUCKET.head(thumbKeyFor(upload.id))).toBeNull();
+      await expectNoThumbnails(upload.id);
       expect(await env.BUCKET.head(originalKeyFor(upload.id))).toBeNull();
 
       const read = await call(`/api/v1/uploads/${upload.id}`, { token });
@@ -500,7 +543,7 @@ describe("POST /api/v1/uploads/{upload_id}/complete", () => {
     expect(upload.failureReason).toBe(
       `The stored object is ${images.png.byteLength} bytes, but ${images.png.byteLength - 1} were declared.`,
     );
-    expect(await env.BUCKET.head(thumbKeyFor(upload.id))).toBeNull();
+    await expectNoThumbnails(upload.id);
   });
 
   it("answers 409 upload_not_ready when no bytes were uploaded, and writes nothing", async () => {
@@ -515,7 +558,7 @@ describe("POST /api/v1/uploads/{upload_id}/complete", () => {
     const row = await readUpload(started.upload.id);
     expect(row).toMatchObject({ state: "pending", failureReason: null, thumbKey: null });
     expect(row?.updatedAt.getTime()).toBe(Date.parse(started.upload.createdAt));
-    expect(await env.BUCKET.head(thumbKeyFor(started.upload.id))).toBeNull();
+    await expectNoThumbnails(started.upload.id);
   });
 
   it("answers 404 for another user's upload, and leaves it untouched", async () => {
@@ -528,7 +571,7 @@ describe("POST /api/v1/uploads/{upload_id}/complete", () => {
     expect(response.status).toBe(404);
     expect(await json(response)).toEqual({ detail: "Upload not found.", code: "upload_not_found" });
     expect(await readUpload(started.upload.id)).toMatchObject({ state: "pending", ownerId: owner.user.id });
-    expect(await env.BUCKET.head(thumbKeyFor(started.upload.id))).toBeNull();
+    await expectNoThumbnails(started.upload.id);
     // The same answer as for an id that does not exist.
     const missing = await completeUpload(other.token, crypto.randomUUID());
     expect(missing.status).toBe(404);
@@ -574,7 +617,7 @@ describe("POST /api/v1/uploads/{upload_id}/complete", () => {
     expect(again.status).toBe(200);
     expect(await json<UploadJson>(again)).toEqual(failed);
     expect(await readUpload(started.upload.id)).toMatchObject({ state: "failed", thumbKey: null });
-    expect(await env.BUCKET.head(thumbKeyFor(started.upload.id))).toBeNull();
+    await expectNoThumbnails(started.upload.id);
   });
 
   /** A pending upload whose bytes (the JPEG fixture) are in R2, ready to complete. */
@@ -592,10 +635,17 @@ describe("POST /api/v1/uploads/{upload_id}/complete", () => {
       env: { ...emulated, DB: changedBefore(env.DB, /^update "uploads"/i, change) },
     });
 
-  const thumbnailOf = async (id: string) => {
-    const thumb = await env.BUCKET.get(thumbKeyFor(id));
-    return thumb ? imageInfo(await thumb.arrayBuffer()) : null;
-  };
+  /** What the stored thumbnails of `id` are, size by size (the JPEG fixture: 320 px on its shorter side). */
+  const thumbnailsOf = async (id: string) =>
+    Promise.all(
+      THUMB_SIZES.map(async (size) => {
+        const thumb = await env.BUCKET.get(thumbKeyFor(id, size));
+        return thumb ? imageInfo(await thumb.arrayBuffer()) : null;
+      }),
+    );
+  const allSizesOfTheJpeg = [64, 128, 256, 320].map((side) =>
+    expect.objectContaining({ format: "image/webp", width: side, height: side }),
+  );
 
   it("settles once when two completes race: the later one changes nothing and answers the same", async () => {
     const { token } = await caller();
@@ -624,7 +674,7 @@ describe("POST /api/v1/uploads/{upload_id}/complete", () => {
     expect(b).toEqual(a);
     expect(settledByFirst).toMatchObject({ state: "ready", thumbKey: thumbKeyFor(id) });
     expect(await readUpload(id)).toEqual(settledByFirst);
-    expect(await thumbnailOf(id)).toMatchObject({ width: 256, height: 256 });
+    expect(await thumbnailsOf(id)).toEqual(allSizesOfTheJpeg);
   });
 
   it("answers 409 and writes nothing when the object is replaced mid-check, then judges the new bytes", async () => {
@@ -652,14 +702,14 @@ describe("POST /api/v1/uploads/{upload_id}/complete", () => {
       code: "upload_not_ready",
     });
     expect(await readUpload(id)).toMatchObject({ state: "pending", thumbKey: null });
-    expect(await env.BUCKET.head(thumbKeyFor(id))).toBeNull();
+    await expectNoThumbnails(id);
 
     const again = await json<UploadJson>(await completeUpload(token, id));
     expect(again).toMatchObject({ state: "failed", failureReason: "The bytes are not image/jpeg." });
     expect(await env.BUCKET.head(originalKeyFor(id))).toBeNull();
   });
 
-  it("drops its thumbnail when the cron deleted the upload while it was being checked (404)", async () => {
+  it("drops its thumbnails, every size, when the cron deleted the upload while it was being checked (404)", async () => {
     const { user, token } = await caller();
     const id = await uploaded(token);
     // What the hourly cleanup does to a pending upload: the row, then its objects. It happens
@@ -667,7 +717,7 @@ describe("POST /api/v1/uploads/{upload_id}/complete", () => {
     const bucket = bucketChangedBefore(env.BUCKET, "put", async (key) => {
       if (key !== thumbKeyFor(id)) return;
       await db().delete(uploads).where(eq(uploads.id, id));
-      await env.BUCKET.delete([originalKeyFor(id), thumbKeyFor(id)]);
+      await env.BUCKET.delete([originalKeyFor(id), ...thumbKeysFor(id)]);
     });
 
     const response = await call(`/api/v1/uploads/${id}/complete`, {
@@ -678,12 +728,12 @@ describe("POST /api/v1/uploads/{upload_id}/complete", () => {
 
     expect(response.status).toBe(404);
     expect(await json(response)).toEqual({ detail: "Upload not found.", code: "upload_not_found" });
-    expect(await env.BUCKET.head(thumbKeyFor(id))).toBeNull();
+    await expectNoThumbnails(id);
     expect(await env.BUCKET.head(originalKeyFor(id))).toBeNull();
     expect(await countUploads(user.id)).toBe(0);
   });
 
-  it("drops its thumbnail when another complete settled the upload failed first", async () => {
+  it("drops its thumbnails, every size, when another complete settled the upload failed first", async () => {
     const { token } = await caller();
     const id = await uploaded(token);
     // The other complete got an error about the bytes from the Images binding and won the race.
@@ -702,10 +752,10 @@ describe("POST /api/v1/uploads/{upload_id}/complete", () => {
       thumbUrl: null,
     });
     expect(await readUpload(id)).toMatchObject({ state: "failed", thumbKey: null });
-    expect(await env.BUCKET.head(thumbKeyFor(id))).toBeNull();
+    await expectNoThumbnails(id);
   });
 
-  it("keeps the thumbnail when another complete made the upload ready first: both wrote the same key", async () => {
+  it("keeps the thumbnails when another complete made the upload ready first: both wrote the same keys", async () => {
     const { token } = await caller();
     const id = await uploaded(token);
     const response = await completeWhenSettling(token, id, () =>
@@ -717,7 +767,7 @@ describe("POST /api/v1/uploads/{upload_id}/complete", () => {
 
     expect(response.status).toBe(200);
     expect((await json<UploadJson>(response)).state).toBe("ready");
-    expect(await thumbnailOf(id)).toMatchObject({ format: "image/webp", width: 256, height: 256 });
+    expect(await thumbnailsOf(id)).toEqual(allSizesOfTheJpeg);
   });
 });
 

@@ -130,13 +130,20 @@ function keepNewest(bookmarks, answered) {
 }
 
 /**
- * @param {{ apiOrigin: string, getAccessToken: () => Promise<string> | string, bookmarks?: BookmarkStore }} options
+ * @param {{
+ *   apiOrigin: string,
+ *   getAccessToken: () => Promise<string> | string,
+ *   bookmarks?: BookmarkStore,
+ *   pictureSize?: number,
+ * }} options
  *   `getAccessToken` is called before every request, so an embedding app can hand over a fresh
  *   token each time (WorkOS AuthKit's `getAccessToken()` does exactly that). `bookmarks` is where
  *   the newest bookmark is kept: in memory by default; somewhere that outlives the page (the
  *   standalone page uses sessionStorage) keeps a reload reading its own last change too.
+ *   `pictureSize` (64, 128, 256 or 512) is the thumbnail every profile's `profilePictureUrl` is asked
+ *   in; left out, the API's own default (256).
  */
-export function createApiClient({ apiOrigin, getAccessToken, bookmarks = bookmarksInMemory() }) {
+export function createApiClient({ apiOrigin, getAccessToken, bookmarks = bookmarksInMemory(), pictureSize }) {
   /**
    * @param {string} method
    * @param {string} path
@@ -173,6 +180,15 @@ export function createApiClient({ apiOrigin, getAccessToken, bookmarks = bookmar
     return data;
   }
 
+  /**
+   * The query of a call that answers profiles: `params`, and the picture size asked for.
+   * @param {URLSearchParams} [params]
+   */
+  const profileQuery = (params = new URLSearchParams()) => {
+    if (pictureSize !== undefined) params.set("pictureSize", String(pictureSize));
+    return params.size ? `?${params}` : "";
+  };
+
   /** @param {PhotoOwner} owner */
   const profilePicturePath = (owner) =>
     owner === "me"
@@ -181,7 +197,7 @@ export function createApiClient({ apiOrigin, getAccessToken, bookmarks = bookmar
 
   return {
     /** @returns {Promise<UserProfile>} */
-    getMe: async () => /** @type {UserProfile} */ (await request("GET", "/api/v1/users/me")),
+    getMe: async () => /** @type {UserProfile} */ (await request("GET", `/api/v1/users/me${profileQuery()}`)),
 
     /**
      * One page of the caller's organization's members, by last name, then first name.
@@ -194,8 +210,7 @@ export function createApiClient({ apiOrigin, getAccessToken, bookmarks = bookmar
       if (q) params.set("q", q);
       if (limit !== undefined) params.set("limit", String(limit));
       if (cursor) params.set("cursor", cursor);
-      const query = params.size ? `?${params}` : "";
-      return /** @type {MembersPage} */ (await request("GET", `/api/v1/shared/users${query}`));
+      return /** @type {MembersPage} */ (await request("GET", `/api/v1/shared/users${profileQuery(params)}`));
     },
 
     /** @param {File} file @returns {Promise<StartedUpload>} */
@@ -224,7 +239,9 @@ export function createApiClient({ apiOrigin, getAccessToken, bookmarks = bookmar
      * @returns {Promise<UserProfile>}
      */
     setProfilePicture: async (owner, uploadId) =>
-      /** @type {UserProfile} */ (await request("PATCH", profilePicturePath(owner), { uploadId })),
+      /** @type {UserProfile} */ (
+        await request("PATCH", `${profilePicturePath(owner)}${profileQuery()}`, { uploadId })
+      ),
   };
 }
 

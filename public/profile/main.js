@@ -12,6 +12,15 @@ import { displayName, mountPhotoEditor } from "./photo-editor.js";
 const TOKEN_KEY = "profile-photo:access-token";
 const BOOKMARK_KEY = "profile-photo:d1-bookmark";
 
+/** The largest a photo is drawn here, in CSS px: the editor's (`.photo-editor img`, profile.css). */
+const LARGEST_PHOTO_PX = 128;
+/**
+ * One thumbnail size for the whole page: the smallest of the API's that fills the largest photo on
+ * this screen (128 px on a standard one, 256 on a 2x one, 512 beyond). One size, because one API
+ * answer is shown in up to three places at once (your photo, your row, the member being edited).
+ */
+const pictureSize = [64, 128, 256, 512].find((size) => size >= LARGEST_PHOTO_PX * devicePixelRatio) ?? 512;
+
 /** @returns {string | null} */
 function takeAccessToken() {
   const fromUrl = new URLSearchParams(location.hash.slice(1)).get("token");
@@ -34,7 +43,7 @@ const bookmarks = {
   /** @param {string} bookmark */
   save: (bookmark) => sessionStorage.setItem(BOOKMARK_KEY, bookmark),
 };
-const client = createApiClient({ apiOrigin, getAccessToken: () => token ?? "", bookmarks });
+const client = createApiClient({ apiOrigin, getAccessToken: () => token ?? "", bookmarks, pictureSize });
 
 if (!token) {
   byId("signed-out", HTMLElement).hidden = false;

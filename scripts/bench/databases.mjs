@@ -1,10 +1,11 @@
 // The benchmark's data. The caller (DEMO_USER) owns 100 ready profile-picture uploads and is the one the
 // PATCH changes; "viewer" (with a custom photo) and "plain" (without) are only read, so the GET phases
-// see the same profile whatever the PATCH slices did; 97 more teammates. The large database is a copy
-// grown to 100,000 users and 100,000 uploads with recursive CTEs (seconds, not minutes), and as many
-// processed webhook events. Object keys
+// see the same profile whatever the PATCH slices did (the viewer's PATCH with If-Match sets the photo
+// they have: it changes nothing); 97 more teammates. Ready uploads have every thumbnail size. The
+// large database is a copy grown to 100,000 users and 100,000 uploads with recursive CTEs (seconds,
+// not minutes), and as many processed webhook events. Object keys
 // follow the service's own scheme (src/lib/object-keys.ts).
-import { originalKeyFor, thumbKeyFor } from "../../src/lib/object-keys.ts";
+import { originalKeyFor, THUMB_SIZES, thumbKeyFor } from "../../src/lib/object-keys.ts";
 import { DEMO_USER } from "../dev-keys.mjs";
 import { CALLER_UPLOADS, CLEANUP_UPLOADS, LARGE_UPLOADS, LARGE_USERS, SMALL_USERS } from "./options.mjs";
 
@@ -19,11 +20,13 @@ const USER_COLUMNS =
   "id, workos_user_id, email, email_verified, first_name, last_name, first_name_key, last_name_key, email_key, state, last_login, created_at, updated_at";
 const MEMBERSHIP_COLUMNS = "workos_user_id, organization_id, role, state, changed_at";
 const UPLOAD_COLUMNS =
-  "id, owner_id, kind, scope, state, content_type, size, filename, object_key, thumb_key, created_at, updated_at";
+  "id, owner_id, kind, scope, state, content_type, size, filename, object_key, thumb_key, thumb_sizes, created_at, updated_at";
+/** What `complete` records for an image it made every thumbnail of. */
+const EVERY_SIZE = JSON.stringify(THUMB_SIZES);
 export const VIEWER = { id: crypto.randomUUID(), sub: "user_bench_viewer", email: "viewer@example.com" };
 export const PLAIN = { id: crypto.randomUUID(), sub: "user_bench_plain", email: "plain@example.com" };
 export const callerUploads = Array.from({ length: CALLER_UPLOADS }, () => crypto.randomUUID());
-const viewerUpload = crypto.randomUUID();
+export const viewerUpload = crypto.randomUUID();
 
 /** `keyFor` applied in SQL to the id that `idExpression` computes. */
 function keyExpression(keyFor, idExpression) {
@@ -42,7 +45,7 @@ export function smallSeedSql() {
   const membership = ({ sub }) =>
     `(${[sub, DEMO_USER.org, DEMO_USER.role, "active", now].map(q).join(", ")})`;
   const upload = (id, owner) =>
-    `(${[id, owner, "image", "profile_picture", "ready", "image/jpeg", 123_456, "photo.jpg", originalKeyFor(id), thumbKeyFor(id), now, now].map(q).join(", ")})`;
+    `(${[id, owner, "image", "profile_picture", "ready", "image/jpeg", 123_456, "photo.jpg", originalKeyFor(id), thumbKeyFor(id), EVERY_SIZE, now, now].map(q).join(", ")})`;
   const teammates = Array.from({ length: SMALL_USERS - 3 }, (_, i) => ({
     id: crypto.randomUUID(),
     sub: `user_bench_small_${i}`,
@@ -56,8 +59,8 @@ export function smallSeedSql() {
       ...callerUploads.map((id) => upload(id, DEMO_USER.id)),
       upload(viewerUpload, VIEWER.id),
     ].join(",\n")};`,
-    `UPDATE users SET profile_picture_upload_id = ${q(callerUploads[0])} WHERE id = ${q(DEMO_USER.id)};`,
-    `UPDATE users SET profile_picture_upload_id = ${q(viewerUpload)} WHERE id = ${q(VIEWER.id)};`,
+    `UPDATE users SET profile_picture_upload_id = ${q(callerUploads[0])}, profile_picture_thumb_sizes = ${q(EVERY_SIZE)} WHERE id = ${q(DEMO_USER.id)};`,
+    `UPDATE users SET profile_picture_upload_id = ${q(viewerUpload)}, profile_picture_thumb_sizes = ${q(EVERY_SIZE)} WHERE id = ${q(VIEWER.id)};`,
   ].join("\n");
 }
 
@@ -95,7 +98,7 @@ WITH owners(owner, h) AS MATERIALIZED (
 )
 INSERT INTO uploads (${UPLOAD_COLUMNS})
 SELECT ${uuidFrom("h")}, owner, 'image', 'profile_picture', 'ready', 'image/jpeg', 123456, 'photo.jpg',
-       ${keyExpression(originalKeyFor, uuidFrom("h"))}, ${keyExpression(thumbKeyFor, uuidFrom("h"))}, ${now}, ${now}
+       ${keyExpression(originalKeyFor, uuidFrom("h"))}, ${keyExpression(thumbKeyFor, uuidFrom("h"))}, ${q(EVERY_SIZE)}, ${now}, ${now}
 FROM owners;`;
 }
 
@@ -103,7 +106,7 @@ FROM owners;`;
 export function cleanupSeedSql(storedIds) {
   const at = Date.now() - 2 * 24 * 3600 * 1000;
   const row = (id) =>
-    `(${[id, DEMO_USER.id, "image", "profile_picture", "pending", "image/jpeg", 1, null, originalKeyFor(id), null, at, at].map(q).join(", ")})`;
+    `(${[id, DEMO_USER.id, "image", "profile_picture", "pending", "image/jpeg", 1, null, originalKeyFor(id), null, null, at, at].map(q).join(", ")})`;
   // D1 refuses statements over 100 KB: the listed rows go 100 to an INSERT.
   const listed = [];
   for (let i = 0; i < storedIds.length; i += 100) {
@@ -122,6 +125,6 @@ WITH RECURSIVE seq(i, h) AS (
 )
 INSERT INTO uploads (${UPLOAD_COLUMNS})
 SELECT ${uuidFrom("h")}, ${q(DEMO_USER.id)}, 'image', 'profile_picture', 'pending', 'image/jpeg', 1, NULL,
-       ${keyExpression(originalKeyFor, uuidFrom("h"))}, NULL, ${at}, ${at}
+       ${keyExpression(originalKeyFor, uuidFrom("h"))}, NULL, NULL, ${at}, ${at}
 FROM seq;`;
 }

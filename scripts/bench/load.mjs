@@ -25,6 +25,7 @@ export function request(port, { method, path: urlPath, headers = {}, body }) {
         res.on("end", () =>
           resolve({
             status: res.statusCode,
+            headers: res.headers,
             serverTiming: res.headers["server-timing"],
             body: Buffer.concat(chunks).toString(),
           }),

@@ -5,19 +5,21 @@
 // the ratios compare like with like. Prints, and writes to bench-results.md (git-ignored; with --write
 // into BENCHMARKS.md too), per phase: requests/s, p50 and p99 latency, errors, workerd CPU ms and D1
 // round trips per request; the ratios, JWKS fetches, a CPU breakdown, the query plans, a verdict per
-// target, how many garbage uploads one run of the storage cleanup clears per second, and the bytes a
-// row of each table takes on the 100,000-user database. Exit code: 0
+// target, how long `complete` takes with four thumbnail sizes against one, how many garbage uploads
+// one run of the storage cleanup clears per second, and the bytes a row of each table takes on the
+// 100,000-user database. Exit code: 0
 // every gating target met, 1 one failed, 2 a bad command line, 3 it could not measure; `--help` for the
 // options. Everything it starts dies with it.
 //
 // The parts: options.mjs (command line, constants), workers.mjs (temp state, JWKS stand-in, wrangler),
 // databases.mjs (seed data), plans.mjs (query plans of the service's own statements), load.mjs (phases
-// and slices), cpu.mjs (workerd CPU), storage-cleanup.mjs (the cron's throughput), storage-size.mjs
-// (bytes per row), report.mjs and verdict.mjs (targets, report, exit code).
+// and slices), cpu.mjs (workerd CPU), thumbnails.mjs and thumbnails-worker.ts (complete's
+// thumbnails), storage-cleanup.mjs (the cron's throughput), storage-size.mjs (bytes per row),
+// report.mjs and verdict.mjs (targets, report, exit code).
 import { cpSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { DEMO_USER, devToken } from "../dev-keys.mjs";
-import { callerUploads, largeSeedSql, PLAIN, smallSeedSql, VIEWER } from "./databases.mjs";
+import { callerUploads, largeSeedSql, PLAIN, smallSeedSql, VIEWER, viewerUpload } from "./databases.mjs";
 import { load, measurable, request, slice, summarize } from "./load.mjs";
 import {
   CALLER_UPLOADS,
@@ -38,6 +40,7 @@ import { inspectLargeDatabase } from "./plans.mjs";
 import { machineInfo, ratiosOf, renderReport, targetChecks, writeBenchmarks } from "./report.mjs";
 import { measureCleanup } from "./storage-cleanup.mjs";
 import { localDatabaseFile, measureStorage } from "./storage-size.mjs";
+import { measureThumbnails } from "./thumbnails.mjs";
 import { BENCH_EXIT, judge } from "./verdict.mjs";
 import {
   d1,
@@ -88,9 +91,22 @@ async function prepare(jwksPort) {
   return { smallDir, small, large, counts, plans, storage };
 }
 
-/** What each phase sends: GET /healthz, /users/me, the PATCH and the members list, and two diagnostics. */
+const tokenFor = async (sub) => `Bearer ${await devToken({ dir: keyDir, sub })}`;
+
+/** The ETag of the viewer's profile: their PATCH with If-Match sets the photo they have, so it stays current. */
+async function viewerETag(worker, viewerAuth) {
+  const me = await request(worker.port, {
+    method: "GET",
+    path: "/api/v1/users/me",
+    headers: { authorization: viewerAuth },
+  });
+  if (me.status !== 200 || !me.headers.etag)
+    throw new Error(`GET /users/me: ${me.status} ${me.body.slice(0, 200)}`);
+  return me.headers.etag;
+}
+
+/** What each phase sends: GET /healthz, /users/me, the PATCH (also with If-Match) and the members list, and two diagnostics. */
 async function phasesFor(small, large, counts) {
-  const tokenFor = async (sub) => `Bearer ${await devToken({ dir: keyDir, sub })}`;
   const [callerAuth, viewerAuth, plainAuth] = await Promise.all(
     [DEMO_USER, VIEWER, PLAIN].map((u) => tokenFor(u.sub)),
   );
@@ -127,6 +143,7 @@ async function phasesFor(small, large, counts) {
   const [smallPages, largePages] = await Promise.all(
     [small, large].map(async (worker) => [membersPath, await secondPage(worker)]),
   );
+  const ifMatch = await viewerETag(small, viewerAuth);
   const phases = [
     {
       key: "healthz",
@@ -137,6 +154,17 @@ async function phasesFor(small, large, counts) {
     { key: "me", name: "GET /api/v1/users/me", worker: small, next: me(viewerAuth) },
     { key: "patchSmall", name: "PATCH /api/v1/users/me/profile-picture", worker: small, next: patch },
     { key: "patchLarge", name: "PATCH /api/v1/users/me/profile-picture", worker: large, next: patch },
+    {
+      key: "patchIfMatch",
+      name: "PATCH /api/v1/users/me/profile-picture with If-Match",
+      worker: small,
+      next: () => ({
+        method: "PATCH",
+        path: "/api/v1/users/me/profile-picture",
+        headers: { authorization: viewerAuth, "content-type": "application/json", "if-match": ifMatch },
+        body: JSON.stringify({ uploadId: viewerUpload }),
+      }),
+    },
     {
       key: "listSmall",
       name: `GET /api/v1/shared/users (${MEMBERS_PAGE} a page)`,
@@ -183,9 +211,12 @@ async function main() {
   const { smallDir, small, large, counts, plans, storage } = await prepare(jwksPort);
   const phases = await phasesFor(small, large, counts);
   const jwksAfterWarmup = await measure(phases);
-  await Promise.all([stopWorker(small), stopWorker(large)]);
+  await stopWorker(large);
+  log("complete's thumbnails: through the API, then one size against four, one after another and at once");
+  const thumbnails = await measureThumbnails(small, await tokenFor(DEMO_USER.sub), jwksPort);
+  await stopWorker(small);
   log(
-    `storage cleanup: ${CLEANUP_UPLOADS} garbage uploads (${CLEANUP_STORED} with both objects in R2), one scheduled run`,
+    `storage cleanup: ${CLEANUP_UPLOADS} garbage uploads (${CLEANUP_STORED} with every object in R2), one scheduled run`,
   );
   const cleanup = await measureCleanup(smallDir, jwksPort);
   log(
@@ -211,7 +242,18 @@ async function main() {
   const checks = targetChecks({ results, ratios, jwks, plans });
 
   const machine = await machineInfo(small.exe);
-  const report = renderReport({ machine, results, ratios, jwks, checks, plans, counts, cleanup, storage });
+  const report = renderReport({
+    machine,
+    results,
+    ratios,
+    jwks,
+    checks,
+    plans,
+    counts,
+    cleanup,
+    storage,
+    thumbnails,
+  });
   console.log(`\n${report}\n`);
   writeFileSync(LATEST_RESULTS, `# Benchmark results (npm run bench)\n\n${report}\n`);
   if (options.write) await writeBenchmarks(report);

@@ -41,9 +41,11 @@ export const LARGE_UPLOADS = 100_000;
 export const CALLER_UPLOADS = 100;
 export const STARTUP_TIMEOUT_MS = 90_000;
 export const MEMBERS_PAGE = 50;
-/** The storage cleanup's throughput: garbage uploads, and how many of them have both objects in R2. */
+/** The storage cleanup's throughput: garbage uploads, and how many of them have every object in R2. */
 export const CLEANUP_UPLOADS = 10_000;
-export const CLEANUP_STORED = 500;
+export const CLEANUP_STORED = 200;
+/** complete's thumbnails: timed runs per photo, of `complete` through the API and of each way of making them. */
+export const THUMBNAIL_RUNS = 6;
 export const TARGETS = { meD1: 1, patchD1: 2, listD1: 1, jwksPerIsolate: 1, cpuRatio: 2, p50Ratio: 1.2 };
 /**
  * Why the CPU target is reported but does not gate here: this runtime cannot measure what it is about.

@@ -17,6 +17,7 @@ import {
   SLICE_MS,
   SMALL_USERS,
   TARGETS,
+  THUMBNAIL_RUNS,
   WARMUP_MS,
 } from "./options.mjs";
 import { judge, verdictCell } from "./verdict.mjs";
@@ -43,7 +44,7 @@ export function ratiosOf(results) {
 /** [target, measured, met, why it does not gate (absent: it gates)] for each target. */
 export function targetChecks({ results, ratios, jwks, plans }) {
   const errors = Object.values(results).reduce((sum, r) => sum + r.errors, 0);
-  const patchD1 = Math.max(results.patchSmall.d1, results.patchLarge.d1);
+  const patchD1 = Math.max(results.patchSmall.d1, results.patchLarge.d1, results.patchIfMatch.d1);
   const listD1 = [results.listSmall.d1, results.listLarge.d1];
   return [
     [
@@ -52,8 +53,8 @@ export function targetChecks({ results, ratios, jwks, plans }) {
       results.me.d1 === TARGETS.meD1,
     ],
     [
-      `D1 round trips, PATCH ≤ ${TARGETS.patchD1}`,
-      `${fmt(results.patchSmall.d1, 2)} / ${fmt(results.patchLarge.d1, 2)}`,
+      `D1 round trips, PATCH ≤ ${TARGETS.patchD1} (100 users / 100k users / with If-Match)`,
+      [results.patchSmall, results.patchLarge, results.patchIfMatch].map((r) => fmt(r.d1, 2)).join(" / "),
       patchD1 <= TARGETS.patchD1,
     ],
     [
@@ -110,8 +111,20 @@ export async function machineInfo(workerdExe) {
   };
 }
 
-export function renderReport({ machine, results, ratios, jwks, checks, plans, counts, cleanup, storage }) {
-  const { healthz, me, patchSmall, patchLarge, listSmall, listLarge, mePlain, patchRefused } = results;
+export function renderReport({
+  machine,
+  results,
+  ratios,
+  jwks,
+  checks,
+  plans,
+  counts,
+  cleanup,
+  storage,
+  thumbnails,
+}) {
+  const { healthz, me, patchSmall, patchLarge, patchIfMatch, listSmall, listLarge, mePlain, patchRefused } =
+    results;
   const row = (r) =>
     `| ${r.name} | ${r.users.toLocaleString("en-US")} | ${r.requests} | ${fmt(r.rps, 0)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${r.errors} | ${fmt(r.cpuMs, 3)} | ${fmt(r.proxyCpuMs, 3)} | ${fmt(r.d1, 2)} |`;
   const ladder = [
@@ -143,7 +156,7 @@ export function renderReport({ machine, results, ratios, jwks, checks, plans, co
     "",
     "| phase | users | requests | req/s | p50 ms | p99 ms | errors | worker CPU ms/req | proxy CPU ms/req | D1 round trips/req |",
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ...[healthz, me, patchSmall, patchLarge, listSmall, listLarge].map(row),
+    ...[healthz, me, patchSmall, patchLarge, patchIfMatch, listSmall, listLarge].map(row),
     "",
     `- PATCH p50 at ${Number(counts.users).toLocaleString("en-US")} users / at ${SMALL_USERS} users: **${fmt(ratios.p50, 2)}x** ` +
       `(median of the ${ROUNDS} per-round ratios of back-to-back slices: ${fmt(ratios.p50Paired, 2)}x)`,
@@ -154,10 +167,12 @@ export function renderReport({ machine, results, ratios, jwks, checks, plans, co
       `**${jwks.large}** by the 100k worker, over the whole run (${jwks.warmup.get("small") ?? 0} and ${jwks.warmup.get("large") ?? 0} of them in the warm-up)`,
     `- Large database: ${counts.users} users, all ${counts.members} of them members of one organization, ${counts.uploads} uploads`,
     `- Storage cleanup, one scheduled run on a copy of the 100-user database with ${CLEANUP_UPLOADS.toLocaleString("en-US")} garbage ` +
-      `uploads (${CLEANUP_STORED} of them with both objects in local R2): **${fmt(cleanup.rowsPerSecond, 0)} rows/s** ` +
+      `uploads (${CLEANUP_STORED} of them with every object in local R2): **${fmt(cleanup.rowsPerSecond, 0)} rows/s** ` +
       `(${cleanup.rows} rows and ${cleanup.objects} R2 keys deleted in ${cleanup.durationMs} ms, ${cleanup.rounds} rounds of ` +
       `at most ${cleanup.batchSize} per kind, ${cleanup.d1RoundTrips} D1 round trips` +
       `${Object.keys(cleanup.left).length ? `; left: ${JSON.stringify(cleanup.left)}` : ", nothing left"})`,
+    "",
+    ...thumbnailsReport(thumbnails),
     "",
     "| target | measured | verdict |",
     "| --- | --- | --- |",
@@ -203,6 +218,32 @@ export function renderReport({ machine, results, ratios, jwks, checks, plans, co
       ...p.detail.map((d) => `  - \`${d}\``),
     ]),
   ].join("\n");
+}
+
+/** complete's thumbnails: its time through the API, and the thumbnail step made each way, with its CPU and memory. */
+function thumbnailsReport({ photos, complete, ways }) {
+  const [one, sequential] = ways;
+  const cell = (values) => photos.map((p) => fmt(values(p.key), 0)).join(" / ");
+  return [
+    `\`complete\`'s thumbnails, on a small and a large photo (${photos.map((p) => `${p.key}: ${p.what}`).join("; ")}), ` +
+      `median of ${THUMBNAIL_RUNS} runs after a warm-up, small / large:`,
+    "",
+    `- \`complete\` through the API, four sizes (the service): **${cell((k) => complete[k])} ms**; with one size, as before, ` +
+      `about ${cell((k) => complete[k] - sequential.results[k].ms + one.results[k].ms)} ms (its thumbnail step swapped for the one-size step below)`,
+    "",
+    "The thumbnail step alone (the service's `makeThumbnails` and `storeThumbnails` in a stand-in worker, a fresh `wrangler dev` " +
+      "for each way; locally the Images binding is sharp in wrangler's Node process, standing in for Cloudflare Images; peak " +
+      "memory is the process's high-water mark above where it started, the large photo's runs setting it):",
+    "",
+    "| thumbnails | ms | worker CPU ms | local Images CPU ms | worker peak MiB | local Images peak MiB |",
+    "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ...ways.map(
+      (way) =>
+        `| ${way.name}${way === sequential ? " (the service)" : ""} | ${cell((k) => way.results[k].ms)} | ` +
+        `${cell((k) => way.results[k].workerCpuMs)} | ${cell((k) => way.results[k].imagesCpuMs)} | ` +
+        `${fmt(way.workerPeakMiB, 0)} | ${fmt(way.imagesPeakMiB, 0)} |`,
+    ),
+  ];
 }
 
 /** Put the report into BENCHMARKS.md's "Latest results" section (--write). */

@@ -1,11 +1,11 @@
 // Storage cleanup throughput: a copy of the 100-user database gets CLEANUP_UPLOADS pending uploads
-// two days old (garbage), the first CLEANUP_STORED of them with both objects PUT into local R2
-// through presigned URLs, and a third worker runs the cron once (`--test-scheduled`). Its log line
+// two days old (garbage), the first CLEANUP_STORED of them with every object (the original and a
+// thumbnail per size) PUT into local R2 through presigned URLs, and a third worker runs the cron once (`--test-scheduled`). Its log line
 // gives the rows deleted and the run's own duration.
 import { cpSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { AwsClient } from "aws4fetch";
-import { originalKeyFor, thumbKeyFor } from "../../src/lib/object-keys.ts";
+import { originalKeyFor, thumbKeysFor } from "../../src/lib/object-keys.ts";
 import { cleanupSeedSql } from "./databases.mjs";
 import { request } from "./load.mjs";
 import { CLEANUP_STORED, CONCURRENCY } from "./options.mjs";
@@ -23,7 +23,7 @@ export async function measureCleanup(sourceDir, jwksPort) {
     service: "s3",
     region: "auto",
   });
-  const keys = storedIds.flatMap((id) => [originalKeyFor(id), thumbKeyFor(id)]);
+  const keys = storedIds.flatMap((id) => [originalKeyFor(id), ...thumbKeysFor(id)]);
   const put = async (key) => {
     const signed = await r2.sign(
       `http://127.0.0.1:${worker.port}/__s3/profile-pictures/${key}?X-Amz-Expires=600`,

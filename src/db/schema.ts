@@ -1,8 +1,12 @@
 import { sql } from "drizzle-orm";
 import { type AnySQLiteColumn, index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import type { ThumbSize } from "../lib/object-keys";
 
 /** Times are stored as integer milliseconds since the epoch and leave the API as RFC 3339 UTC. */
 const timestamp = (name: string) => integer(name, { mode: "timestamp_ms" });
+
+/** A list of thumbnail sizes, stored as a JSON array (`[64,128,256,512]`). */
+const thumbSizes = (name: string) => text(name, { mode: "json" }).$type<ThumbSize[]>();
 
 export const userStates = ["active", "inactive", "deleted"] as const;
 export type UserState = (typeof userStates)[number];
@@ -30,7 +34,18 @@ export const users = sqliteTable(
     /** WorkOS's own `updated_at` of the last user object applied; orders webhook events. */
     workosUpdatedAt: timestamp("workos_updated_at"),
     profilePictureUploadId: text("profile_picture_upload_id").references((): AnySQLiteColumn => uploads.id),
+    /**
+     * The thumbnail sizes of the custom photo, copied from its upload (`uploads.thumb_sizes`) by the
+     * statement that sets it: an upload's thumbnails never change once it is ready, so a profile is
+     * drawn from this row alone, whatever size it is asked in. Null: the 256 px one only (no photo,
+     * or one completed before there were sizes).
+     */
+    profilePictureThumbSizes: thumbSizes("profile_picture_thumb_sizes"),
     createdAt: timestamp("created_at").notNull(),
+    /**
+     * When a key of the profile last changed, and so its version: every write that changes one moves
+     * it forward, by at least 1 ms (`nextUpdatedAt`), so two changes never share a value.
+     */
     updatedAt: timestamp("updated_at").notNull(),
   },
   (t) => [
@@ -39,6 +54,13 @@ export const users = sqliteTable(
     index("users_deleted_idx").on(t.id).where(sql`${t.state} = 'deleted'`),
   ],
 );
+
+/**
+ * `updated_at` for a write that changes a key of the profile: now, or 1 ms past the stored value
+ * when the clock has not moved past it (two writes in one millisecond, or a clock behind another
+ * isolate's), so the profile's version changes with every change. For an UPDATE's (or an upsert's) SET.
+ */
+export const nextUpdatedAt = (now: Date) => sql<Date>`max(${now.getTime()}, ${users.updatedAt} + 1)`;
 
 export const uploadKinds = ["image", "document", "other"] as const;
 export type UploadKind = (typeof uploadKinds)[number];
@@ -61,7 +83,13 @@ export const uploads = sqliteTable(
     size: integer("size").notNull(),
     filename: text("filename"),
     objectKey: text("object_key").notNull().unique(),
+    /** The 256 px thumbnail's key (`thumbUrl`), once a ready image. */
     thumbKey: text("thumb_key"),
+    /**
+     * The sizes stored at `thumbKeyFor(id, size)`, once a ready image; null for an image completed
+     * before there were sizes, which has the 256 px one only.
+     */
+    thumbSizes: thumbSizes("thumb_sizes"),
     failureReason: text("failure_reason"),
     createdAt: timestamp("created_at").notNull(),
     updatedAt: timestamp("updated_at").notNull(),

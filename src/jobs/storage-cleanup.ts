@@ -3,7 +3,7 @@ import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { createDb, type Database } from "../db/client";
 import { type UploadState, uploads, users } from "../db/schema";
 import { D1Session } from "../lib/d1";
-import { thumbKeyFor } from "../lib/object-keys";
+import { thumbKeysFor } from "../lib/object-keys";
 
 export const HOUR_MS = 60 * 60 * 1000;
 const DAY_MS = 24 * HOUR_MS;
@@ -21,10 +21,10 @@ export const pendingUploadGoneBy = (createdAt: Date) =>
   new Date(createdAt.getTime() + PENDING_MAX_AGE_MS + CLEANUP_INTERVAL_MS);
 
 /** R2 deletes at most 1,000 keys a call. @see https://developers.cloudflare.com/r2/api/workers/workers-api-reference/#bucket-method-definitions */
-const R2_DELETE_MAX_KEYS = 1000;
+export const R2_DELETE_MAX_KEYS = 1000;
 
 export interface CleanupLimits {
-  /** Uploads per batch: two keys each, so one batch's objects go in one R2 call. */
+  /** Uploads per batch: five keys each (the original and a thumbnail per size), so 500 make three R2 calls. */
   batchSize: number;
   /** No new round starts after this long (wall clock, from the start of the run). */
   timeBudgetMs: number;
@@ -33,15 +33,16 @@ export interface CleanupLimits {
 }
 
 /**
- * A run takes batches until every category comes back short, for at most 30 s and 60 rounds: well
+ * A run takes batches until every category comes back short, for at most 30 s and 50 rounds: well
  * inside a Cron Trigger's limits (on the Paid plan, 15 minutes of CPU for a schedule of an hour or
- * more, and 15 minutes of wall clock). A round makes at most 12 subrequests (per category: the
- * selection, the delete batch, one R2 call), so 60 rounds make at most 720, inside even the older
- * limit of 1,000 per invocation. And D1 runs one query at a time: 30 s an hour leaves it to the
- * requests.
+ * more, and 15 minutes of wall clock). A batch of 500 uploads names up to 2,500 keys (each upload's
+ * original and its thumbnails, `THUMB_SIZES`), three R2 calls, so a round makes at most 20
+ * subrequests (per category: the selection, the delete batch, three R2 calls) and 50 rounds at most
+ * 1,000, inside even the older limit per invocation. And D1 runs one query at a time: 30 s an hour
+ * leaves it to the requests.
  * @see https://developers.cloudflare.com/workers/platform/limits/
  */
-export const CLEANUP_LIMITS: CleanupLimits = { batchSize: 500, timeBudgetMs: 30_000, maxRounds: 60 };
+export const CLEANUP_LIMITS: CleanupLimits = { batchSize: 500, timeBudgetMs: 30_000, maxRounds: 50 };
 
 export type GarbageCategory = "pending" | "failed" | "unreferencedProfilePictures" | "ofDeletedUsers";
 
@@ -136,8 +137,9 @@ export interface BatchResult {
  * `users.profile_picture_upload_id`'s foreign key would refuse the delete anyway); and which rows
  * went is read back in the same batch (a D1 batch is one transaction), never taken from a
  * `RETURNING` that a retry would answer empty. Objects go only after their row: a failure between
- * the two leaks an object, it never leaves a row pointing at missing bytes. The thumbnail key is
- * derived from the id, so a thumbnail written by a `complete` whose state change failed goes too.
+ * the two leaks an object, it never leaves a row pointing at missing bytes. The thumbnail keys are
+ * derived from the id, every size of them, so thumbnails written by a `complete` whose state change
+ * failed go too (and the sizes an upload from before there were sizes never had cost nothing).
  */
 export async function deleteUnreferencedUploads(
   db: Database,
@@ -151,7 +153,7 @@ export async function deleteUnreferencedUploads(
   const [, kept] = await db.batch([guardedDelete(db, garbage, ids), stillStored(db, ids)]);
   const keptIds = new Set(kept.map((row) => row.id));
   const deleted = candidates.filter((candidate) => !keptIds.has(candidate.id));
-  const keys = deleted.flatMap((row) => [row.objectKey, thumbKeyFor(row.id)]);
+  const keys = deleted.flatMap((row) => [row.objectKey, ...thumbKeysFor(row.id)]);
   let objectsLeaked = 0;
   for (let i = 0; i < keys.length; i += R2_DELETE_MAX_KEYS) {
     const chunk = keys.slice(i, i + R2_DELETE_MAX_KEYS);

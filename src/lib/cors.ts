@@ -17,9 +17,16 @@ function allowedOrigin(origin: string, c: Context<AppBindings>): string | null {
 export const corsPolicy = cors({
   origin: allowedOrigin,
   allowMethods: ["GET", "POST", "PATCH", "PUT", "HEAD", "OPTIONS"],
-  // If-None-Match: signed into upload URLs, so a page PUTting to the local S3 emulation sends it.
+  // If-None-Match and If-Match: the conditional reads and writes of a profile (its ETag).
   // The bookmark: a page sends back the one its last response carried, to read its own writes.
-  allowHeaders: ["Authorization", "Content-Type", "X-Request-Id", "If-None-Match", BOOKMARK_HEADER],
-  exposeHeaders: ["X-Request-Id", "Retry-After", BOOKMARK_HEADER],
+  allowHeaders: [
+    "Authorization",
+    "Content-Type",
+    "X-Request-Id",
+    "If-None-Match",
+    "If-Match",
+    BOOKMARK_HEADER,
+  ],
+  exposeHeaders: ["X-Request-Id", "Retry-After", "ETag", BOOKMARK_HEADER],
   maxAge: 600,
 });

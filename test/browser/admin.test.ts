@@ -5,7 +5,9 @@ import { pngPhoto } from "./files";
 import { memberList } from "./member-list";
 import {
   api,
+  ME_AS_THE_PAGE_ASKS,
   newOrganization,
+  PAGE_PICTURE_SIZE,
   type Person,
   type Profile,
   pageUrl,
@@ -89,9 +91,9 @@ describe("the profile-photo page, for an admin", () => {
     await theirs.chooseAndUpload(pngPhoto);
     await theirs.status.getByText("Tom Teammate's new photo is set.").waitFor();
     // Read back: the teammate has it as their photo, and their row in the list shows it.
-    const seenByTeammate = await api<Profile>(teammate.token, "GET", "/api/v1/users/me");
+    const seenByTeammate = await api<Profile>(teammate.token, "GET", ME_AS_THE_PAGE_ASKS);
     expect(seenByTeammate.hasCustomProfilePicture).toBe(true);
-    const newPhoto = { width: 256, src: seenByTeammate.profilePictureUrl };
+    const newPhoto = { width: PAGE_PICTURE_SIZE, src: seenByTeammate.profilePictureUrl };
     expect(await loadedImage(members.photoOf("Tom Teammate"))).toEqual(newPhoto);
     expect(await loadedImage(theirs.photo)).toEqual(newPhoto);
     await session.screenshot("admin-teammate-photo");
@@ -106,15 +108,17 @@ describe("the profile-photo page, for an admin", () => {
 
     // Every request, the list's own and the editor's, went out with the list's controls disabled.
     const made = await requestsMade(requestStarts);
+    // Every call that answers profiles asks for the one size the page draws them in.
+    const sized = `pictureSize=${PAGE_PICTURE_SIZE}`;
     expect(made.map(({ request }) => request)).toEqual([
-      "GET /api/v1/users/me",
-      `GET /api/v1/shared/users?limit=${PAGE_SIZE}`,
-      `GET /api/v1/shared/users?q=tom&limit=${PAGE_SIZE}`,
+      `GET /api/v1/users/me?${sized}`,
+      `GET /api/v1/shared/users?limit=${PAGE_SIZE}&${sized}`,
+      `GET /api/v1/shared/users?q=tom&limit=${PAGE_SIZE}&${sized}`,
       "POST /api/v1/uploads",
       expect.stringMatching(/^PUT \/__s3\//),
       expect.stringMatching(/^POST \/api\/v1\/uploads\/[0-9a-f-]{36}\/complete$/),
-      `PATCH /api/v1/shared/users/${teammate.id}/profile-picture`,
-      `PATCH /api/v1/shared/users/${teammate.id}/profile-picture`,
+      `PATCH /api/v1/shared/users/${teammate.id}/profile-picture?${sized}`,
+      `PATCH /api/v1/shared/users/${teammate.id}/profile-picture?${sized}`,
     ]);
     expect(made.filter(({ allDisabled }) => !allDisabled)).toEqual([]);
     expect(session.problems).toEqual([]);
@@ -159,10 +163,11 @@ describe("the profile-photo page, for an admin", () => {
       Object.fromEntries(new URL(request.split(" ")[1] ?? "", stack.apiOrigin).searchParams),
     );
     const limit = String(PAGE_SIZE);
+    const pictureSize = String(PAGE_PICTURE_SIZE);
     expect(queries).toEqual([
-      { limit },
-      { limit, cursor: expect.any(String) },
-      { limit, cursor: expect.any(String) },
+      { limit, pictureSize },
+      { limit, cursor: expect.any(String), pictureSize },
+      { limit, cursor: expect.any(String), pictureSize },
     ]);
     expect(queries[1]?.cursor).not.toBe(queries[2]?.cursor);
     expect(pages.every(({ allDisabled }) => allDisabled)).toBe(true);
@@ -204,9 +209,9 @@ describe("the profile-photo page, for an admin", () => {
     await page.keyboard.press("Enter");
     await theirs.status.getByText("Tom Teammate's new photo is set.").waitFor();
 
-    const seenByTeammate = await api<Profile>(teammate.token, "GET", "/api/v1/users/me");
+    const seenByTeammate = await api<Profile>(teammate.token, "GET", ME_AS_THE_PAGE_ASKS);
     expect(await loadedImage(members.photoOf("Tom Teammate"))).toEqual({
-      width: 256,
+      width: PAGE_PICTURE_SIZE,
       src: seenByTeammate.profilePictureUrl,
     });
     expect(await focusedControl(page)).toMatch(/^Choose photo/);
@@ -226,10 +231,10 @@ describe("the profile-photo page, for an admin", () => {
     // Set through the members list: "Your photo" and the row show it too.
     await picked.chooseAndUpload(pngPhoto);
     await picked.status.getByText("Ada Admin's new photo is set.").waitFor();
-    const set = await api<Profile>(admin.token, "GET", "/api/v1/users/me");
+    const set = await api<Profile>(admin.token, "GET", ME_AS_THE_PAGE_ASKS);
     expect(set.hasCustomProfilePicture).toBe(true);
     for (const photo of [mine.photo, picked.photo, members.photoOf("Ada Admin")]) {
-      expect(await loadedImage(photo)).toEqual({ width: 256, src: set.profilePictureUrl });
+      expect(await loadedImage(photo)).toEqual({ width: PAGE_PICTURE_SIZE, src: set.profilePictureUrl });
     }
     expect(await mine.remove.isVisible()).toBe(true);
 

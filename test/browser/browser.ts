@@ -51,9 +51,9 @@ export interface Session {
   screenshot(name: string): Promise<void>;
 }
 
-/** A fresh browser context (its own sessionStorage and cache) with one page, watched. */
-export async function openSession(browser: Browser): Promise<Session> {
-  const context = await browser.newContext({ viewport: { width: 900, height: 900 } });
+/** A fresh browser context (its own sessionStorage and cache) with one page, watched; a 1x screen unless told. */
+export async function openSession(browser: Browser, deviceScaleFactor = 1): Promise<Session> {
+  const context = await browser.newContext({ viewport: { width: 900, height: 900 }, deviceScaleFactor });
   const page = await context.newPage();
   const requests: string[] = [];
   const problems: string[] = [];
@@ -171,7 +171,9 @@ export async function watchControlsAtRequests(
  * One browser for the test file, launched before its first test and closed after its last; every
  * session a test opens is closed after that test.
  */
-export function browserForThisFile(): { open: () => Promise<Session> } {
+export function browserForThisFile(): {
+  open: (options?: { deviceScaleFactor?: number }) => Promise<Session>;
+} {
   let browser: Browser | undefined;
   const sessions: Session[] = [];
   beforeAll(async () => {
@@ -184,9 +186,9 @@ export function browserForThisFile(): { open: () => Promise<Session> } {
     await browser?.close();
   });
   return {
-    open: async () => {
+    open: async (options = {}) => {
       if (!browser) throw new Error("the browser is not running yet");
-      const session = await openSession(browser);
+      const session = await openSession(browser, options.deviceScaleFactor);
       sessions.push(session);
       return session;
     },

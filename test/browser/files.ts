@@ -7,7 +7,7 @@ export interface ChosenFile {
   buffer: Buffer;
 }
 
-/** 480x320 and 320x480: both give a 256 px thumbnail. */
+/** 480x320 and 320x480: 320 px on the shorter side, so every thumbnail size up to 256 px is whole, and the 512 px one is 320. */
 export const pngPhoto: ChosenFile = { name: "photo.png", mimeType: "image/png", buffer: Buffer.from(png) };
 export const jpegPhoto: ChosenFile = { name: "photo.jpg", mimeType: "image/jpeg", buffer: Buffer.from(jpeg) };
 

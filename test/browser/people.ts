@@ -24,6 +24,15 @@ export interface Profile {
   hasCustomProfilePicture: boolean;
 }
 
+/**
+ * The thumbnail size the page asks for on the tests' screens (1x, unless a test says otherwise): the
+ * one its 128 px photo needs (main.js).
+ */
+export const PAGE_PICTURE_SIZE = 128;
+
+/** `GET /api/v1/users/me` as the page asks for it, to compare with what the page shows. */
+export const ME_AS_THE_PAGE_ASKS = `/api/v1/users/me?pictureSize=${PAGE_PICTURE_SIZE}`;
+
 /** Call the API as a client other than the page (to set the scene or read back what the page did). */
 export async function api<T>(token: string, method: string, path: string, json?: unknown): Promise<T> {
   const response = await fetch(`${stack.apiOrigin}${path}`, {

@@ -1,17 +1,30 @@
 import { describe, expect, it } from "vitest";
 import { browserForThisFile, fileChooserOpenedBy, focusedControl, watchControlsAtRequests } from "./browser";
 import { type ChosenFile, jpegPhoto, notAnImage, pngPhoto, tooLarge } from "./files";
-import { api, newOrganization, type Profile, pageUrl, requestLog, signUp, stack } from "./people";
+import {
+  api,
+  ME_AS_THE_PAGE_ASKS,
+  newOrganization,
+  PAGE_PICTURE_SIZE,
+  type Profile,
+  pageUrl,
+  requestLog,
+  signUp,
+  stack,
+} from "./people";
 import { loadedImage, photoEditor } from "./photo-editor";
 
 type StartedUpload = import("../../public/profile/api-client.js").StartedUpload;
 
 const browser = browserForThisFile();
 
-/** Sign a new member up and open the page as them; the page is on another origin than the API. */
-async function openAsNewMember(firstName = "Grace", lastName = "Hopper") {
+/**
+ * Sign a new member up and open the page as them, on a screen of `deviceScaleFactor` (1x unless
+ * told); the page is on another origin than the API.
+ */
+async function openAsNewMember(firstName = "Grace", lastName = "Hopper", deviceScaleFactor = 1) {
   const person = await signUp({ firstName, lastName, org: newOrganization() });
-  const session = await browser.open();
+  const session = await browser.open({ deviceScaleFactor });
   // Every value the page gives a progress bar, so a test can see the bar move.
   await session.page.addInitScript(() => {
     const values: number[] = [];
@@ -41,45 +54,70 @@ describe("the profile-photo page", () => {
   it.each<[string, ChosenFile]>([
     ["PNG", pngPhoto],
     ["JPEG", jpegPhoto],
-  ])("sets a photo from a %s file and shows it at 256 px, also after a reload", async (kind, file) => {
-    const { person, page, mine, session, requestStarts } = await openAsNewMember();
-    // The token left the address bar once the page had it.
-    expect(page.url()).toBe(`${stack.pageOrigin}/profile`);
-    expect((await loadedImage(mine.photo)).src).toBe(person.workosPictureUrl);
-    expect(await mine.remove.isHidden()).toBe(true);
+  ])(
+    "sets a photo from a %s file and shows it at 128 px, the size a 1x screen needs, also after a reload",
+    async (kind, file) => {
+      const { person, page, mine, session, requestStarts } = await openAsNewMember();
+      // The token left the address bar once the page had it.
+      expect(page.url()).toBe(`${stack.pageOrigin}/profile`);
+      expect((await loadedImage(mine.photo)).src).toBe(person.workosPictureUrl);
+      expect(await mine.remove.isHidden()).toBe(true);
 
-    await mine.chooseAndUpload(file);
-    await mine.status.getByText("Your new photo is set.").waitFor();
-    const shown = await loadedImage(mine.photo);
-    expect(shown.width).toBe(256);
-    expect(shown.src.startsWith(`${stack.storageOrigin}/__s3/`)).toBe(true);
-    expect(await mine.remove.isVisible()).toBe(true);
-    expect(await mine.photo.getAttribute("alt")).toBe(`${person.firstName} ${person.lastName}`);
-    // Create, PUT, complete, PATCH: each sent with every button and the file input disabled.
-    const starts = await requestStarts();
-    expect(starts.map((start) => start.request.split(" ")[0])).toEqual(["POST", "PUT", "POST", "PATCH"]);
-    for (const { disabled } of starts) expect(disabled).toEqual(disabled.map(() => true));
-    // The progress bar followed the PUT's upload progress to the end, and is gone once done.
-    const progress = await page.evaluate(
-      () => (window as unknown as { progressValues: number[] }).progressValues,
-    );
-    expect(progress[0]).toBe(0);
-    expect(progress.at(-1)).toBe(100);
-    expect(await mine.root.getByLabel("Upload progress").isHidden()).toBe(true);
-    await session.screenshot(`profile-photo-${kind.toLowerCase()}`);
+      await mine.chooseAndUpload(file);
+      await mine.status.getByText("Your new photo is set.").waitFor();
+      const shown = await loadedImage(mine.photo);
+      expect(shown.width).toBe(PAGE_PICTURE_SIZE);
+      expect(shown.src.startsWith(`${stack.storageOrigin}/__s3/`)).toBe(true);
+      expect(await mine.remove.isVisible()).toBe(true);
+      expect(await mine.photo.getAttribute("alt")).toBe(`${person.firstName} ${person.lastName}`);
+      // Create, PUT, complete, PATCH: each sent with every button and the file input disabled.
+      const starts = await requestStarts();
+      expect(starts.map((start) => start.request.split(" ")[0])).toEqual(["POST", "PUT", "POST", "PATCH"]);
+      for (const { disabled } of starts) expect(disabled).toEqual(disabled.map(() => true));
+      // The progress bar followed the PUT's upload progress to the end, and is gone once done.
+      const progress = await page.evaluate(
+        () => (window as unknown as { progressValues: number[] }).progressValues,
+      );
+      expect(progress[0]).toBe(0);
+      expect(progress.at(-1)).toBe(100);
+      expect(await mine.root.getByLabel("Upload progress").isHidden()).toBe(true);
+      await session.screenshot(`profile-photo-${kind.toLowerCase()}`);
 
-    // The bytes went to the bucket's presigned URL with the page's PUT, on the bucket's own origin.
-    const put = session.requests.find((request) => request.startsWith("PUT "));
-    expect(put?.startsWith(`PUT ${stack.storageOrigin}/__s3/`)).toBe(true);
-    // Read back through the API: the photo is set.
-    const profile = await api<Profile>(person.token, "GET", "/api/v1/users/me");
-    expect(profile.hasCustomProfilePicture).toBe(true);
+      // The bytes went to the bucket's presigned URL with the page's PUT, on the bucket's own origin.
+      const put = session.requests.find((request) => request.startsWith("PUT "));
+      expect(put?.startsWith(`PUT ${stack.storageOrigin}/__s3/`)).toBe(true);
+      // Read back through the API: the photo is set.
+      const profile = await api<Profile>(person.token, "GET", ME_AS_THE_PAGE_ASKS);
+      expect(profile.hasCustomProfilePicture).toBe(true);
 
-    await page.reload();
-    await mine.name.getByText(`${person.firstName} ${person.lastName}`).waitFor();
-    expect(await loadedImage(mine.photo)).toEqual({ width: 256, src: profile.profilePictureUrl });
-    expect(session.problems).toEqual([]);
-  });
+      await page.reload();
+      await mine.name.getByText(`${person.firstName} ${person.lastName}`).waitFor();
+      expect(await loadedImage(mine.photo)).toEqual({
+        width: PAGE_PICTURE_SIZE,
+        src: profile.profilePictureUrl,
+      });
+      expect(session.problems).toEqual([]);
+    },
+  );
+
+  it.for([
+    { scale: 2, size: 256, width: 256 },
+    // The 512 px thumbnail of a photo 320 px on its shorter side: never enlarged.
+    { scale: 3, size: 512, width: 320 },
+  ])(
+    "on a screen of $scale device pixels a CSS pixel, asks for the $size px thumbnail its 128 px photo needs",
+    async ({ scale, size, width }) => {
+      const { person, mine, session } = await openAsNewMember("Mary", "Jackson", scale);
+      await mine.chooseAndUpload(pngPhoto);
+      await mine.status.getByText("Your new photo is set.").waitFor();
+
+      const profile = await api<Profile>(person.token, "GET", `/api/v1/users/me?pictureSize=${size}`);
+      expect(await loadedImage(mine.photo)).toEqual({ width, src: profile.profilePictureUrl });
+      const patch = session.requests.find((request) => request.startsWith("PATCH "));
+      expect(new URL(patch?.split(" ")[1] ?? "").searchParams.get("pictureSize")).toBe(String(size));
+      expect(session.problems).toEqual([]);
+    },
+  );
 
   it("answers the cross-origin calls and the presigned PUT through real CORS preflights", async () => {
     const before = requestLog().filter((line) => line.method === "OPTIONS").length;
@@ -243,7 +281,7 @@ describe("the profile-photo page", () => {
     expect(await focusedControl(page)).toBe("Upload photo");
     await page.keyboard.press("Enter");
     await mine.status.getByText("Your new photo is set.").waitFor();
-    expect((await loadedImage(mine.photo)).width).toBe(256);
+    expect((await loadedImage(mine.photo)).width).toBe(PAGE_PICTURE_SIZE);
     await session.screenshot("keyboard-only");
 
     // The upload button is disabled again; focus went back to "Choose photo", and Tab skips to "Remove photo".

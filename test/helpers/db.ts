@@ -12,7 +12,7 @@ import {
   users,
 } from "../../src/db/schema";
 import { userKeys } from "../../src/identity/provisioning";
-import { originalKeyFor, thumbKeyFor } from "../../src/lib/object-keys";
+import { originalKeyFor, THUMB_SIZES, thumbKeyFor } from "../../src/lib/object-keys";
 
 export const db = () => createDb(env.DB);
 
@@ -97,10 +97,15 @@ export async function readMembership(user: User, organizationId: string): Promis
   });
 }
 
-/** Insert an upload row owned by `owner`; `ready` images by default. No bytes are stored. */
+/**
+ * Insert an upload row owned by `owner`; `ready` images by default, with a thumbnail in every size
+ * (none when `thumbKey` is null; `thumbSizes: null` for one completed before there were sizes).
+ * No bytes are stored.
+ */
 export async function createUpload(owner: User, overrides: Partial<NewUpload> = {}): Promise<Upload> {
   const id = overrides.id ?? crypto.randomUUID();
   const now = new Date();
+  const thumbKey = overrides.thumbKey === undefined ? thumbKeyFor(id) : overrides.thumbKey;
   const [upload] = await db()
     .insert(uploads)
     .values({
@@ -112,7 +117,8 @@ export async function createUpload(owner: User, overrides: Partial<NewUpload> = 
       contentType: "image/png",
       size: 1234,
       objectKey: originalKeyFor(id),
-      thumbKey: thumbKeyFor(id),
+      thumbKey,
+      thumbSizes: thumbKey === null ? null : [...THUMB_SIZES],
       createdAt: now,
       updatedAt: now,
       ...overrides,

@@ -1,3 +1,4 @@
+import type { User } from "../../src/db/schema";
 import { call } from "./api";
 
 export const WEBHOOK_SECRET = "whsec_test_secret";
@@ -63,6 +64,36 @@ export function workosEvent(
     ...overrides,
   };
 }
+
+/** A WorkOS organization membership object, as organization_membership.* events carry it: `user` an active member of `organizationId`. */
+export function workosMembershipObject(
+  user: User,
+  organizationId: string,
+  overrides: Record<string, unknown> = {},
+) {
+  return {
+    object: "organization_membership",
+    id: `om_${crypto.randomUUID().replaceAll("-", "")}`,
+    user_id: user.workosUserId,
+    organization_id: organizationId,
+    organization_name: "Acme",
+    role: { slug: "member" },
+    roles: [{ slug: "member" }],
+    status: "active",
+    directory_managed: false,
+    created_at: "2026-11-21T10:00:00.000Z",
+    updated_at: "2026-11-21T10:00:00.000Z",
+    ...overrides,
+  };
+}
+
+/** An `organization_membership.{type}` event about `user` in `organizationId`. */
+export const membershipEvent = (
+  type: "created" | "updated" | "deleted",
+  user: User,
+  organizationId: string,
+  overrides: Record<string, unknown> = {},
+) => workosEvent(`organization_membership.${type}`, workosMembershipObject(user, organizationId, overrides));
 
 export interface DeliverOptions {
   /** The header to send; `null` sends none; by default a valid signature of the body. */

@@ -56,6 +56,11 @@ export const errorCatalogue = {
     requires: ["Allow"],
   },
   upload_not_ready: { status: 409, when: "The upload is not ready to be used yet; nothing written" },
+  precondition_failed: {
+    status: 412,
+    when: "`If-Match` names a profile version that is no longer current; nothing written",
+    detail: "The profile has changed since the version If-Match names; nothing was written. Read it again.",
+  },
   payload_too_large: { status: 413, when: "The body is over the route's size limit" },
   unsupported_media_type: { status: 415, when: "The body is not `application/json`" },
   validation_error: {

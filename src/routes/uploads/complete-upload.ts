@@ -2,12 +2,12 @@ import { and, eq } from "drizzle-orm";
 import type { Database } from "../../db/client";
 import { type Upload, uploads } from "../../db/schema";
 import { ApiError, retryAfter } from "../../lib/errors/api-error";
-import { thumbKeyFor } from "../../lib/object-keys";
+import { THUMB_SIZES, type ThumbSize, thumbKeyFor, thumbKeysFor } from "../../lib/object-keys";
 import { matchesDeclaredType, SNIFF_LENGTH, sniffType } from "./magic-bytes";
+import { makeThumbnails, storeThumbnails, type Thumbnail } from "./thumbnails";
 
 /** Largest width or height accepted: beyond this, decoding is a memory bomb, not a photo. */
 export const MAX_IMAGE_SIDE = 12_000;
-export const THUMB_SIDE = 256;
 
 export interface CompleteDeps {
   db: Database;
@@ -30,16 +30,17 @@ class BadBytes extends Error {
 }
 
 /**
- * Check the bytes of a `pending` upload and settle it: `ready` with a thumbnail, or `failed` with a
- * reason. A `ready` or `failed` upload is returned as it is (completing again is harmless; a failed
- * upload is never revived). No object yet: 409, nothing written.
+ * Check the bytes of a `pending` upload and settle it: `ready` (an image with its thumbnails in
+ * every size, `THUMB_SIZES`), or `failed` with a reason. A `ready` or `failed` upload is returned
+ * as it is (completing again is harmless; a failed upload is never revived). No object yet: 409,
+ * nothing written.
  *
  * Every read is bounded: `head` for the size, one small ranged `get` for the magic bytes, and the
- * Images binding streams the object. All reads pin the ETag seen by `head`: upload URLs write once,
+ * Images binding reads the object (at most the declared size) once per call. All reads pin the ETag seen by `head`: upload URLs write once,
  * and should anything else replace the object mid-check, the answer is 409, never a verdict on a
  * mix of two objects. The state change is a conditional UPDATE (`... AND state = 'pending'`): two
  * concurrent completes both do the work, the first to settle wins, and the other answers with the
- * state the winner wrote (and drops its thumbnail unless the winner made the upload ready).
+ * state the winner wrote (and drops its thumbnails unless the winner made the upload ready).
  */
 export async function completeUpload(deps: CompleteDeps, upload: Upload): Promise<Upload> {
   if (upload.state !== "pending") return upload;
@@ -52,22 +53,21 @@ export async function completeUpload(deps: CompleteDeps, upload: Upload): Promis
   }
   let settled: Upload | undefined;
   try {
-    const thumbnail = await inspect(deps, upload, object);
-    if (thumbnail) {
-      // Written before the upload turns ready, so a ready image always has its thumbnail.
-      await deps.bucket.put(thumbKeyFor(upload.id), thumbnail, {
-        httpMetadata: { contentType: "image/webp" },
-      });
-    }
-    settled = await settle(deps.db, upload, {
-      state: "ready",
-      thumbKey: thumbnail ? thumbKeyFor(upload.id) : null,
-    });
+    const thumbnails = await inspect(deps, upload, object);
+    // Every size is written before the upload turns ready, so a ready image has all of them.
+    if (thumbnails) await storeThumbnails(deps.bucket, upload.id, thumbnails);
+    settled = await settle(
+      deps.db,
+      upload,
+      thumbnails
+        ? { state: "ready", thumbKey: thumbKeyFor(upload.id), thumbSizes: [...THUMB_SIZES] }
+        : { state: "ready", thumbKey: null, thumbSizes: null },
+    );
     // Lost a race: the cron deleted the row meanwhile, or another complete settled it `failed`
-    // first. Then no row will ever point at this thumbnail. A `ready` winner wrote the same key,
-    // so then it stays. (When the state change itself fails, its outcome is unknown and the
-    // thumbnail stays too: the cleanup deletes it with the row, by the key derived from the id.)
-    if (thumbnail && settled?.state !== "ready") await deps.bucket.delete(thumbKeyFor(upload.id));
+    // first. Then no row will ever point at these thumbnails. A `ready` winner wrote the same keys,
+    // so then they stay. (When the state change itself fails, its outcome is unknown and the
+    // thumbnails stay too: the cleanup deletes them with the row, by the keys derived from the id.)
+    if (thumbnails && settled?.state !== "ready") await deps.bucket.delete(thumbKeysFor(upload.id));
   } catch (error) {
     if (!(error instanceof BadBytes)) throw error;
     settled = await settle(deps.db, upload, { state: "failed", failureReason: error.reason });
@@ -78,12 +78,12 @@ export async function completeUpload(deps: CompleteDeps, upload: Upload): Promis
   return settled;
 }
 
-/** Throws `BadBytes` for bytes that are not what was declared; returns the WebP thumbnail of an image. */
+/** Throws `BadBytes` for bytes that are not what was declared; returns the thumbnails of an image. */
 async function inspect(
   deps: CompleteDeps,
   upload: Upload,
   object: R2Object,
-): Promise<ArrayBuffer | undefined> {
+): Promise<Thumbnail[] | undefined> {
   if (object.size !== upload.size) {
     throw new BadBytes(`The stored object is ${object.size} bytes, but ${upload.size} were declared.`);
   }
@@ -108,15 +108,8 @@ async function inspect(
       `The image is ${info.width}x${info.height} px; at most ${MAX_IMAGE_SIDE} px a side is accepted.`,
     );
   }
-  const forThumbnail = await readObject(deps.bucket, object);
-  return imagesCall(upload, async () => {
-    const result = await deps.images
-      .input(forThumbnail.body)
-      .transform({ width: THUMB_SIDE, height: THUMB_SIDE, fit: "cover" })
-      .output({ format: "image/webp" });
-    // A 256 px WebP is a few KB; R2 needs a known length, which the transform stream lacks.
-    return result.response().arrayBuffer();
-  });
+  const read = async () => (await readObject(deps.bucket, object)).body;
+  return imagesCall(upload, () => makeThumbnails(deps.images, read, info, THUMB_SIZES));
 }
 
 /** A read of exactly the object `head` saw; a replaced or deleted object means "not ready yet". */
@@ -159,7 +152,9 @@ async function imagesCall<T>(upload: Upload, call: () => Promise<T>): Promise<T>
 async function settle(
   db: Database,
   upload: Upload,
-  changes: { state: "ready"; thumbKey: string | null } | { state: "failed"; failureReason: string },
+  changes:
+    | { state: "ready"; thumbKey: string | null; thumbSizes: ThumbSize[] | null }
+    | { state: "failed"; failureReason: string },
 ): Promise<Upload | undefined> {
   const [updated] = await db
     .update(uploads)

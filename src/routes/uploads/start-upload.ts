@@ -69,6 +69,7 @@ export async function startUpload(
     filename: body.filename ?? null,
     objectKey: originalKeyFor(id),
     thumbKey: null,
+    thumbSizes: null,
     failureReason: null,
     createdAt: now,
     updatedAt: now,

@@ -3,10 +3,11 @@ import { callerErrors, requireCaller } from "../../identity/auth-middleware";
 import { HOUR_MS, PENDING_MAX_AGE_MS } from "../../jobs/storage-cleanup";
 import { errorResponses } from "../../lib/errors/openapi";
 import { jsonBody, jsonBodyErrors } from "../../lib/json-body";
+import { THUMB_SIZES } from "../../lib/object-keys";
 import { bearerSecurity } from "../../lib/openapi-schemas";
 import { limitWrites, writeLimitErrors } from "../../lib/rate-limit";
 import { startAtPrimary } from "../../lib/request-context";
-import { MAX_IMAGE_SIDE, THUMB_SIDE } from "./complete-upload";
+import { MAX_IMAGE_SIDE } from "./complete-upload";
 import { UPLOAD_URL_TTL_SECONDS } from "./start-upload";
 import { describeScopeRules, MAX_PENDING_UPLOADS_PER_USER } from "./upload-rules";
 import { CreateUploadBody, CreateUploadResponse, Upload, UploadIdParams } from "./uploads.schemas";
@@ -55,9 +56,11 @@ export const completeUpload = createRoute({
   summary: "Complete an upload",
   description:
     "Checks the uploaded bytes: the stored size equals the declared size, the leading bytes match the " +
-    `declared type, and an image decodes with at most ${MAX_IMAGE_SIDE} px a side. An image then gets a ` +
-    `${THUMB_SIDE}x${THUMB_SIDE} WebP thumbnail (cover crop). The upload becomes \`ready\`, or \`failed\` ` +
-    "with a `failureReason` (refused bytes are deleted); either way the answer is 200 with the upload. " +
+    `declared type, and an image decodes with at most ${MAX_IMAGE_SIDE} px a side. An image then gets square ` +
+    `WebP thumbnails of ${THUMB_SIZES.join(", ")} px (cover crop; never enlarged past the image's shorter ` +
+    "side, so a smaller image gives smaller ones for the larger sizes), all stored before the upload " +
+    "becomes `ready`. Bytes that fail a check make it `failed` with a `failureReason` (refused bytes are " +
+    "deleted). Either way the answer is 200 with the upload. " +
     "Completing a `ready` upload again changes nothing; a `failed` upload stays failed. No body.",
   middleware: [startAtPrimary, requireCaller, limitWrites] as const,
   request: { params: UploadIdParams },

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { uploadKinds, uploadScopes, uploadStates } from "../../db/schema";
+import { DEFAULT_THUMB_SIZE } from "../../lib/object-keys";
 import { DateTime, Uuid } from "../../lib/openapi-schemas";
 import { kindFor, scopeRules } from "./upload-rules";
 
@@ -65,9 +66,12 @@ export const Upload = z
       .string()
       .nullable()
       .openapi({ description: "Why the bytes were refused; null unless failed." }),
-    thumbUrl: z.string().nullable().openapi({
-      description: "Presigned GET URL of the 256x256 WebP thumbnail once a ready image; otherwise null.",
-    }),
+    thumbUrl: z
+      .string()
+      .nullable()
+      .openapi({
+        description: `Presigned GET URL of the ${DEFAULT_THUMB_SIZE} px square WebP thumbnail once a ready image (smaller when the image is: thumbnails are never enlarged); otherwise null.`,
+      }),
   })
   .openapi("Upload");
 

@@ -12,6 +12,7 @@ import {
   upsertMembership,
 } from "../../identity/memberships";
 import { searchKey } from "../../identity/provisioning";
+import { decodeBase64url, encodeBase64url } from "../../lib/base64url";
 import { ApiError } from "../../lib/errors/api-error";
 
 export interface MembersQuery {
@@ -182,6 +183,7 @@ export function pageWithCaller(db: Database, sub: string, organizationId: string
         lastLogin: members.lastLogin,
         workosUpdatedAt: members.workosUpdatedAt,
         profilePictureUploadId: members.profilePictureUploadId,
+        profilePictureThumbSizes: members.profilePictureThumbSizes,
         createdAt: members.createdAt,
         updatedAt: members.updatedAt,
         role: members.role,
@@ -224,20 +226,13 @@ async function callerAlone(db: Database, sub: string, page: PageRequest) {
 const CURSOR_MAX_KEY_LENGTH = 4096;
 
 export function encodeCursor(position: Position): string {
-  const bytes = new TextEncoder().encode(JSON.stringify(position));
-  return btoa(String.fromCharCode(...bytes))
-    .replace(/\+/g, "-")
-    .replace(/\//g, "_")
-    .replace(/=+$/, "");
+  return encodeBase64url(new TextEncoder().encode(JSON.stringify(position)));
 }
 
 /** The position an opaque cursor names; 422 for anything this service did not hand out. */
 export function decodeCursor(cursor: string): Position {
   try {
-    const binary = atob(cursor.replace(/-/g, "+").replace(/_/g, "/"));
-    const text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(
-      Uint8Array.from(binary, (c) => c.charCodeAt(0)),
-    );
+    const text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(decodeBase64url(cursor));
     const position: unknown = JSON.parse(text);
     if (
       Array.isArray(position) &&

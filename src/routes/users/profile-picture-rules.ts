@@ -1,7 +1,7 @@
 import { and, eq, exists, getTableColumns, ne, or, type SQL, sql } from "drizzle-orm";
 import { alias } from "drizzle-orm/sqlite-core";
 import type { Database } from "../../db/client";
-import { type Upload, type User, uploads, users } from "../../db/schema";
+import { nextUpdatedAt, type Upload, type User, uploads, users } from "../../db/schema";
 import type { AccessTokenClaims } from "../../identity/access-token";
 import { isActiveCaller } from "../../identity/caller";
 import { areTeammates, type CallerAccess, tokenRole, type UserInRole } from "../../identity/memberships";
@@ -11,6 +11,7 @@ import {
   errorCatalogue,
   type HeaderlessErrorCode,
 } from "../../lib/errors/api-error";
+import { type ProfileVersion, sameVersion, versionOf } from "./profile-etag";
 
 /** Whose picture: the caller's own (`/users/me`), or a user's by id (`/shared/users/{id}`). */
 export type ProfilePictureTarget = "caller" | { userId: string };
@@ -21,6 +22,11 @@ export interface ProfilePictureChange {
   target: ProfilePictureTarget;
   /** The upload to set, or `null` to remove the custom photo. */
   uploadId: string | null;
+  /**
+   * The versions `If-Match` names (`versionsNamedBy`): the profile must be at one of them. Undefined
+   * without `If-Match`, or with `If-Match: *` (any current profile: one the rules let the caller change).
+   */
+  ifMatch?: readonly ProfileVersion[] | undefined;
 }
 
 /** What the reads found when the statement matched nothing: a rule that fails here explains why. */
@@ -42,15 +48,18 @@ const tablesOfTheStatement = () => ({
 type Tables = ReturnType<typeof tablesOfTheStatement>;
 
 interface Rule {
-  /** Rules about a user by id hold when acting on `/shared/users/{id}`; rules about the upload when setting one. */
-  about: "the user" | "the upload";
+  /**
+   * Rules about a user by id hold when acting on `/shared/users/{id}`; the precondition on both
+   * paths (it holds by itself without `If-Match`); rules about the upload when setting one.
+   */
+  about: "the user" | "the precondition" | "the upload";
   /** The rule in words, for the route's description. */
   says: string;
   code: HeaderlessErrorCode;
-  /** The rule as SQL, part of the one conditional statement; undefined where the token already settles it. */
+  /** The rule as SQL, part of the one conditional statement; undefined where nothing is left to check. */
   condition(db: Database, change: ProfilePictureChange, tables: Tables): SQL | undefined;
   /** The rule on what the reads found. */
-  holds(findings: Findings): boolean;
+  holds(findings: Findings, change: ProfilePictureChange): boolean;
   /** The refusal's detail when it does not hold. */
   detail(findings: Findings): string;
 }
@@ -110,6 +119,27 @@ export const profilePictureRules: readonly Rule[] = [
     detail: () => "You may not change this user's profile picture.",
   },
   {
+    // After the rules about who may act on whom, before the body's upload is looked at: RFC 9110
+    // §13.2.1 has a server answer what it would answer without the precondition when that is
+    // not a success, and evaluate preconditions before the request's content is processed.
+    about: "the precondition",
+    says:
+      "the profile is still at a version one of its tags names: none of its keys changed since the " +
+      "response that carried that tag, a new URL signing window alone being no change",
+    code: "precondition_failed",
+    condition: (_db, { claims, ifMatch }, { target }) => {
+      if (ifMatch === undefined) return undefined;
+      const atVersion = ifMatch.map(({ updatedAt, role }) =>
+        and(eq(target.updatedAt, new Date(updatedAt)), sql`${roleShown(claims)} = ${role}`),
+      );
+      return atVersion.length > 0 ? or(...atVersion) : sql`0`;
+    },
+    holds: ({ target }, { ifMatch }) =>
+      ifMatch === undefined ||
+      (target !== undefined && ifMatch.some((version) => sameVersion(version, versionOf(target)))),
+    detail: () => errorCatalogue.precondition_failed.detail,
+  },
+  {
     about: "the upload",
     says: "the upload exists and is the caller's own, also when an admin acts for someone else",
     code: "upload_not_found",
@@ -127,19 +157,35 @@ export const profilePictureRules: readonly Rule[] = [
 /** Which PATCH: on `/users/me`, or on a user by id. */
 type PatchPath = "caller" | "user";
 
-/** The rules a PATCH answers to: those about the user only by id, those about the upload only when setting one. */
+/** The rules a PATCH answers to: those about the user only by id, the precondition always, those about the upload only when setting one. */
 const rulesFor = (path: PatchPath, settingPhoto: boolean) =>
-  profilePictureRules.filter((rule) => (rule.about === "the user" ? path === "user" : settingPhoto));
+  profilePictureRules.filter((rule) =>
+    rule.about === "the user" ? path === "user" : rule.about === "the upload" ? settingPhoto : true,
+  );
 
 const pathOf = (target: ProfilePictureTarget): PatchPath => (target === "caller" ? "caller" : "user");
 
 /**
+ * The role the response shows for the row written (`"users"`): the token's for the caller, the
+ * membership's in the token's organization for anyone else. Written out by hand because it is
+ * read in RETURNING too, where Drizzle leaves column names unqualified and the subquery's own
+ * `workos_user_id` would shadow the updated row's.
+ */
+const roleShown = (claims: AccessTokenClaims) =>
+  sql<string | null>`(CASE WHEN "users"."workos_user_id" = ${claims.sub} THEN ${tokenRole(claims)}
+    ELSE (SELECT "role" FROM "memberships" AS "target_membership"
+      WHERE "target_membership"."workos_user_id" = "users"."workos_user_id"
+        AND "target_membership"."organization_id" = ${claims.org_id ?? null}) END)`;
+
+/**
  * The one statement: `UPDATE users ... WHERE <the caller> AND <every rule> RETURNING ...`. On
  * `/users/me` the row written is the token's user, active; by id it is that user, while the token's
- * user, active, passes the rules about the user. The upload's rules are one `EXISTS`. An upload or
- * a membership that changes between check and write can never slip through, and the happy path is
- * one D1 round trip. Setting the photo already set, or removing when none is set, matches and
- * changes nothing (`updated_at` keeps its value).
+ * user, active, passes the rules about the user. The precondition is on the row written; the
+ * upload's rules are one `EXISTS`. An upload or a membership that changes between check and write
+ * can never slip through, nor can a change of the profile since the version `If-Match` names, and
+ * the happy path is one D1 round trip. Setting the photo already set, or removing when none is set,
+ * matches and changes nothing (`updated_at`, the profile's version, keeps its value); any other
+ * write moves `updated_at` forward and copies the upload's thumbnail sizes onto the row.
  */
 export function conditionalUpdate(db: Database, change: ProfilePictureChange) {
   const { claims, target, uploadId } = change;
@@ -174,38 +220,40 @@ export function conditionalUpdate(db: Database, change: ProfilePictureChange) {
     .update(users)
     .set({
       profilePictureUploadId: uploadId,
-      updatedAt: sql`CASE WHEN ${users.profilePictureUploadId} IS ${uploadId} THEN ${users.updatedAt} ELSE ${Date.now()} END`,
+      profilePictureThumbSizes:
+        uploadId === null
+          ? null
+          : sql`(${db.select({ sizes: uploads.thumbSizes }).from(uploads).where(eq(uploads.id, uploadId))})`,
+      updatedAt: sql`CASE WHEN ${users.profilePictureUploadId} IS ${uploadId} THEN ${users.updatedAt} ELSE ${nextUpdatedAt(new Date())} END`,
     })
-    .where(and(who, uploadUsable))
+    .where(and(who, ...conditions("the precondition"), uploadUsable))
     .returning({
       ...getTableColumns(users),
-      // The target's role in the token's organization, for the response: no second round trip.
-      // Written out by hand: in RETURNING, Drizzle leaves column names unqualified, and the
-      // subquery's own `workos_user_id` would shadow the updated row's.
-      teammateRole: sql<string | null>`(SELECT "role" FROM "memberships" AS "target_membership"
-        WHERE "target_membership"."workos_user_id" = "users"."workos_user_id"
-          AND "target_membership"."organization_id" = ${claims.org_id ?? null})`,
+      // The role the answer shows, read in the same statement: no second round trip.
+      roleShown: roleShown(claims),
     });
 }
 
 /** The first rule that fails on what the reads found, as its error; undefined when every rule holds. */
 export function refusalFor(findings: Findings, change: ProfilePictureChange): ApiError | undefined {
   const failed = rulesFor(pathOf(change.target), change.uploadId !== null).find(
-    (rule) => !rule.holds(findings),
+    (rule) => !rule.holds(findings, change),
   );
   return failed && new ApiError(failed.code, failed.detail(findings));
 }
 
-/** The rules in words for the route's description, each with its status and code. */
+/** The rules in words for the route's description, each with its status and code, in the order a refusal is explained. */
 export function describeProfilePictureRules(path: PatchPath): string {
   const list = (about: Rule["about"]) =>
     rulesFor(path, true)
       .filter((rule) => rule.about === about)
       .map((rule) => `${rule.says} (${errorCatalogue[rule.code].status} \`${rule.code}\`)`)
       .join("; ");
+  const byId = path === "user";
   return [
-    ...(path === "user" ? [`Acting on a user by id, in this order: ${list("the user")}.`] : []),
-    `Setting a photo, the upload is checked${path === "user" ? " next" : ""}, in this order: ${list("the upload")}.`,
+    ...(byId ? [`Acting on a user by id, in this order: ${list("the user")}.`] : []),
+    `${byId ? "Then, with `If-Match`" : "With `If-Match`, first"}: ${list("the precondition")}.`,
+    `Setting a photo, the upload is checked ${byId ? "last" : "next"}, in this order: ${list("the upload")}.`,
   ].join(" ");
 }
 

@@ -5,6 +5,7 @@ import { type CallerInputs, resolveCaller } from "../../identity/caller";
 import { type CallerAccess, findVisibleUser, tokenRole, type UserInRole } from "../../identity/memberships";
 import { ApiError, retryAfter } from "../../lib/errors/api-error";
 import { findOwnUpload } from "../uploads/own-upload";
+import type { ProfileVersion } from "./profile-etag";
 import {
   conditionalUpdate,
   type Findings,
@@ -26,9 +27,10 @@ export interface ProfilePictureUpdate {
  * Set (`uploadId`) or remove (`null`) a custom profile picture on behalf of the token's user.
  *
  * D1 has no interactive transactions, so who the caller is, whether they may change the target,
- * whether the upload is theirs and usable, and the write are ONE conditional statement built from
- * the PATCH's rules (`profilePictureRules`); the token's claims (subject, role, organization) are
- * its parameters, nothing is taken from an earlier token. Only when it matches nothing do we
+ * whether the profile is still at a version `If-Match` names, whether the upload is theirs and
+ * usable, and the write are ONE conditional statement built from the PATCH's rules
+ * (`profilePictureRules`); the token's claims (subject, role, organization) are its parameters,
+ * nothing is taken from an earlier token. Only when it matches nothing do we
  * resolve the caller (just-in-time provisioning, inactive accounts, recording the token's
  * membership), try once more, and read to explain the refusal with the first rule that fails.
  */
@@ -36,9 +38,10 @@ export async function updateProfilePicture(
   inputs: CallerInputs,
   target: ProfilePictureTarget,
   uploadId: string | null,
+  ifMatch?: readonly ProfileVersion[],
 ): Promise<ProfilePictureUpdate> {
   const { db, claims } = inputs;
-  const change: ProfilePictureChange = { claims, target, uploadId };
+  const change: ProfilePictureChange = { claims, target, uploadId, ifMatch };
   const [updated] = await conditionalUpdate(db, change);
   if (updated) return written(updated, claims);
 
@@ -63,14 +66,14 @@ export async function updateProfilePicture(
   );
 }
 
-/** The written row in the role the response shows: the token's for the caller, else the membership's. */
+/** The written row in the role the response shows (the statement read it): the token's for the caller, else the membership's. */
 function written(
-  { teammateRole, ...user }: User & { teammateRole: string | null },
+  { roleShown, ...user }: User & { roleShown: string | null },
   claims: AccessTokenClaims,
 ): ProfilePictureUpdate {
   const own = user.workosUserId === claims.sub;
   return {
-    target: { user, role: own ? tokenRole(claims) : (teammateRole ?? tokenRole(claims)) },
+    target: { user, role: roleShown ?? tokenRole(claims) },
     ...(own ? { caller: user } : {}),
   };
 }

@@ -1,6 +1,10 @@
-import { requireVisibleUser } from "../../identity/memberships";
-import type { AppRouteHandler } from "../../lib/types";
+import type { Context } from "hono";
+import { requireVisibleUser, type UserInRole } from "../../identity/memberships";
+import type { EntityTagCondition } from "../../lib/entity-tags";
+import type { ThumbSize } from "../../lib/object-keys";
+import type { AppBindings, AppRouteHandler } from "../../lib/types";
 import { listMembers } from "./members-list";
+import { noneMatch, profileETag, versionOf, versionsNamedBy } from "./profile-etag";
 import { updateProfilePicture } from "./profile-picture";
 import { toUserProfile } from "./user-profile";
 import type {
@@ -11,34 +15,68 @@ import type {
   updateUserProfilePicture,
 } from "./users.routes";
 
+/** One profile in the size asked for, its `ETag` set on the answer: made from the body as sent. */
+async function taggedProfile(c: Context<AppBindings>, inRole: UserInRole, pictureSize: ThumbSize) {
+  const profile = await toUserProfile(inRole, c.var.config, pictureSize);
+  const etag = await profileETag(versionOf(inRole), JSON.stringify(profile));
+  c.header("ETag", etag);
+  return { profile, etag };
+}
+
+/** A GET of one profile: `304` with no body (and the same `ETag`) when `If-None-Match` names its tag. */
+async function answerRead(
+  c: Context<AppBindings>,
+  inRole: UserInRole,
+  pictureSize: ThumbSize,
+  ifNoneMatch: EntityTagCondition | undefined,
+) {
+  const { profile, etag } = await taggedProfile(c, inRole, pictureSize);
+  if (ifNoneMatch !== undefined && !noneMatch(ifNoneMatch, etag)) return c.body(null, 304);
+  return c.json(profile, 200);
+}
+
 export const getMeHandler: AppRouteHandler<typeof getMe> = async (c) =>
-  c.json(await toUserProfile({ user: c.var.caller, role: c.var.access.role }, c.var.config), 200);
+  answerRead(
+    c,
+    { user: c.var.caller, role: c.var.access.role },
+    c.req.valid("query").pictureSize,
+    c.req.valid("header")["if-none-match"],
+  );
 
 export const getSharedUserHandler: AppRouteHandler<typeof getSharedUser> = async (c) => {
-  const { db, caller, access, config } = c.var;
+  const { db, caller, access } = c.var;
   const target = await requireVisibleUser(db, caller, access, c.req.valid("param").user_id);
-  return c.json(await toUserProfile(target, config), 200);
+  return answerRead(c, target, c.req.valid("query").pictureSize, c.req.valid("header")["if-none-match"]);
 };
 
 export const listSharedUsersHandler: AppRouteHandler<typeof listSharedUsers> = async (c) => {
   const { db, config, claims, requestId } = c.var;
-  const page = await listMembers({ db, config, claims, requestId }, c.req.valid("query"));
+  const query = c.req.valid("query");
+  const page = await listMembers({ db, config, claims, requestId }, query);
   if (page.caller) c.set("caller", page.caller);
   return c.json(
     {
-      items: await Promise.all(page.members.map((member) => toUserProfile(member, config))),
+      items: await Promise.all(
+        page.members.map((member) => toUserProfile(member, config, query.pictureSize)),
+      ),
       nextCursor: page.nextCursor,
     },
     200,
   );
 };
 
+/** The versions an `If-Match` names; undefined without one, or for `*` (any current profile). */
+const versionsOf = (ifMatch: EntityTagCondition | undefined) =>
+  ifMatch === undefined || ifMatch === "*" ? undefined : versionsNamedBy(ifMatch);
+
 export const updateMyProfilePictureHandler: AppRouteHandler<typeof updateMyProfilePicture> = async (c) => {
   const { db, config, claims, requestId } = c.var;
   const uploadId = c.req.valid("json").uploadId;
-  const updated = await updateProfilePicture({ db, config, claims, requestId }, "caller", uploadId);
+  const ifMatch = versionsOf(c.req.valid("header")["if-match"]);
+  const updated = await updateProfilePicture({ db, config, claims, requestId }, "caller", uploadId, ifMatch);
   if (updated.caller) c.set("caller", updated.caller);
-  return c.json(await toUserProfile(updated.target, config), 200);
+  const { profile } = await taggedProfile(c, updated.target, c.req.valid("query").pictureSize);
+  return c.json(profile, 200);
 };
 
 export const updateUserProfilePictureHandler: AppRouteHandler<typeof updateUserProfilePicture> = async (
@@ -47,7 +85,9 @@ export const updateUserProfilePictureHandler: AppRouteHandler<typeof updateUserP
   const { db, config, claims, requestId } = c.var;
   const target = { userId: c.req.valid("param").user_id };
   const uploadId = c.req.valid("json").uploadId;
-  const updated = await updateProfilePicture({ db, config, claims, requestId }, target, uploadId);
+  const ifMatch = versionsOf(c.req.valid("header")["if-match"]);
+  const updated = await updateProfilePicture({ db, config, claims, requestId }, target, uploadId, ifMatch);
   if (updated.caller) c.set("caller", updated.caller);
-  return c.json(await toUserProfile(updated.target, config), 200);
+  const { profile } = await taggedProfile(c, updated.target, c.req.valid("query").pictureSize);
+  return c.json(profile, 200);
 };

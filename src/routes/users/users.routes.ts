@@ -9,15 +9,30 @@ import { describeProfilePictureRules, profilePictureRuleErrors } from "./profile
 import {
   MembersPage,
   MembersQuery,
+  PictureSizeQuery,
+  ProfileReadHeaders,
+  ProfileWriteHeaders,
   UpdateProfilePictureBody,
   UserIdParams,
   UserProfile,
 } from "./users.schemas";
 
 const tags = ["Users"];
+const etagHeader = {
+  ETag: {
+    description:
+      "A strong tag of this profile as answered: send it back as `If-None-Match` to read it again, or as `If-Match` to change it only while it is unchanged.",
+    schema: { type: "string" as const },
+  },
+};
 const profileResponse = {
   description: "Successful Response",
+  headers: etagHeader,
   content: { "application/json": { schema: UserProfile } },
+};
+const notModified = {
+  description: "Not Modified: `If-None-Match` names the current `ETag`; no body",
+  headers: etagHeader,
 };
 
 export const getMe = createRoute({
@@ -27,7 +42,12 @@ export const getMe = createRoute({
   security: bearerSecurity,
   summary: "Get the caller's profile",
   middleware: [requireCaller] as const,
-  responses: { 200: profileResponse, ...errorResponses(callerErrors) },
+  request: { query: PictureSizeQuery, headers: ProfileReadHeaders },
+  responses: {
+    200: profileResponse,
+    304: notModified,
+    ...errorResponses(callerErrors, ["validation_error"]),
+  },
 });
 
 export const getSharedUser = createRoute({
@@ -39,9 +59,10 @@ export const getSharedUser = createRoute({
   description:
     "The caller themself, or a teammate: a user with an active membership of the caller's token organization (`org_id`), of which the caller is an active member too. Anyone else is 404, the same as no one.",
   middleware: [requireCaller] as const,
-  request: { params: UserIdParams },
+  request: { params: UserIdParams, query: PictureSizeQuery, headers: ProfileReadHeaders },
   responses: {
     200: profileResponse,
+    304: notModified,
     ...errorResponses(callerErrors, ["user_not_found", "validation_error"]),
   },
 });
@@ -68,7 +89,7 @@ const profilePictureDescription = (path: "caller" | "user") =>
   "Sets (a UUID) or removes (null) the custom profile picture. " +
   `${describeProfilePictureRules(path)} ` +
   "The checks and the write are one atomic step. Setting the photo already set, or removing when none " +
-  "is set, succeeds and changes nothing.";
+  "is set, succeeds and changes nothing. The answer's `ETag` is the profile's new one.";
 
 // A miss resolves the caller, so the caller's errors are the PATCH's too.
 const profilePictureErrors = (path: "caller" | "user") =>
@@ -87,7 +108,7 @@ export const updateMyProfilePicture = createRoute({
   summary: "Update My Profile Picture",
   description: profilePictureDescription("caller"),
   middleware: [startAtPrimary, authenticate, limitWrites, jsonBody] as const,
-  request: { body: profilePictureBody },
+  request: { query: PictureSizeQuery, headers: ProfileWriteHeaders, body: profilePictureBody },
   responses: { 200: profileResponse, ...profilePictureErrors("caller") },
 });
 
@@ -99,6 +120,11 @@ export const updateUserProfilePicture = createRoute({
   summary: "Update User Profile Picture",
   description: profilePictureDescription("user"),
   middleware: [startAtPrimary, authenticate, limitWrites, jsonBody] as const,
-  request: { params: UserIdParams, body: profilePictureBody },
+  request: {
+    params: UserIdParams,
+    query: PictureSizeQuery,
+    headers: ProfileWriteHeaders,
+    body: profilePictureBody,
+  },
   responses: { 200: profileResponse, ...profilePictureErrors("user") },
 });

@@ -1,4 +1,6 @@
 import { z } from "@hono/zod-openapi";
+import { MAX_ENTITY_TAGS, parseEntityTags } from "../../lib/entity-tags";
+import { DEFAULT_THUMB_SIZE, THUMB_SIZES, type ThumbSize } from "../../lib/object-keys";
 import { DateTime, Uuid } from "../../lib/openapi-schemas";
 
 export const MEMBERS_PAGE_DEFAULT = 50;
@@ -14,7 +16,7 @@ export const UserProfile = z
     lastName: z.string(),
     profilePictureUrl: z.string().nullable().openapi({
       description:
-        "Server-resolved. With a custom photo, a presigned URL of that upload's 256 px thumbnail; otherwise the WorkOS-provided URL.",
+        "Server-resolved. With a custom photo, a presigned URL of that upload's square WebP thumbnail in the size `pictureSize` asks for (256 px unless asked; a photo set before there were sizes has only its 256 px one, which every size then gives); otherwise the WorkOS-provided URL.",
     }),
     role: z.string().openapi({
       description:
@@ -46,7 +48,60 @@ export const UserIdParams = z.object({
   user_id: Uuid.openapi({ param: { name: "user_id", in: "path" } }),
 });
 
-export const MembersQuery = z.object({
+const sizesInWords = `${THUMB_SIZES.slice(0, -1).join(", ")} or ${THUMB_SIZES.at(-1)}`;
+
+/** Which thumbnail `profilePictureUrl` presigns: every route that answers UserProfiles takes it. */
+export const PictureSizeQuery = z.object({
+  pictureSize: z
+    .enum(THUMB_SIZES.map(String) as [`${ThumbSize}`, ...`${ThumbSize}`[]], `Input should be ${sizesInWords}`)
+    .default(`${DEFAULT_THUMB_SIZE}`)
+    .transform((value) => Number(value) as ThumbSize)
+    .openapi({
+      param: { name: "pictureSize", in: "query" },
+      description: `The size in px a side of the custom photo's thumbnail that \`profilePictureUrl\` presigns: ${sizesInWords} (default ${DEFAULT_THUMB_SIZE}). A list of small avatars asks for 64; a high-density screen twice the size it draws. Never larger than the photo itself.`,
+      example: "64",
+    }),
+});
+
+/** An `If-Match` or `If-None-Match`: `*`, or a list of entity tags (at most `MAX_ENTITY_TAGS`). */
+const entityTagsHeader = (name: "if-match" | "if-none-match", description: string) =>
+  z
+    .string()
+    .transform((value, ctx) => {
+      const parsed = parseEntityTags(value);
+      if (parsed === undefined) {
+        ctx.addIssue({
+          code: "custom",
+          message: `Input should be * or at most ${MAX_ENTITY_TAGS} entity tags, each in double quotes as an ETag was given`,
+        });
+        return z.NEVER;
+      }
+      return parsed;
+    })
+    .optional()
+    .openapi({
+      param: { name, in: "header" },
+      description,
+      example: '"1764262715123.bWVtYmVy.Jq0tW3m9cE1xZb7Y"',
+    });
+
+/** The conditional GET of a profile. */
+export const ProfileReadHeaders = z.object({
+  "if-none-match": entityTagsHeader(
+    "if-none-match",
+    "The `ETag` of the profile as you have it: `304` with no body while it is the current one (the same profile, URL signing window and `pictureSize`). A malformed value is `422`.",
+  ),
+});
+
+/** The conditional PATCH of a profile's picture. */
+export const ProfileWriteHeaders = z.object({
+  "if-match": entityTagsHeader(
+    "if-match",
+    "The `ETag` of the profile the change is based on: `412 precondition_failed`, nothing written, when the profile has changed since (its photo, or any other key; a new URL signing window or another `pictureSize` is no change). `*` asks for nothing. A weak tag never matches; a malformed value is `422`.",
+  ),
+});
+
+export const MembersQuery = PictureSizeQuery.extend({
   q: z
     .string()
     .min(1, "String should have at least 1 character")

@@ -2,7 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { and, eq, ne, or, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Database } from "../../db/client";
-import { users, webhookEvents } from "../../db/schema";
+import { nextUpdatedAt, users, webhookEvents } from "../../db/schema";
 import { type MembershipChange, upsertMembership } from "../../identity/memberships";
 import { workosUserColumns } from "../../identity/provisioning";
 import { WorkOSUser } from "../../identity/workos-api";
@@ -106,7 +106,7 @@ export function statementsFor(db: Database, event: WorkOSEvent): Statement[] {
       return [
         db
           .update(users)
-          .set({ lastLogin: signedInAt, updatedAt: now })
+          .set({ lastLogin: signedInAt, updatedAt: nextUpdatedAt(now) })
           .where(
             and(
               eq(users.workosUserId, data.data.user_id),
@@ -151,7 +151,7 @@ function upsertUser(db: Database, workosUser: WorkOSUser, now: Date) {
         workosProfilePictureUrl: sql`excluded.workos_profile_picture_url`,
         lastLogin: sql`CASE WHEN ${users.lastLogin} IS NULL OR ${users.lastLogin} < excluded.last_login THEN excluded.last_login ELSE ${users.lastLogin} END`,
         workosUpdatedAt: sql`excluded.workos_updated_at`,
-        updatedAt: now,
+        updatedAt: nextUpdatedAt(now),
       },
       setWhere: and(
         ne(users.state, "deleted"),
@@ -180,7 +180,12 @@ function deleteUser(db: Database, workosUserId: string, now: Date) {
     })
     .onConflictDoUpdate({
       target: users.workosUserId,
-      set: { state: "deleted", profilePictureUploadId: null, updatedAt: now },
+      set: {
+        state: "deleted",
+        profilePictureUploadId: null,
+        profilePictureThumbSizes: null,
+        updatedAt: nextUpdatedAt(now),
+      },
       setWhere: ne(users.state, "deleted"),
     });
 }
