@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { users } from "../src/db/schema";
+import { users, webhookEvents } from "../src/db/schema";
 import { cleanUpStorage } from "../src/jobs/storage-cleanup";
 import { MAX_PENDING_UPLOADS_PER_USER } from "../src/routes/uploads/upload-rules";
 import { call } from "./helpers/api";
@@ -182,10 +182,12 @@ describe("every statement of a storage cleanup run is indexed", () => {
     await cleanUpStorage({ ...env, DB: d1 }, new Date(now), { batchSize: 1, timeBudgetMs: 0 });
 
     const plans = await Promise.all(
-      d1.statements.map(async (statement) => ({
-        sql: statement.sql,
-        plan: (await planOf(statement)).join(" | "),
-      })),
+      d1.statements
+        .filter((statement) => !statement.sql.includes('"webhook_events"'))
+        .map(async (statement) => ({
+          sql: statement.sql,
+          plan: (await planOf(statement)).join(" | "),
+        })),
     );
     // Per category: the candidates, the guarded delete and its read-back (one batch), and the count of what is left.
     expect(plans).toHaveLength(4 * 4);
@@ -208,6 +210,37 @@ describe("every statement of a storage cleanup run is indexed", () => {
           : "SEARCH uploads USING INDEX uploads_state_created_at_idx (state=? AND created_at<?)";
       expect(plan, sql).toContain(expected);
       expect(plan, sql).toContain("users_profile_picture_upload_id_idx (profile_picture_upload_id=?)");
+    }
+  });
+});
+
+describe("forgetting processed webhook event ids is indexed", () => {
+  it("deletes the oldest through webhook_events_received_at_idx, and counts what is left through it", async () => {
+    const longAgo = new Date(Date.UTC(2000, 0, 1));
+    await db()
+      .insert(webhookEvents)
+      .values(
+        ["a", "b"].map((id) => ({ id: `event_plan_${id}`, event: "session.created", receivedAt: longAgo })),
+      );
+    const d1 = countingD1(env.DB);
+    vi.spyOn(console, "log").mockImplementation(() => {});
+
+    // One id a statement, one statement: one is left, so its count runs too.
+    const counts = await cleanUpStorage({ ...env, DB: d1 }, new Date(), {
+      eventBatchSize: 1,
+      maxEventBatches: 1,
+    });
+    expect(counts.webhookEvents).toBe(1);
+
+    const plans = await Promise.all(
+      d1.statements
+        .filter((statement) => statement.sql.includes('"webhook_events"'))
+        .map(async (statement) => ({ sql: statement.sql, plan: (await planOf(statement)).join(" | ") })),
+    );
+    expect(plans.map(({ sql }) => sql.split(" ")[0])).toEqual(["delete", "select"]);
+    for (const { sql, plan } of plans) {
+      expect(plan, sql).toContain("INDEX webhook_events_received_at_idx (received_at<?)");
+      expect(plan, sql).not.toMatch(/SCAN webhook_events\b|TEMP B-TREE/);
     }
   });
 });

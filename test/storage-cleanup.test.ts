@@ -3,9 +3,14 @@ import { env } from "cloudflare:workers";
 import { eq, inArray } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createDb } from "../src/db/client";
-import { type Upload, type User, uploads, users } from "../src/db/schema";
+import { type Upload, type User, uploads, users, webhookEvents } from "../src/db/schema";
 import worker from "../src/index";
-import { cleanUpStorage, deleteUnreferencedUploads, R2_DELETE_MAX_KEYS } from "../src/jobs/storage-cleanup";
+import {
+  cleanUpStorage,
+  deleteUnreferencedUploads,
+  R2_DELETE_MAX_KEYS,
+  WEBHOOK_EVENT_RETENTION_MS,
+} from "../src/jobs/storage-cleanup";
 import { loadConfig } from "../src/lib/config";
 import { thumbKeyFor, thumbKeysFor } from "../src/lib/object-keys";
 import { presignThumbUrl } from "../src/lib/presign";
@@ -13,7 +18,7 @@ import { call } from "./helpers/api";
 import { changedBefore } from "./helpers/counting-d1";
 import { createUpload, createUser, db, readUpload } from "./helpers/db";
 import { emulated } from "./helpers/uploads";
-import { deliverWebhook, workosEvent, workosUserObject } from "./helpers/workos-users";
+import { deliverWebhook, newWorkOSUserId, workosEvent, workosUserObject } from "./helpers/workos-users";
 
 /**
  * The job runs "at" a fixed instant in 2001 and every upload here is dated relative to it: other
@@ -257,6 +262,7 @@ describe("scheduled storage cleanup", () => {
       ofDeletedUsers: expect.any(Number),
       objects: expect.any(Number),
       objectsLeaked: 0,
+      webhookEvents: expect.any(Number),
     });
     expect(entry.left).toEqual({});
     expect(entry.deleted.pending).toBeGreaterThanOrEqual(1);
@@ -468,5 +474,82 @@ describe("detaching a profile picture restarts its 7 days", () => {
     const attached = await readUpload(photo.id);
     await attach(owner, photo);
     expect(await readUpload(photo.id)).toEqual(attached);
+  });
+});
+
+describe("processed webhook event ids", () => {
+  /** Event ids received `ages` before the run, as the webhook records them. */
+  async function eventsReceived(...ages: number[]) {
+    const rows = ages.map((age) => ({
+      id: `event_${crypto.randomUUID().replaceAll("-", "")}`,
+      event: "session.created",
+      receivedAt: ago(age),
+    }));
+    await db().insert(webhookEvents).values(rows);
+    return rows.map((row) => row.id);
+  }
+
+  const remembered = async (ids: string[]) =>
+    (
+      await db().select({ id: webhookEvents.id }).from(webhookEvents).where(inArray(webhookEvents.id, ids))
+    ).map((row) => row.id);
+
+  it("are forgotten 30 days after they were received, and not a minute before", async () => {
+    const [old, justPast, justInside, recent] = await eventsReceived(
+      400 * DAY,
+      WEBHOOK_EVENT_RETENTION_MS + 60_000,
+      WEBHOOK_EVENT_RETENTION_MS - 60_000,
+      DAY,
+    );
+
+    const { counts, logged } = await cleanUpLogged();
+
+    expect(new Set(await remembered([old, justPast, justInside, recent] as string[]))).toEqual(
+      new Set([justInside, recent]),
+    );
+    expect(counts.webhookEvents).toBe(2);
+    expect(logged).toMatchObject({ level: "info", deleted: { webhookEvents: 2 }, left: {} });
+  });
+
+  it("go oldest first, a batch a statement, and a run that stops early logs how many are left", async () => {
+    const ids = await eventsReceived(500 * DAY, 499 * DAY, 498 * DAY, 497 * DAY, 496 * DAY);
+
+    const { counts, logged } = await cleanUpLogged({ eventBatchSize: 2, maxEventBatches: 2 });
+
+    expect(counts.webhookEvents).toBe(4);
+    expect(await remembered(ids)).toEqual([ids[4]]);
+    expect(logged).toMatchObject({ level: "warn", left: { webhookEvents: 1 } });
+
+    const next = await cleanUpLogged({ eventBatchSize: 2, maxEventBatches: 2 });
+    expect(next.counts.webhookEvents).toBe(1);
+    expect(await remembered(ids)).toEqual([]);
+    expect(next.logged).toMatchObject({ level: "info", left: {} });
+  });
+
+  it("once forgotten, an old event delivered again changes nothing: every event's write is guarded", async () => {
+    const workosUserId = newWorkOSUserId();
+    const older = workosEvent(
+      "user.updated",
+      workosUserObject(workosUserId, { first_name: "Ada", updated_at: "2026-11-01T00:00:00.000Z" }),
+    );
+    const newer = workosEvent(
+      "user.updated",
+      workosUserObject(workosUserId, { first_name: "Grace", updated_at: "2026-11-02T00:00:00.000Z" }),
+    );
+    for (const event of [older, newer]) expect((await deliverWebhook(event)).status).toBe(200);
+    // Received long before the run, as if a month had passed.
+    await db()
+      .update(webhookEvents)
+      .set({ receivedAt: ago(WEBHOOK_EVENT_RETENTION_MS + DAY) })
+      .where(inArray(webhookEvents.id, [older.id, newer.id]));
+    const stored = await db().query.users.findFirst({ where: eq(users.workosUserId, workosUserId) });
+
+    await runScheduled();
+    expect(await remembered([older.id, newer.id])).toEqual([]);
+
+    expect((await deliverWebhook(older)).status).toBe(200);
+    const after = await db().query.users.findFirst({ where: eq(users.workosUserId, workosUserId) });
+    expect(after).toEqual(stored);
+    expect(after?.firstName).toBe("Grace");
   });
 });

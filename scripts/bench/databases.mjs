@@ -7,7 +7,14 @@
 // follow the service's own scheme (src/lib/object-keys.ts).
 import { originalKeyFor, THUMB_SIZES, thumbKeyFor } from "../../src/lib/object-keys.ts";
 import { DEMO_USER } from "../dev-keys.mjs";
-import { CALLER_UPLOADS, CLEANUP_UPLOADS, LARGE_UPLOADS, LARGE_USERS, SMALL_USERS } from "./options.mjs";
+import {
+  CALLER_UPLOADS,
+  CLEANUP_UPLOADS,
+  CLEANUP_WEBHOOK_EVENTS,
+  LARGE_UPLOADS,
+  LARGE_USERS,
+  SMALL_USERS,
+} from "./options.mjs";
 
 /** A value as an SQL literal. */
 export const q = (value) =>
@@ -102,7 +109,10 @@ SELECT ${uuidFrom("h")}, owner, 'image', 'profile_picture', 'ready', 'image/jpeg
 FROM owners;`;
 }
 
-/** Pending uploads two days old (garbage): the listed ids first, then the rest to CLEANUP_UPLOADS. */
+/**
+ * Pending uploads two days old (garbage): the listed ids first, then the rest to CLEANUP_UPLOADS; and
+ * CLEANUP_WEBHOOK_EVENTS processed event ids received 60 days ago, past their retention.
+ */
 export function cleanupSeedSql(storedIds) {
   const at = Date.now() - 2 * 24 * 3600 * 1000;
   const row = (id) =>
@@ -126,5 +136,9 @@ WITH RECURSIVE seq(i, h) AS (
 INSERT INTO uploads (${UPLOAD_COLUMNS})
 SELECT ${uuidFrom("h")}, ${q(DEMO_USER.id)}, 'image', 'profile_picture', 'pending', 'image/jpeg', 1, NULL,
        ${keyExpression(originalKeyFor, uuidFrom("h"))}, NULL, NULL, ${at}, ${at}
+FROM seq;
+WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ${CLEANUP_WEBHOOK_EVENTS})
+INSERT INTO webhook_events (id, event, received_at)
+SELECT 'event_' || substr(upper(hex(randomblob(13))), 1, 26), 'session.created', ${Date.now() - 60 * 24 * 3600 * 1000}
 FROM seq;`;
 }

@@ -220,8 +220,9 @@ async function main() {
   );
   const cleanup = await measureCleanup(smallDir, jwksPort);
   log(
-    `storage cleanup: ${cleanup.rows} rows and ${cleanup.objects} keys in ${cleanup.durationMs} ms: ` +
-      `${fmt(cleanup.rowsPerSecond, 0)} rows/s, ${cleanup.rounds} rounds, ${cleanup.d1RoundTrips} D1 round trips`,
+    `storage cleanup: ${cleanup.rows} rows and ${cleanup.objects} keys in ${cleanup.uploadsMs} ms: ` +
+      `${fmt(cleanup.rowsPerSecond, 0)} rows/s, ${cleanup.rounds} rounds; ${cleanup.webhookEvents} webhook event ids in ` +
+      `${cleanup.webhookEventsMs} ms; ${cleanup.d1RoundTrips} D1 round trips`,
   );
 
   const results = Object.fromEntries(phases.map((phase) => [phase.key, summarize(phase)]));

@@ -44,6 +44,8 @@ export const MEMBERS_PAGE = 50;
 /** The storage cleanup's throughput: garbage uploads, and how many of them have every object in R2. */
 export const CLEANUP_UPLOADS = 10_000;
 export const CLEANUP_STORED = 200;
+/** And processed webhook event ids received 60 days before (past their 30 days), for the cleanup to forget. */
+export const CLEANUP_WEBHOOK_EVENTS = 50_000;
 /** complete's thumbnails: timed runs per photo, of `complete` through the API and of each way of making them. */
 export const THUMBNAIL_RUNS = 6;
 export const TARGETS = { meD1: 1, patchD1: 2, listD1: 1, jwksPerIsolate: 1, cpuRatio: 2, p50Ratio: 1.2 };

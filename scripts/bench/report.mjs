@@ -8,6 +8,7 @@ import { median } from "./load.mjs";
 import {
   CLEANUP_STORED,
   CLEANUP_UPLOADS,
+  CLEANUP_WEBHOOK_EVENTS,
   CONCURRENCY,
   CPU_NOT_JUDGED_LOCALLY,
   DIAGNOSTIC_SLICE_MS,
@@ -168,9 +169,11 @@ export function renderReport({
     `- Large database: ${counts.users} users, all ${counts.members} of them members of one organization, ${counts.uploads} uploads`,
     `- Storage cleanup, one scheduled run on a copy of the 100-user database with ${CLEANUP_UPLOADS.toLocaleString("en-US")} garbage ` +
       `uploads (${CLEANUP_STORED} of them with every object in local R2): **${fmt(cleanup.rowsPerSecond, 0)} rows/s** ` +
-      `(${cleanup.rows} rows and ${cleanup.objects} R2 keys deleted in ${cleanup.durationMs} ms, ${cleanup.rounds} rounds of ` +
-      `at most ${cleanup.batchSize} per kind, ${cleanup.d1RoundTrips} D1 round trips` +
-      `${Object.keys(cleanup.left).length ? `; left: ${JSON.stringify(cleanup.left)}` : ", nothing left"})`,
+      `(${cleanup.rows} rows and ${cleanup.objects} R2 keys deleted in ${cleanup.uploadsMs} ms, ${cleanup.rounds} rounds of ` +
+      `at most ${cleanup.batchSize} per kind); then, in the same run, **${fmt(cleanup.webhookEventsPerSecond, 0)} webhook event ids/s** ` +
+      `forgotten (${cleanup.webhookEvents.toLocaleString("en-US")} of ${CLEANUP_WEBHOOK_EVENTS.toLocaleString("en-US")} received 60 days before, in ` +
+      `${cleanup.webhookEventsMs} ms); ${cleanup.d1RoundTrips} D1 round trips in all` +
+      `${Object.keys(cleanup.left).length ? `; left: ${JSON.stringify(cleanup.left)}` : ", nothing left"}`,
     "",
     ...thumbnailsReport(thumbnails),
     "",

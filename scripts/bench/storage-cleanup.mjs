@@ -1,7 +1,8 @@
 // Storage cleanup throughput: a copy of the 100-user database gets CLEANUP_UPLOADS pending uploads
 // two days old (garbage), the first CLEANUP_STORED of them with every object (the original and a
-// thumbnail per size) PUT into local R2 through presigned URLs, and a third worker runs the cron once (`--test-scheduled`). Its log line
-// gives the rows deleted and the run's own duration.
+// thumbnail per size) PUT into local R2 through presigned URLs, and CLEANUP_WEBHOOK_EVENTS processed webhook
+// event ids past their retention; a third worker runs the cron once (`--test-scheduled`). Its log line
+// gives the rows deleted and the ids forgotten, and how long each part of the run took.
 import { cpSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { AwsClient } from "aws4fetch";
@@ -51,7 +52,17 @@ export async function measureCleanup(sourceDir, jwksPort) {
     .find((l) => l.includes('"msg":"storage cleanup"'));
   if (!line) throw new Error(`the scheduled run logged no result:\n${tail(worker.logFile)}`);
   const logged = JSON.parse(line.slice(line.indexOf("{")));
-  const { objects, objectsLeaked, ...byKind } = logged.deleted;
+  const { objects, objectsLeaked, webhookEvents, ...byKind } = logged.deleted;
   const rows = Object.values(byKind).reduce((sum, n) => sum + n, 0);
-  return { ...logged, rows, objects, objectsLeaked, rowsPerSecond: rows / (logged.durationMs / 1000) };
+  const uploadsMs = logged.durationMs - logged.webhookEventsMs;
+  return {
+    ...logged,
+    rows,
+    objects,
+    objectsLeaked,
+    uploadsMs,
+    rowsPerSecond: rows / (uploadsMs / 1000),
+    webhookEvents,
+    webhookEventsPerSecond: webhookEvents / (logged.webhookEventsMs / 1000),
+  };
 }

@@ -155,12 +155,19 @@ export const memberships = sqliteTable(
   ],
 );
 
-/** WorkOS webhook event ids already applied, so a redelivery changes nothing. */
-export const webhookEvents = sqliteTable("webhook_events", {
-  id: text("id").primaryKey(),
-  event: text("event").notNull(),
-  receivedAt: timestamp("received_at").notNull().default(sql`(unixepoch() * 1000)`),
-});
+/**
+ * WorkOS webhook event ids already applied, so a redelivery changes nothing. The storage cleanup
+ * forgets them after `WEBHOOK_EVENT_RETENTION_MS`, oldest first by `received_at`.
+ */
+export const webhookEvents = sqliteTable(
+  "webhook_events",
+  {
+    id: text("id").primaryKey(),
+    event: text("event").notNull(),
+    receivedAt: timestamp("received_at").notNull().default(sql`(unixepoch() * 1000)`),
+  },
+  (t) => [index("webhook_events_received_at_idx").on(t.receivedAt)],
+);
 
 export type User = typeof users.$inferSelect;
 export type NewUser = typeof users.$inferInsert;

@@ -1,7 +1,7 @@
 import { and, asc, count, eq, inArray, lt, notExists, type SQL, sql } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { createDb, type Database } from "../db/client";
-import { type UploadState, uploads, users } from "../db/schema";
+import { type UploadState, uploads, users, webhookEvents } from "../db/schema";
 import { D1Session } from "../lib/d1";
 import { thumbKeysFor } from "../lib/object-keys";
 
@@ -12,6 +12,15 @@ export const PENDING_MAX_AGE_MS = DAY_MS;
 /** Long enough for a client to read why an upload failed, or to attach a photo it uploaded. */
 export const FAILED_MAX_AGE_MS = 7 * DAY_MS;
 export const UNREFERENCED_MAX_AGE_MS = 7 * DAY_MS;
+
+/**
+ * How long a processed WorkOS event id is remembered. WorkOS redelivers an event it could not
+ * deliver for days, not weeks, so a month is far past the last redelivery. And a redelivery after
+ * that still changes nothing: every event's write is guarded by what it would change (a user's and a
+ * membership's WorkOS `updated_at`, `last_login` only moving forward, a deletion being final), so the
+ * ids spare a replay its write; they are not what keeps the data right.
+ */
+export const WEBHOOK_EVENT_RETENTION_MS = 30 * DAY_MS;
 
 /** How often the cron runs the cleanup (`[triggers]` in wrangler.toml). */
 const CLEANUP_INTERVAL_MS = HOUR_MS;
@@ -30,19 +39,30 @@ export interface CleanupLimits {
   timeBudgetMs: number;
   /** Nor after this many rounds, each one batch of every unfinished category. */
   maxRounds: number;
+  /** Processed webhook event ids forgotten per statement, */
+  eventBatchSize: number;
+  /** in at most this many statements a run, after the uploads. */
+  maxEventBatches: number;
 }
 
 /**
- * A run takes batches until every category comes back short, for at most 30 s and 50 rounds: well
+ * A run takes batches until every category comes back short, for at most 30 s and 48 rounds: well
  * inside a Cron Trigger's limits (on the Paid plan, 15 minutes of CPU for a schedule of an hour or
  * more, and 15 minutes of wall clock). A batch of 500 uploads names up to 2,500 keys (each upload's
  * original and its thumbnails, `THUMB_SIZES`), three R2 calls, so a round makes at most 20
- * subrequests (per category: the selection, the delete batch, three R2 calls) and 50 rounds at most
- * 1,000, inside even the older limit per invocation. And D1 runs one query at a time: 30 s an hour
- * leaves it to the requests.
+ * subrequests (per category: the selection, the delete batch, three R2 calls) and 48 rounds at most
+ * 960; the webhook event ids then take at most 10 statements of 10,000 (100,000 an hour, 2.4 million
+ * sign-ins a day), and a run that stops early counts what is left (at most 5 more): under 980 in
+ * all, inside even the older limit of 1,000 per invocation. And D1 runs one query at a time: 30 s an hour leaves it to the requests.
  * @see https://developers.cloudflare.com/workers/platform/limits/
  */
-export const CLEANUP_LIMITS: CleanupLimits = { batchSize: 500, timeBudgetMs: 30_000, maxRounds: 50 };
+export const CLEANUP_LIMITS: CleanupLimits = {
+  batchSize: 500,
+  timeBudgetMs: 30_000,
+  maxRounds: 48,
+  eventBatchSize: 10_000,
+  maxEventBatches: 10,
+};
 
 export type GarbageCategory = "pending" | "failed" | "unreferencedProfilePictures" | "ofDeletedUsers";
 
@@ -51,19 +71,25 @@ export type CleanupCounts = Record<GarbageCategory, number> & {
   objects: number;
   /** R2 keys whose delete failed after their row was gone; logged by key, to remove by hand. */
   objectsLeaked: number;
+  /** Processed webhook event ids forgotten (`WEBHOOK_EVENT_RETENTION_MS`). */
+  webhookEvents: number;
 };
 
 /**
  * Delete garbage uploads as of `now`, with their objects, in rounds of one batch per category
- * until every category comes back short or the limits are reached; logs one line with the counts,
- * and with what is left when it stopped early. Returns the counts.
+ * until every category comes back short or the limits are reached; then forget the processed
+ * webhook event ids past their retention, in the time left. Logs one line with the counts, and
+ * with what is left when it stopped early. Returns the counts.
  */
 export async function cleanUpStorage(
   env: Env,
   now: Date,
   limits: Partial<CleanupLimits> = {},
 ): Promise<CleanupCounts> {
-  const { batchSize, timeBudgetMs, maxRounds } = { ...CLEANUP_LIMITS, ...limits };
+  const { batchSize, timeBudgetMs, maxRounds, eventBatchSize, maxEventBatches } = {
+    ...CLEANUP_LIMITS,
+    ...limits,
+  };
   const started = Date.now();
   // One session for the run, from the primary: its first selection is current (a lagging replica would
   // offer uploads already gone), and each later one sees the deletes before it.
@@ -77,6 +103,7 @@ export async function cleanUpStorage(
     ofDeletedUsers: 0,
     objects: 0,
     objectsLeaked: 0,
+    webhookEvents: 0,
   };
   let unfinished = Object.keys(categories) as GarbageCategory[];
   let rounds = 0;
@@ -93,12 +120,23 @@ export async function cleanUpStorage(
     unfinished = unfinished.filter((category) => !finished.has(category));
   } while (unfinished.length > 0 && Date.now() - started < timeBudgetMs && rounds < maxRounds);
 
-  // Stopped early: say how much is left, so a backlog shows in the logs before it shows in R2.
-  const left: Partial<Record<GarbageCategory, number>> = {};
+  const eventsStarted = Date.now();
+  const eventsBefore = new Date(now.getTime() - WEBHOOK_EVENT_RETENTION_MS);
+  let eventsFinished = false;
+  for (let batch = 0; !eventsFinished && batch < maxEventBatches; batch++) {
+    if (Date.now() - started >= timeBudgetMs) break;
+    const forgotten = await forgetWebhookEvents(db, eventsBefore, eventBatchSize);
+    counts.webhookEvents += forgotten;
+    eventsFinished = forgotten < eventBatchSize;
+  }
+
+  // Stopped early: say how much is left, so a backlog shows in the logs before it shows in R2 or D1.
+  const left: Partial<Record<GarbageCategory | "webhookEvents", number>> = {};
   for (const category of unfinished) left[category] = await countUnreferenced(db, categories[category]);
+  if (!eventsFinished) left.webhookEvents = await countWebhookEventsBefore(db, eventsBefore);
   console.log(
     JSON.stringify({
-      level: unfinished.length ? "warn" : "info",
+      level: unfinished.length || !eventsFinished ? "warn" : "info",
       msg: "storage cleanup",
       now: now.toISOString(),
       batchSize,
@@ -107,6 +145,7 @@ export async function cleanUpStorage(
       left,
       d1RoundTrips: d1.roundTrips,
       durationMs: Date.now() - started,
+      webhookEventsMs: Date.now() - eventsStarted,
     }),
   );
   return counts;
@@ -251,3 +290,27 @@ const stale = (state: UploadState, cutoff: Date) =>
 /** No user has this upload as their profile picture (served by `users_profile_picture_upload_id_idx`). */
 const unreferenced = (db: Database) =>
   notExists(db.select({ one: sql`1` }).from(users).where(eq(users.profilePictureUploadId, uploads.id)));
+
+/**
+ * Forget up to `limit` processed webhook event ids received before `before`, oldest first (through
+ * `webhook_events_received_at_idx`); returns how many went. Safe to repeat after a reply lost past
+ * its commit: it then forgets the next ones, or none, and the count is only reported.
+ */
+export async function forgetWebhookEvents(db: Database, before: Date, limit: number): Promise<number> {
+  const oldest = db
+    .select({ id: webhookEvents.id })
+    .from(webhookEvents)
+    .where(lt(webhookEvents.receivedAt, before))
+    .orderBy(asc(webhookEvents.receivedAt))
+    .limit(limit);
+  const result = await db.delete(webhookEvents).where(inArray(webhookEvents.id, oldest)).run();
+  return result.meta.changes;
+}
+
+async function countWebhookEventsBefore(db: Database, before: Date): Promise<number> {
+  const [row] = await db
+    .select({ count: count() })
+    .from(webhookEvents)
+    .where(lt(webhookEvents.receivedAt, before));
+  return row?.count ?? 0;
+}
