@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import type { User } from "../src/db/schema";
 import { cleanUpStorage } from "../src/jobs/storage-cleanup";
 import { D1Session, isBookmark } from "../src/lib/d1";
+import * as images from "./fixtures/images";
 import { type CallOptions, call, json } from "./helpers/api";
 import { type CountingD1, countingD1 } from "./helpers/counting-d1";
 import { createUpload, createUser, readUser } from "./helpers/db";
@@ -137,6 +138,34 @@ describe("every request's queries go through one D1 session", () => {
           method: "PATCH",
           token: admin.token,
           json: { uploadId: upload.id },
+        });
+      },
+    },
+    {
+      name: "PUT /users/me/profile-picture (the image as the body)",
+      sends: true,
+      starts: "first-primary",
+      status: 200,
+      request: async (d1, bookmark) =>
+        callWith("/api/v1/users/me/profile-picture", d1, bookmark, {
+          method: "PUT",
+          token: (await member()).token,
+          body: images.png,
+          headers: { "Content-Type": "image/png" },
+        }),
+    },
+    {
+      name: "PUT /shared/users/{id}/profile-picture (the image as the body)",
+      sends: true,
+      starts: "first-primary",
+      status: 200,
+      request: async (d1, bookmark) => {
+        const [admin, teammate] = [await member({ role: "admin" }), await member()];
+        return callWith(`/api/v1/shared/users/${teammate.user.id}/profile-picture`, d1, bookmark, {
+          method: "PUT",
+          token: admin.token,
+          body: images.png,
+          headers: { "Content-Type": "image/png" },
         });
       },
     },
