@@ -541,6 +541,32 @@ describe("PUT profile-picture: all or nothing", () => {
     await expectNothingKept(id);
   });
 
+  it("keeps the upload when the attaching statement wrote though its reply was lost: a photo in use is never deleted", async () => {
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const user = await createUser();
+    const etag = (await call("/api/v1/users/me", { token: await tokenFor(user) })).headers.get(
+      "ETag",
+    ) as string;
+    const { bucket, written } = recordingBucket();
+    // The statement commits, its reply is lost, and D1's retry finds the profile at a new version.
+    const faulty = faultyD1(env.DB, [
+      { sql: /^update "users"/i, message: "D1_ERROR: Network connection lost.", times: 1, when: "after" },
+    ]);
+
+    const response = await putImage(ME, user, images.png, "image/png", {
+      headers: { "If-Match": etag },
+      env: { BUCKET: bucket, DB: faulty.db },
+    });
+
+    const [id] = uploadIdsIn(written) as [string];
+    // Whatever the answer (the retry sees its own write as a change: 412), the photo it set stays whole.
+    expect([200, 412]).toContain(response.status);
+    expect((await readUser(user.id))?.profilePictureUploadId).toBe(id);
+    expect(await readUpload(id)).toMatchObject({ state: "ready" });
+    for (const key of [originalKeyFor(id), ...thumbKeysFor(id)])
+      expect(await env.BUCKET.head(key), key).not.toBeNull();
+  });
+
   it("the pending cap applies while it runs: 429 with the caller's uploads all pending, nothing stored", async () => {
     const user = await createUser();
     for (let i = 0; i < MAX_PENDING_UPLOADS_PER_USER; i++) {
