@@ -59,6 +59,14 @@ describe("every request's queries go through one D1 session", () => {
     request: (d1: CountingD1, bookmark: string | undefined) => Promise<Response>;
   }
 
+  /** The one-call PUT of a photo, as `token`'s user. */
+  const putPhoto = (token: string): CallOptions => ({
+    method: "PUT",
+    token,
+    body: images.png,
+    headers: { "Content-Type": "image/png" },
+  });
+
   /** A plain read by a new member. */
   const read = (path: string) => async (d1: CountingD1, bookmark: string | undefined) =>
     callWith(path, d1, bookmark, { token: (await member()).token });
@@ -147,12 +155,7 @@ describe("every request's queries go through one D1 session", () => {
       starts: "first-primary",
       status: 200,
       request: async (d1, bookmark) =>
-        callWith("/api/v1/users/me/profile-picture", d1, bookmark, {
-          method: "PUT",
-          token: (await member()).token,
-          body: images.png,
-          headers: { "Content-Type": "image/png" },
-        }),
+        callWith("/api/v1/users/me/profile-picture", d1, bookmark, putPhoto((await member()).token)),
     },
     {
       name: "PUT /shared/users/{id}/profile-picture (the image as the body)",
@@ -161,12 +164,12 @@ describe("every request's queries go through one D1 session", () => {
       status: 200,
       request: async (d1, bookmark) => {
         const [admin, teammate] = [await member({ role: "admin" }), await member()];
-        return callWith(`/api/v1/shared/users/${teammate.user.id}/profile-picture`, d1, bookmark, {
-          method: "PUT",
-          token: admin.token,
-          body: images.png,
-          headers: { "Content-Type": "image/png" },
-        });
+        return callWith(
+          `/api/v1/shared/users/${teammate.user.id}/profile-picture`,
+          d1,
+          bookmark,
+          putPhoto(admin.token),
+        );
       },
     },
     {

@@ -14,7 +14,7 @@ import { faultyD1 } from "./helpers/faulty-d1";
 import { bucketChangedBefore } from "./helpers/hooked-r2";
 import { expectError, expectUnchanged } from "./helpers/refusals";
 import { tokenFor } from "./helpers/tokens";
-import { countUploads, imageInfo } from "./helpers/uploads";
+import { countUploads, imageInfo, imageOfEveryType } from "./helpers/uploads";
 import { mockWorkOS } from "./helpers/workos";
 
 beforeEach(() => {
@@ -100,6 +100,13 @@ async function expectNothingLeftBy(written: string[]) {
   for (const id of uploadIdsIn(written)) await expectNothingKept(id);
 }
 
+/** The request stored nothing: no object written, `user` unchanged, their uploads as many as before. */
+async function expectNothingStored(written: string[], user: User, uploadsBefore = 0) {
+  expect(written).toEqual([]);
+  await expectUnchanged(user);
+  expect(await countUploads(user.id)).toBe(uploadsBefore);
+}
+
 /** The photo a one-call PUT set for `user`, as it reads back. */
 async function onePutSet(path: string, user: User, caller: User = user) {
   const { bucket, written } = recordingBucket();
@@ -110,12 +117,7 @@ async function onePutSet(path: string, user: User, caller: User = user) {
 }
 
 describe("PUT /api/v1/users/me/profile-picture: a photo in one call", () => {
-  it.for([
-    { name: "JPEG", bytes: images.jpeg, contentType: "image/jpeg", shorterSide: 320 },
-    { name: "PNG", bytes: images.png, contentType: "image/png", shorterSide: 320 },
-    { name: "WebP", bytes: images.webp, contentType: "image/webp", shorterSide: 300 },
-    { name: "GIF", bytes: images.gif, contentType: "image/gif", shorterSide: 120 },
-  ])(
+  it.for(imageOfEveryType)(
     "sets a real $name: the caller's upload, ready with every thumbnail size (read back), attached",
     async ({ bytes, contentType, shorterSide }) => {
       const user = await createUser();
@@ -254,13 +256,13 @@ describe("PUT /api/v1/shared/users/{user_id}/profile-picture: who may act on who
 
   it.for([
     {
-      name: "case 17: refuses a member acting on a teammate with 403",
+      name: "case 17: a member, on a teammate",
       setup: async () => ({ caller: await createUser(), target: await createUser() }),
       status: 403,
       code: "forbidden",
     },
     {
-      name: "case 18: answers 404 to an admin for a user of another organization",
+      name: "case 18: an admin, on a user of another organization",
       setup: async () => ({
         caller: await createUser({ role: "admin" }),
         target: await createUser({ organizationId: "org_other" }),
@@ -269,7 +271,7 @@ describe("PUT /api/v1/shared/users/{user_id}/profile-picture: who may act on who
       code: "user_not_found",
     },
     {
-      name: "answers 404 to an admin for a user who does not exist",
+      name: "an admin, on a user who does not exist",
       setup: async () => ({
         caller: await createUser({ role: "admin" }),
         target: { id: crypto.randomUUID() } as User,
@@ -277,20 +279,21 @@ describe("PUT /api/v1/shared/users/{user_id}/profile-picture: who may act on who
       status: 404,
       code: "user_not_found",
     },
-  ])("$name, before a byte is stored: no object, no upload", async ({ setup, status, code }) => {
-    const { caller, target } = await setup();
-    const { bucket, written } = recordingBucket();
+  ])(
+    "$name: $status $code, before a byte is stored: no object, no upload",
+    async ({ setup, status, code }) => {
+      const { caller, target } = await setup();
+      const { bucket, written } = recordingBucket();
 
-    const response = await putImage(shared(target.id), caller, images.png, "image/png", {
-      env: { BUCKET: bucket },
-    });
+      const response = await putImage(shared(target.id), caller, images.png, "image/png", {
+        env: { BUCKET: bucket },
+      });
 
-    await expectError(response, status, code);
-    expect(written).toEqual([]);
-    expect(await countUploads(caller.id)).toBe(0);
-    await expectUnchanged(caller);
-    if (target.workosUserId) await expectUnchanged(target);
-  });
+      await expectError(response, status, code);
+      await expectNothingStored(written, caller);
+      if (target.workosUserId) await expectUnchanged(target);
+    },
+  );
 });
 
 describe("PUT profile-picture: the body", () => {
@@ -349,8 +352,7 @@ describe("PUT profile-picture: the body", () => {
         env: { BUCKET: bucket },
       });
       expect((await expectError(response, 422, "upload_invalid")).detail).toMatch(/empty/);
-      expect(written).toEqual([]);
-      expect(await countUploads(user.id)).toBe(0);
+      await expectNothingStored(written, user);
     },
   );
 
@@ -370,9 +372,7 @@ describe("PUT profile-picture: the body", () => {
     expect(body.detail).toBe(
       "The request body must be an image: image/jpeg, image/png, image/webp, image/gif.",
     );
-    expect(written).toEqual([]);
-    await expectUnchanged(user);
-    expect(await countUploads(user.id)).toBe(0);
+    await expectNothingStored(written, user);
   });
 
   it("takes the type in any case: IMAGE/PNG", async () => {
@@ -393,9 +393,8 @@ describe("PUT profile-picture: the body", () => {
       detail: "The request body is larger than 10485760 bytes.",
       code: "payload_too_large",
     });
-    expect(written).toEqual([]);
     expect(d1.roundTrips).toBe(0);
-    expect(await countUploads(user.id)).toBe(0);
+    await expectNothingStored(written, user);
   });
 
   it("case 30: refuses 10 MiB + 1 byte sent chunked, without Content-Length, with 413, storing nothing", async () => {
@@ -408,9 +407,7 @@ describe("PUT profile-picture: the body", () => {
     });
 
     await expectError(response, 413, "payload_too_large");
-    expect(written).toEqual([]);
-    await expectUnchanged(user);
-    expect(await countUploads(user.id)).toBe(0);
+    await expectNothingStored(written, user);
   });
 
   it("stops reading a chunked body once it passes 10 MiB", async () => {
@@ -577,9 +574,7 @@ describe("PUT profile-picture: all or nothing", () => {
     const response = await putImage(ME, user, images.png, "image/png", { env: { BUCKET: bucket } });
 
     await expectError(response, 429, "rate_limited");
-    expect(written).toEqual([]);
-    expect(await countUploads(user.id)).toBe(MAX_PENDING_UPLOADS_PER_USER);
-    await expectUnchanged(user);
+    await expectNothingStored(written, user, MAX_PENDING_UPLOADS_PER_USER);
   });
 });
 
@@ -609,9 +604,7 @@ describe("PUT profile-picture with If-Match", () => {
     });
 
     await expectError(response, 412, "precondition_failed");
-    expect(written).toEqual([]);
-    await expectUnchanged(current);
-    expect(await countUploads(user.id)).toBe(2);
+    await expectNothingStored(written, current, 2);
   });
 
   it("when the profile changes while the bytes are checked: 412 from the statement that attaches, nothing attached, the upload deleted", async () => {
