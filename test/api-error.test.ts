@@ -18,6 +18,7 @@ const CONTRACT: Record<keyof typeof errorCatalogue, number> = {
   validation_error: 422,
   upload_wrong_scope: 422,
   upload_wrong_kind: 422,
+  upload_invalid: 422,
   rate_limited: 429,
   internal_error: 500,
   unavailable: 503,

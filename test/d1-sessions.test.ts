@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import type { User } from "../src/db/schema";
 import { cleanUpStorage } from "../src/jobs/storage-cleanup";
 import { D1Session, isBookmark } from "../src/lib/d1";
+import * as images from "./fixtures/images";
 import { type CallOptions, call, json } from "./helpers/api";
 import { type CountingD1, countingD1 } from "./helpers/counting-d1";
 import { createUpload, createUser, readUser } from "./helpers/db";
@@ -57,6 +58,14 @@ describe("every request's queries go through one D1 session", () => {
     roundTrips?: number;
     request: (d1: CountingD1, bookmark: string | undefined) => Promise<Response>;
   }
+
+  /** The one-call PUT of a photo, as `token`'s user. */
+  const putPhoto = (token: string): CallOptions => ({
+    method: "PUT",
+    token,
+    body: images.png,
+    headers: { "Content-Type": "image/png" },
+  });
 
   /** A plain read by a new member. */
   const read = (path: string) => async (d1: CountingD1, bookmark: string | undefined) =>
@@ -138,6 +147,29 @@ describe("every request's queries go through one D1 session", () => {
           token: admin.token,
           json: { uploadId: upload.id },
         });
+      },
+    },
+    {
+      name: "PUT /users/me/profile-picture (the image as the body)",
+      sends: true,
+      starts: "first-primary",
+      status: 200,
+      request: async (d1, bookmark) =>
+        callWith("/api/v1/users/me/profile-picture", d1, bookmark, putPhoto((await member()).token)),
+    },
+    {
+      name: "PUT /shared/users/{id}/profile-picture (the image as the body)",
+      sends: true,
+      starts: "first-primary",
+      status: 200,
+      request: async (d1, bookmark) => {
+        const [admin, teammate] = [await member({ role: "admin" }), await member()];
+        return callWith(
+          `/api/v1/shared/users/${teammate.user.id}/profile-picture`,
+          d1,
+          bookmark,
+          putPhoto(admin.token),
+        );
       },
     },
     {

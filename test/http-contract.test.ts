@@ -38,9 +38,9 @@ describe("unknown routes", () => {
 describe("methods a route does not serve", () => {
   it.for([
     { method: "DELETE", path: "/api/v1/users/me", allowed: ["GET", "HEAD"] },
-    { method: "POST", path: "/api/v1/users/me/profile-picture", allowed: ["PATCH"] },
-    { method: "PUT", path: "/api/v1/users/me/profile-picture", allowed: ["PATCH"] },
-    { method: "DELETE", path: "/api/v1/shared/users/{id}/profile-picture", allowed: ["PATCH"] },
+    { method: "POST", path: "/api/v1/users/me/profile-picture", allowed: ["PATCH", "PUT"] },
+    { method: "DELETE", path: "/api/v1/users/me/profile-picture", allowed: ["PATCH", "PUT"] },
+    { method: "DELETE", path: "/api/v1/shared/users/{id}/profile-picture", allowed: ["PATCH", "PUT"] },
     { method: "POST", path: "/api/v1/shared/users/{id}", allowed: ["GET", "HEAD"] },
     { method: "DELETE", path: "/api/v1/uploads/{id}", allowed: ["GET", "HEAD"] },
     { method: "POST", path: "/healthz", allowed: ["GET", "HEAD"] },
@@ -60,7 +60,7 @@ describe("methods a route does not serve", () => {
     const user = await createUser();
     const upload = await createUpload(user);
     const response = await call("/api/v1/users/me/profile-picture", {
-      method: "PUT",
+      method: "POST",
       token: await signToken({ sub: user.workosUserId }),
       json: { uploadId: upload.id },
     });
@@ -262,6 +262,8 @@ describe("GET /openapi.json", () => {
     ["get", "/api/v1/shared/users", undefined],
     ["patch", "/api/v1/users/me/profile-picture", "if-match"],
     ["patch", "/api/v1/shared/users/{user_id}/profile-picture", "if-match"],
+    ["put", "/api/v1/users/me/profile-picture", "if-match"],
+    ["put", "/api/v1/shared/users/{user_id}/profile-picture", "if-match"],
   ] as const)("declares pictureSize on %s %s, and its conditional header", async ([method, path, header]) => {
     const doc = (await (await call("/openapi.json")).json()) as Document;
     const operation = doc.paths[path]?.[method];

@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { uploads as uploadsTable } from "../src/db/schema";
+import * as images from "./fixtures/images";
 import { call, json } from "./helpers/api";
 import { createUpload, createUser, db, readUpload, readUser } from "./helpers/db";
 import { signToken } from "./helpers/tokens";
@@ -68,6 +69,37 @@ describe("rate limits", () => {
       env: tight,
     });
     expect(res.status).toBe(200);
+  });
+
+  it("case 44: counts the one-call PUT as a write, refusing it over the limit before a byte is stored", async () => {
+    mockWorkOS();
+    const user = await createUser();
+    const token = await signToken({ sub: user.workosUserId });
+    const put = () =>
+      call("/api/v1/users/me/profile-picture", {
+        method: "PUT",
+        token,
+        body: images.png,
+        headers: { "Content-Type": "image/png" },
+        env: tight,
+      });
+    expect((await put()).status).toBe(200);
+    // Writes of any kind share the caller's budget (3 here): two PATCHes use up the rest.
+    for (let i = 0; i < 2; i++) {
+      const patched = await call("/api/v1/users/me/profile-picture", {
+        method: "PATCH",
+        token,
+        json: { uploadId: null },
+        env: tight,
+      });
+      expect(patched.status).toBe(200);
+    }
+    const before = await readUser(user.id);
+
+    await expectRateLimited(await put());
+
+    expect(await readUser(user.id)).toEqual(before);
+    expect(await countUploads(user.id)).toBe(1);
   });
 
   it("case 44: limits failed authentications per client IP", async () => {

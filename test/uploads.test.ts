@@ -18,6 +18,7 @@ import {
   countUploads,
   emulated,
   imageInfo,
+  imageOfEveryType,
   putObject,
   S3_ENDPOINT,
   startUpload,
@@ -425,12 +426,7 @@ describe("PUT to the presigned upload URL (write-once, exact size)", () => {
 });
 
 describe("POST /api/v1/uploads/{upload_id}/complete", () => {
-  it.for([
-    { name: "PNG", bytes: images.png, contentType: "image/png", shorterSide: 320 },
-    { name: "JPEG", bytes: images.jpeg, contentType: "image/jpeg", shorterSide: 320 },
-    { name: "WebP", bytes: images.webp, contentType: "image/webp", shorterSide: 300 },
-    { name: "GIF", bytes: images.gif, contentType: "image/gif", shorterSide: 120 },
-  ])(
+  it.for(imageOfEveryType)(
     "turns a real $name into a ready upload with square WebP thumbnails of 64, 128, 256 and 512 px, none larger than its shorter side ($shorterSide px)",
     async ({ bytes, contentType, shorterSide }) => {
       const { token } = await caller();

@@ -5,7 +5,8 @@
 // the ratios compare like with like. Prints, and writes to bench-results.md (git-ignored; with --write
 // into BENCHMARKS.md too), per phase: requests/s, p50 and p99 latency, errors, workerd CPU ms and D1
 // round trips per request; the ratios, JWKS fetches, a CPU breakdown, the query plans, a verdict per
-// target, how long `complete` takes with four thumbnail sizes against one, how many garbage uploads
+// target, how long `complete` takes with four thumbnail sizes against one, the one-call PUT's time
+// against the four calls it replaces, how many garbage uploads
 // one run of the storage cleanup clears per second, and the bytes a row of each table takes on the
 // 100,000-user database. Exit code: 0
 // every gating target met, 1 one failed, 2 a bad command line, 3 it could not measure; `--help` for the
@@ -13,14 +14,17 @@
 //
 // The parts: options.mjs (command line, constants), workers.mjs (temp state, JWKS stand-in, wrangler),
 // databases.mjs (seed data), plans.mjs (query plans of the service's own statements), load.mjs (phases
-// and slices), cpu.mjs (workerd CPU), thumbnails.mjs and thumbnails-worker.ts (complete's
-// thumbnails), storage-cleanup.mjs (the cron's throughput), storage-size.mjs (bytes per row),
+// and slices), cpu.mjs (workerd CPU), photos.mjs (the photos uploaded), upload-flows.mjs (four calls
+// or one, as a client makes them), thumbnails.mjs and thumbnails-worker.ts (complete's thumbnails),
+// one-call.mjs (the one-call PUT against the four calls), storage-cleanup.mjs (the cron's
+// throughput), storage-size.mjs (bytes per row),
 // report.mjs and verdict.mjs (targets, report, exit code).
 import { cpSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { DEMO_USER, devToken } from "../dev-keys.mjs";
 import { callerUploads, largeSeedSql, PLAIN, smallSeedSql, VIEWER, viewerUpload } from "./databases.mjs";
 import { load, measurable, request, slice, summarize } from "./load.mjs";
+import { measureOneCall } from "./one-call.mjs";
 import {
   CALLER_UPLOADS,
   CLEANUP_STORED,
@@ -36,6 +40,7 @@ import {
   SMALL_USERS,
   WARMUP_MS,
 } from "./options.mjs";
+import { photos } from "./photos.mjs";
 import { inspectLargeDatabase } from "./plans.mjs";
 import { machineInfo, ratiosOf, renderReport, targetChecks, writeBenchmarks } from "./report.mjs";
 import { measureCleanup } from "./storage-cleanup.mjs";
@@ -212,8 +217,18 @@ async function main() {
   const phases = await phasesFor(small, large, counts);
   const jwksAfterWarmup = await measure(phases);
   await stopWorker(large);
+  const shots = await photos();
+  const demoAuth = await tokenFor(DEMO_USER.sub);
   log("complete's thumbnails: through the API, then one size against four, one after another and at once");
-  const thumbnails = await measureThumbnails(small, await tokenFor(DEMO_USER.sub), jwksPort);
+  const thumbnails = await measureThumbnails(small, demoAuth, jwksPort, shots);
+  log("the one-call PUT against the four calls (create, PUT, complete, PATCH), same photos, alternating");
+  const oneCall = await measureOneCall(small, demoAuth, shots);
+  for (const { key } of oneCall.photos) {
+    const { fourCalls: four, oneCall: one } = oneCall.results[key];
+    log(
+      `${key}: four calls ${fmt(four.ms, 0)} ms (${four.d1} D1 round trips), one call ${fmt(one.ms, 0)} ms (${one.d1})`,
+    );
+  }
   await stopWorker(small);
   log(
     `storage cleanup: ${CLEANUP_UPLOADS} garbage uploads (${CLEANUP_STORED} with every object in R2), one scheduled run`,
@@ -240,7 +255,7 @@ async function main() {
     large: jwksHits.get("large") ?? 0,
     warmup: jwksAfterWarmup,
   };
-  const checks = targetChecks({ results, ratios, jwks, plans });
+  const checks = targetChecks({ results, ratios, jwks, plans, oneCall });
 
   const machine = await machineInfo(small.exe);
   const report = renderReport({
@@ -254,6 +269,7 @@ async function main() {
     cleanup,
     storage,
     thumbnails,
+    oneCall,
   });
   console.log(`\n${report}\n`);
   writeFileSync(LATEST_RESULTS, `# Benchmark results (npm run bench)\n\n${report}\n`);

@@ -1,19 +1,17 @@
 // complete's thumbnails: how long `complete` takes through the API on a small photo (the demo photo,
-// 640x480) and on a large one (a 4000x3000 JPEG made here, at bench time, never committed); and its
+// 640x480) and on a large one (a 4000x3000 JPEG, photos.mjs); and its
 // thumbnail step alone, in a stand-in worker running the service's own code (thumbnails-worker.ts):
 // one size against every size, one after another against all at once. Each way of making them runs
 // in a fresh `wrangler dev`, so its peak memory is its own; locally the Images binding is sharp in
 // wrangler's Node process, which stands for Cloudflare Images, and the worker is the workerd process.
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import path from "node:path";
 import { experimental_readRawConfig } from "wrangler";
 import { CLK_TCK, workerdProcesses } from "./cpu.mjs";
 import { median, request } from "./load.mjs";
 import { log, ROOT, THUMBNAIL_RUNS } from "./options.mjs";
+import { fourCalls, ok } from "./upload-flows.mjs";
 import { startWorker, stopWorker, tmp } from "./workers.mjs";
-
-const sharp = createRequire(import.meta.url)("sharp");
 
 /** The ways the stand-in makes thumbnails, in the order they run. */
 export const THUMBNAIL_WAYS = [
@@ -22,91 +20,9 @@ export const THUMBNAIL_WAYS = [
   { key: "concurrent", name: "four sizes, all at once", query: "sizes=every&order=at-once" },
 ];
 
-/** A photo-like 4000x3000 JPEG (gradients and grain, about 3 MB at quality 85): what a phone takes. */
-async function largeJpeg() {
-  const [width, height] = [4000, 3000];
-  const pixels = new Uint8ClampedArray(width * height * 3);
-  let seed = 1;
-  // A fixed pseudo-random grain, so every run compresses the same picture to the same bytes.
-  const grain = () => {
-    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-    return (seed % 48) - 24;
-  };
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const i = (y * width + x) * 3;
-      pixels[i] = (x * 255) / width + grain();
-      pixels[i + 1] = (y * 255) / height + grain();
-      pixels[i + 2] = 128 + 100 * Math.sin((x + y) / 80) + grain();
-    }
-  }
-  return sharp(pixels, { raw: { width, height, channels: 3 } })
-    .jpeg({ quality: 85 })
-    .toBuffer();
-}
-
-/** The photos, with what they are. */
-async function photos() {
-  const small = readFileSync(path.join(ROOT, "scripts/assets/demo-photo.jpg"));
-  const large = await largeJpeg();
-  const describe = async (bytes) => {
-    const { width, height } = await sharp(bytes).metadata();
-    return `${width}x${height} JPEG, ${(bytes.length / 1024).toFixed(0)} KiB`;
-  };
-  return [
-    { key: "small", bytes: small, what: await describe(small) },
-    { key: "large", bytes: large, what: await describe(large) },
-  ];
-}
-
-const ok = (response, what) => {
-  if (response.status < 200 || response.status >= 300) {
-    throw new Error(`${what}: ${response.status} ${response.body.slice(0, 200)}`);
-  }
-  return response;
-};
-
-/** One upload of `photo` through the API, up to its bytes in R2; then `complete`, timed. */
+/** `complete`'s time on one new upload of `photo`, made through the API up to its bytes in R2. */
 async function completeOnce(worker, authorization, photo) {
-  const created = ok(
-    await request(worker.port, {
-      method: "POST",
-      path: "/api/v1/uploads",
-      headers: { authorization, "content-type": "application/json" },
-      body: JSON.stringify({
-        kind: "image",
-        scope: "profile_picture",
-        contentType: "image/jpeg",
-        size: photo.bytes.length,
-      }),
-    }),
-    "POST /api/v1/uploads",
-  );
-  const { upload, uploadUrl, uploadHeaders } = JSON.parse(created.body);
-  const url = new URL(uploadUrl);
-  const { "Content-Length": _, ...headers } = uploadHeaders;
-  ok(
-    await request(worker.port, {
-      method: "PUT",
-      path: `${url.pathname}${url.search}`,
-      headers,
-      body: photo.bytes,
-    }),
-    "PUT to the upload URL",
-  );
-  const started = performance.now();
-  const completed = ok(
-    await request(worker.port, {
-      method: "POST",
-      path: `/api/v1/uploads/${upload.id}/complete`,
-      headers: { authorization },
-    }),
-    "complete",
-  );
-  const ms = performance.now() - started;
-  if (JSON.parse(completed.body).state !== "ready")
-    throw new Error(`complete: ${completed.body.slice(0, 200)}`);
-  return ms;
+  return (await fourCalls(worker, authorization, photo, { attach: false })).complete.ms;
 }
 
 /** Median `complete` time per photo, through the service's API on `worker`, after one warm-up each. */
@@ -231,11 +147,10 @@ async function measureWay(way, shots, jwksPort, config) {
 }
 
 /**
- * Everything about complete's thumbnails: `complete` through the API on `apiWorker` (a running
- * service), then each way of making them in its own stand-in.
+ * Everything about complete's thumbnails, on each of `shots` (photos.mjs): `complete` through the
+ * API on `apiWorker` (a running service), then each way of making them in its own stand-in.
  */
-export async function measureThumbnails(apiWorker, authorization, jwksPort) {
-  const shots = await photos();
+export async function measureThumbnails(apiWorker, authorization, jwksPort, shots) {
   log(`complete: ${shots.map((p) => `${p.key} ${p.what}`).join("; ")}; ${THUMBNAIL_RUNS} runs each`);
   const complete = await completeThroughApi(apiWorker, authorization, shots);
   const config = standInConfig();

@@ -288,7 +288,7 @@ const stale = (state: UploadState, cutoff: Date) =>
   and(eq(uploads.state, state), lt(uploads.createdAt, cutoff), lt(uploads.updatedAt, cutoff)) as SQL;
 
 /** No user has this upload as their profile picture (served by `users_profile_picture_upload_id_idx`). */
-const unreferenced = (db: Database) =>
+export const unreferenced = (db: Database) =>
   notExists(db.select({ one: sql`1` }).from(users).where(eq(users.profilePictureUploadId, uploads.id)));
 
 /**

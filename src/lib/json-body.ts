@@ -1,5 +1,6 @@
 import { createMiddleware } from "hono/factory";
 import { ApiError, type ErrorCode } from "./errors/api-error";
+import { readLimited } from "./limited-body";
 import type { AppBindings } from "./types";
 
 /** Largest JSON body accepted, counted on the bytes received (chunked bodies too). */
@@ -8,42 +9,12 @@ export const MAX_JSON_BODY_BYTES = 64 * 1024;
 /** `application/json`, optionally with a UTF-8 charset (RFC 8259 JSON is UTF-8); nothing else. */
 const JSON_MEDIA_TYPE = /^application\/json(?:;[ \t]*charset=(?:"utf-8"|utf-8))?$/i;
 
-const payloadTooLarge = (maxBytes: number) =>
-  new ApiError("payload_too_large", `The request body is larger than ${maxBytes} bytes.`);
-
 /** What `jsonBody` answers with. */
 export const jsonBodyErrors = [
   "unsupported_media_type",
   "payload_too_large",
   "validation_error",
 ] as const satisfies readonly ErrorCode[];
-
-/** The request body's bytes; 413 past `maxBytes`, counted as they arrive (chunked bodies too). */
-export async function readLimited(request: Request, maxBytes = MAX_JSON_BODY_BYTES): Promise<Uint8Array> {
-  const declared = request.headers.get("content-length");
-  if (declared !== null && Number(declared) > maxBytes) throw payloadTooLarge(maxBytes);
-  if (!request.body) return new Uint8Array();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const reader = request.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel();
-      throw payloadTooLarge(maxBytes);
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return bytes;
-}
 
 /**
  * Gate for JSON endpoints: 415 unless the body is declared JSON, 413 past the size limit, 422
@@ -56,7 +27,7 @@ export const jsonBody = createMiddleware<AppBindings>(async (c, next) => {
   if (!JSON_MEDIA_TYPE.test(contentType)) {
     throw new ApiError("unsupported_media_type", "The request body must be application/json.");
   }
-  const bytes = await readLimited(c.req.raw);
+  const bytes = await readLimited(c.req.raw, MAX_JSON_BODY_BYTES);
   let parsed: unknown;
   try {
     parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes));

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { uploads } from "../../src/db/schema";
+import * as images from "../fixtures/images";
 import { call, json } from "./api";
 import { db } from "./db";
 
@@ -85,3 +86,11 @@ export const imageInfo = (bytes: ArrayBuffer | Uint8Array) => env.IMAGES.info(st
 export async function countUploads(ownerId: string): Promise<number> {
   return (await db().select({ id: uploads.id }).from(uploads).where(eq(uploads.ownerId, ownerId))).length;
 }
+
+/** A real image of each type a profile picture takes, with the shorter side its thumbnails stop at. */
+export const imageOfEveryType = [
+  { name: "PNG", bytes: images.png, contentType: "image/png", shorterSide: 320 },
+  { name: "JPEG", bytes: images.jpeg, contentType: "image/jpeg", shorterSide: 320 },
+  { name: "WebP", bytes: images.webp, contentType: "image/webp", shorterSide: 300 },
+  { name: "GIF", bytes: images.gif, contentType: "image/gif", shorterSide: 120 },
+];

@@ -62,13 +62,20 @@ export const errorCatalogue = {
     detail: "The profile has changed since the version If-Match names; nothing was written. Read it again.",
   },
   payload_too_large: { status: 413, when: "The body is over the route's size limit" },
-  unsupported_media_type: { status: 415, when: "The body is not `application/json`" },
+  unsupported_media_type: {
+    status: 415,
+    when: "The body's `Content-Type` is not one the route takes (`application/json`, or an image type)",
+  },
   validation_error: {
     status: 422,
     when: "A parameter or the body is not valid; `detail` lists each problem",
   },
   upload_wrong_scope: { status: 422, when: "The upload was made for another scope than this use" },
   upload_wrong_kind: { status: 422, when: "The upload is of another kind than this use takes" },
+  upload_invalid: {
+    status: 422,
+    when: "The image sent fails the checks (its real type, decodable, sane dimensions); `detail` says why; nothing is kept",
+  },
   rate_limited: { status: 429, when: "Too many requests; see `Retry-After`", requires: ["Retry-After"] },
   internal_error: {
     status: 500,

@@ -57,16 +57,43 @@ export async function startUpload(
     signedAt,
     headers: uploadHeaders,
   });
+  const upload = await createPendingUpload(db, caller, id, body, nowMs);
+  return {
+    upload,
+    uploadUrl,
+    uploadMethod: "PUT",
+    uploadHeaders,
+    expiresAt: new Date((signedAt + UPLOAD_URL_TTL_SECONDS) * 1000).toISOString(),
+  };
+}
+
+/** What a new upload is declared as: by `POST /uploads`'s body, or by the one-call PUT's headers. */
+export type DeclaredUpload = Pick<Upload, "kind" | "scope" | "contentType" | "size"> & {
+  filename?: string | null | undefined;
+};
+
+/**
+ * Insert upload `id`, `pending`, owned by `caller`; 429 when the caller already has
+ * `MAX_PENDING_UPLOADS_PER_USER` uploads pending. Its object's key is derived from its id, so
+ * whatever is stored for it later, the storage cleanup can find by the row.
+ */
+export async function createPendingUpload(
+  db: Database,
+  caller: User,
+  id: string,
+  declared: DeclaredUpload,
+  nowMs: number = Date.now(),
+): Promise<Upload> {
   const now = new Date(nowMs);
   const row: Upload = {
     id,
     ownerId: caller.id,
-    kind: body.kind,
-    scope: body.scope,
+    kind: declared.kind,
+    scope: declared.scope,
     state: "pending",
-    contentType: body.contentType,
-    size: body.size,
-    filename: body.filename ?? null,
+    contentType: declared.contentType,
+    size: declared.size,
+    filename: declared.filename ?? null,
     objectKey: originalKeyFor(id),
     thumbKey: null,
     thumbSizes: null,
@@ -79,13 +106,7 @@ export async function startUpload(
   // wrote (the id is this request's own), or the caller has too many uploads pending.
   const upload = inserted ?? (await findOwnUpload(db, caller, id));
   if (!upload) throw await tooManyPending(db, caller, nowMs);
-  return {
-    upload,
-    uploadUrl,
-    uploadMethod: "PUT",
-    uploadHeaders,
-    expiresAt: new Date((signedAt + UPLOAD_URL_TTL_SECONDS) * 1000).toISOString(),
-  };
+  return upload;
 }
 
 const pendingOf = (ownerId: string) => and(eq(uploads.ownerId, ownerId), eq(uploads.state, "pending"));

@@ -51,15 +51,21 @@ export async function makeThumbnails(
   return thumbnails;
 }
 
-/** Store each thumbnail at its key (`thumbKeyFor`), all of them at once: they are small. */
+/**
+ * Store each thumbnail at its key (`thumbKeyFor`), all of them at once: they are small. A failed
+ * write fails the call only once every other write has settled, so whoever cleans up after the
+ * failure finds every object that will ever be there, none landing after its delete.
+ */
 export async function storeThumbnails(
   bucket: R2Bucket,
   uploadId: string,
   thumbnails: readonly Thumbnail[],
 ): Promise<void> {
-  await Promise.all(
+  const writes = await Promise.allSettled(
     thumbnails.map(({ size, bytes }) =>
       bucket.put(thumbKeyFor(uploadId, size), bytes, { httpMetadata: { contentType: "image/webp" } }),
     ),
   );
+  const failed = writes.find((write) => write.status === "rejected");
+  if (failed) throw failed.reason;
 }

@@ -242,21 +242,34 @@ export function refusalFor(findings: Findings, change: ProfilePictureChange): Ap
   return failed && new ApiError(failed.code, failed.detail(findings));
 }
 
-/** The rules in words for the route's description, each with its status and code, in the order a refusal is explained. */
-export function describeProfilePictureRules(path: PatchPath): string {
+/**
+ * The rules in words for the route's description, each with its status and code, in the order a
+ * refusal is explained; without the upload's when the route makes the upload itself (`uploadChecked`
+ * false: the one-call PUT, whose upload is the caller's own, of this scope and kind, and ready).
+ */
+export function describeProfilePictureRules(path: PatchPath, uploadChecked = true): string {
   const list = (about: Rule["about"]) =>
-    rulesFor(path, true)
+    rulesFor(path, uploadChecked)
       .filter((rule) => rule.about === about)
       .map((rule) => `${rule.says} (${errorCatalogue[rule.code].status} \`${rule.code}\`)`)
       .join("; ");
   const byId = path === "user";
+  const precondition = byId
+    ? "Then, with `If-Match`"
+    : uploadChecked
+      ? "With `If-Match`, first"
+      : "With `If-Match`";
   return [
     ...(byId ? [`Acting on a user by id, in this order: ${list("the user")}.`] : []),
-    `${byId ? "Then, with `If-Match`" : "With `If-Match`, first"}: ${list("the precondition")}.`,
-    `Setting a photo, the upload is checked ${byId ? "last" : "next"}, in this order: ${list("the upload")}.`,
+    `${precondition}: ${list("the precondition")}.`,
+    ...(uploadChecked
+      ? [
+          `Setting a photo, the upload is checked ${byId ? "last" : "next"}, in this order: ${list("the upload")}.`,
+        ]
+      : []),
   ].join(" ");
 }
 
-/** Every code a refusal of the PATCH on `path` can carry, for its OpenAPI declaration. */
-export const profilePictureRuleErrors = (path: PatchPath): ErrorCode[] =>
-  rulesFor(path, true).map((rule) => rule.code);
+/** Every code a refusal of the PATCH on `path` can carry, for its OpenAPI declaration (`uploadChecked` as above). */
+export const profilePictureRuleErrors = (path: PatchPath, uploadChecked = true): ErrorCode[] =>
+  rulesFor(path, uploadChecked).map((rule) => rule.code);

@@ -1,10 +1,12 @@
 import type { Database } from "../../db/client";
 import type { User } from "../../db/schema";
 import type { AccessTokenClaims } from "../../identity/access-token";
-import { type CallerInputs, resolveCaller } from "../../identity/caller";
+import { type CallerInputs, type ResolvedCaller, resolveCaller } from "../../identity/caller";
 import { type CallerAccess, findVisibleUser, tokenRole, type UserInRole } from "../../identity/memberships";
 import { ApiError, retryAfter } from "../../lib/errors/api-error";
+import type { ImageBody } from "../uploads/image-body";
 import { findOwnUpload } from "../uploads/own-upload";
+import { discardUpload, uploadImageBody } from "../uploads/upload-from-body";
 import type { ProfileVersion } from "./profile-etag";
 import {
   conditionalUpdate,
@@ -64,6 +66,63 @@ export async function updateProfilePicture(
     "The profile changed while it was being updated; try again.",
     retryAfter(1),
   );
+}
+
+/** Where the one-call PUT stores and checks the image. */
+export interface ImageStorage {
+  bucket: R2Bucket;
+  images: ImagesBinding;
+}
+
+/**
+ * The one-call PUT: the image in the request's body becomes the target's custom profile picture,
+ * all or nothing. Who may act on whom and `If-Match` are checked first, by the PATCH's rules,
+ * before the body is read or a byte stored (`authorizeChange`). Then the body becomes an upload of
+ * the caller's, checked and thumbnailed by `complete`'s own code (`uploadImageBody`), and the
+ * PATCH's one conditional statement attaches it (`updateProfilePicture`), judging every rule again
+ * as it writes: a profile changed meanwhile is `412`, nothing attached. An upload that ends up
+ * unattached, whatever the reason, is deleted with its objects before the error goes on: the
+ * request failed, so it writes nothing, and its client, which never learnt the upload's id, sends
+ * the bytes again.
+ *
+ * `receive` reads the body (`receiveImage`); it is called once the caller may send it.
+ */
+export async function setProfilePictureFromImage(
+  inputs: CallerInputs,
+  storage: ImageStorage,
+  target: ProfilePictureTarget,
+  receive: () => Promise<ImageBody>,
+  ifMatch?: readonly ProfileVersion[],
+): Promise<ProfilePictureUpdate & { caller: User }> {
+  const { user: caller } = await authorizeChange(inputs, target, ifMatch);
+  const deps = { db: inputs.db, ...storage };
+  const upload = await uploadImageBody(deps, caller, await receive(), inputs.requestId);
+  try {
+    const updated = await updateProfilePicture(inputs, target, upload.id, ifMatch);
+    return { ...updated, caller: updated.caller ?? caller };
+  } catch (error) {
+    await discardUpload(deps, upload.id, inputs.requestId);
+    throw error;
+  }
+}
+
+/**
+ * The caller, once the PATCH's rules about who may act on whom and its precondition hold: the
+ * refusal of the first that fails otherwise. For a route that must know before it stores anything;
+ * the rules about the upload are left to the statement that attaches it.
+ */
+async function authorizeChange(
+  inputs: CallerInputs,
+  target: ProfilePictureTarget,
+  ifMatch: readonly ProfileVersion[] | undefined,
+): Promise<ResolvedCaller> {
+  const resolved = await resolveCaller(inputs);
+  const { user: caller, access } = resolved;
+  const targetId = target === "caller" ? caller.id : target.userId;
+  const findings = await find(inputs.db, caller, access, targetId, null);
+  const refusal = refusalFor(findings, { claims: inputs.claims, target, uploadId: null, ifMatch });
+  if (refusal) throw refusal;
+  return resolved;
 }
 
 /** The written row in the role the response shows (the statement read it): the token's for the caller, else the membership's. */

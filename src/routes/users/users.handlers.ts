@@ -3,14 +3,22 @@ import { requireVisibleUser, type UserInRole } from "../../identity/memberships"
 import type { EntityTagCondition } from "../../lib/entity-tags";
 import type { ThumbSize } from "../../lib/object-keys";
 import type { AppBindings, AppRouteHandler } from "../../lib/types";
+import { receiveImage } from "../uploads/image-body";
 import { listMembers } from "./members-list";
 import { noneMatch, profileETag, versionOf, versionsNamedBy } from "./profile-etag";
-import { updateProfilePicture } from "./profile-picture";
+import {
+  type ProfilePictureUpdate,
+  setProfilePictureFromImage,
+  updateProfilePicture,
+} from "./profile-picture";
+import type { ProfilePictureTarget } from "./profile-picture-rules";
 import { toUserProfile } from "./user-profile";
 import type {
   getMe,
   getSharedUser,
   listSharedUsers,
+  putMyProfilePicture,
+  putUserProfilePicture,
   updateMyProfilePicture,
   updateUserProfilePicture,
 } from "./users.routes";
@@ -69,25 +77,70 @@ export const listSharedUsersHandler: AppRouteHandler<typeof listSharedUsers> = a
 const versionsOf = (ifMatch: EntityTagCondition | undefined) =>
   ifMatch === undefined || ifMatch === "*" ? undefined : versionsNamedBy(ifMatch);
 
-export const updateMyProfilePictureHandler: AppRouteHandler<typeof updateMyProfilePicture> = async (c) => {
-  const { db, config, claims, requestId } = c.var;
-  const uploadId = c.req.valid("json").uploadId;
-  const ifMatch = versionsOf(c.req.valid("header")["if-match"]);
-  const updated = await updateProfilePicture({ db, config, claims, requestId }, "caller", uploadId, ifMatch);
+/** A write's answer: the profile as written, in the size asked for, with its new `ETag`. */
+async function answerWrite(c: Context<AppBindings>, updated: ProfilePictureUpdate, pictureSize: ThumbSize) {
   if (updated.caller) c.set("caller", updated.caller);
-  const { profile } = await taggedProfile(c, updated.target, c.req.valid("query").pictureSize);
+  const { profile } = await taggedProfile(c, updated.target, pictureSize);
   return c.json(profile, 200);
+}
+
+/** The PATCH on `target`: the upload the body names, or none. */
+function patchPicture(
+  c: Context<AppBindings>,
+  target: ProfilePictureTarget,
+  uploadId: string | null,
+  ifMatch: EntityTagCondition | undefined,
+) {
+  const { db, config, claims, requestId } = c.var;
+  return updateProfilePicture({ db, config, claims, requestId }, target, uploadId, versionsOf(ifMatch));
+}
+
+/** The one-call PUT on `target`: the image in the body, read once the caller may send it. */
+function putPicture(
+  c: Context<AppBindings>,
+  target: ProfilePictureTarget,
+  ifMatch: EntityTagCondition | undefined,
+) {
+  const { db, config, claims, requestId } = c.var;
+  return setProfilePictureFromImage(
+    { db, config, claims, requestId },
+    { bucket: c.env.BUCKET, images: c.env.IMAGES },
+    target,
+    () => receiveImage(c.req.raw),
+    versionsOf(ifMatch),
+  );
+}
+
+export const updateMyProfilePictureHandler: AppRouteHandler<typeof updateMyProfilePicture> = async (c) => {
+  const updated = await patchPicture(
+    c,
+    "caller",
+    c.req.valid("json").uploadId,
+    c.req.valid("header")["if-match"],
+  );
+  return answerWrite(c, updated, c.req.valid("query").pictureSize);
 };
 
 export const updateUserProfilePictureHandler: AppRouteHandler<typeof updateUserProfilePicture> = async (
   c,
 ) => {
-  const { db, config, claims, requestId } = c.var;
   const target = { userId: c.req.valid("param").user_id };
-  const uploadId = c.req.valid("json").uploadId;
-  const ifMatch = versionsOf(c.req.valid("header")["if-match"]);
-  const updated = await updateProfilePicture({ db, config, claims, requestId }, target, uploadId, ifMatch);
-  if (updated.caller) c.set("caller", updated.caller);
-  const { profile } = await taggedProfile(c, updated.target, c.req.valid("query").pictureSize);
-  return c.json(profile, 200);
+  const updated = await patchPicture(
+    c,
+    target,
+    c.req.valid("json").uploadId,
+    c.req.valid("header")["if-match"],
+  );
+  return answerWrite(c, updated, c.req.valid("query").pictureSize);
+};
+
+export const putMyProfilePictureHandler: AppRouteHandler<typeof putMyProfilePicture> = async (c) => {
+  const updated = await putPicture(c, "caller", c.req.valid("header")["if-match"]);
+  return answerWrite(c, updated, c.req.valid("query").pictureSize);
+};
+
+export const putUserProfilePictureHandler: AppRouteHandler<typeof putUserProfilePicture> = async (c) => {
+  const target = { userId: c.req.valid("param").user_id };
+  const updated = await putPicture(c, target, c.req.valid("header")["if-match"]);
+  return answerWrite(c, updated, c.req.valid("query").pictureSize);
 };

@@ -7,4 +7,6 @@ export const usersRouter = createRouter()
   .openapi(routes.listSharedUsers, handlers.listSharedUsersHandler)
   .openapi(routes.getSharedUser, handlers.getSharedUserHandler)
   .openapi(routes.updateMyProfilePicture, handlers.updateMyProfilePictureHandler)
-  .openapi(routes.updateUserProfilePicture, handlers.updateUserProfilePictureHandler);
+  .openapi(routes.updateUserProfilePicture, handlers.updateUserProfilePictureHandler)
+  .openapi(routes.putMyProfilePicture, handlers.putMyProfilePictureHandler)
+  .openapi(routes.putUserProfilePicture, handlers.putUserProfilePictureHandler);

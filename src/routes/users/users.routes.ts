@@ -2,9 +2,12 @@ import { createRoute } from "@hono/zod-openapi";
 import { authenticate, callerErrors, requireCaller } from "../../identity/auth-middleware";
 import { errorResponses } from "../../lib/errors/openapi";
 import { jsonBody, jsonBodyErrors } from "../../lib/json-body";
+import { THUMB_SIZES } from "../../lib/object-keys";
 import { bearerSecurity } from "../../lib/openapi-schemas";
 import { limitWrites, writeLimitErrors } from "../../lib/rate-limit";
 import { startAtPrimary } from "../../lib/request-context";
+import { MAX_IMAGE_SIDE } from "../uploads/complete-upload";
+import { IMAGE_BODY_TYPES, imageBody, imageBodyErrors, MAX_IMAGE_BODY_BYTES } from "../uploads/image-body";
 import { describeProfilePictureRules, profilePictureRuleErrors } from "./profile-picture-rules";
 import {
   MembersPage,
@@ -127,4 +130,62 @@ export const updateUserProfilePicture = createRoute({
     body: profilePictureBody,
   },
   responses: { 200: profileResponse, ...profilePictureErrors("user") },
+});
+
+/** The one-call PUT on `path` in words: what it takes, what it checks when, and what holds. */
+const oneCallDescription = (path: "caller" | "user") =>
+  "Sets the custom profile picture from the image sent as the body, in one call: what creating an " +
+  "upload, sending its bytes, completing it and the PATCH do, all or nothing. The body is the image " +
+  `itself: \`Content-Type\` ${IMAGE_BODY_TYPES.map((type) => `\`${type}\``).join(", ")} (anything else ` +
+  `415), at most ${MAX_IMAGE_BODY_BYTES} bytes (413, also when sent chunked, counted as it arrives). ` +
+  `${describeProfilePictureRules(path, false)} All this before a byte of the body is read or stored. ` +
+  "The bytes then go through the same checks as `POST /api/v1/uploads/{upload_id}/complete`: the type " +
+  `their magic bytes show is the declared one, they decode, at most ${MAX_IMAGE_SIDE} px a side; and get ` +
+  `the same square WebP thumbnails of ${THUMB_SIZES.join(", ")} px. Bytes that fail are ` +
+  "`422 upload_invalid` with the reason in `detail`. The upload they make is the caller's (scope " +
+  "`profile_picture`, kind `image`) and `ready` before the PATCH's one conditional statement attaches it, " +
+  "judging every rule again as it writes (a profile changed meanwhile is `412`). Any failure leaves the " +
+  "previous photo as it was and keeps nothing of the request: no upload, no object. It counts as a write " +
+  "for the rate limit, and as a pending upload while it runs. The answer's `ETag` is the profile's new one.";
+
+const oneCallErrors = (path: "caller" | "user") =>
+  errorResponses(callerErrors, writeLimitErrors, imageBodyErrors, profilePictureRuleErrors(path, false), [
+    "validation_error",
+  ]);
+
+const imageBodyDeclaration = {
+  required: true,
+  description: "The image's bytes, as they are (not base64, not a form).",
+  content: Object.fromEntries(
+    IMAGE_BODY_TYPES.map((type) => [type, { schema: { type: "string" as const, format: "binary" } }]),
+  ),
+};
+
+export const putMyProfilePicture = createRoute({
+  method: "put",
+  path: "/api/v1/users/me/profile-picture",
+  tags,
+  security: bearerSecurity,
+  summary: "Set My Profile Picture From an Image",
+  description: oneCallDescription("caller"),
+  middleware: [startAtPrimary, authenticate, limitWrites, imageBody] as const,
+  request: { query: PictureSizeQuery, headers: ProfileWriteHeaders, body: imageBodyDeclaration },
+  responses: { 200: profileResponse, ...oneCallErrors("caller") },
+});
+
+export const putUserProfilePicture = createRoute({
+  method: "put",
+  path: "/api/v1/shared/users/{user_id}/profile-picture",
+  tags,
+  security: bearerSecurity,
+  summary: "Set User Profile Picture From an Image",
+  description: oneCallDescription("user"),
+  middleware: [startAtPrimary, authenticate, limitWrites, imageBody] as const,
+  request: {
+    params: UserIdParams,
+    query: PictureSizeQuery,
+    headers: ProfileWriteHeaders,
+    body: imageBodyDeclaration,
+  },
+  responses: { 200: profileResponse, ...oneCallErrors("user") },
 });

@@ -1,7 +1,7 @@
 import type { Handler } from "hono";
 import { verifyWorkOSSignature } from "../../identity/webhook-signature";
 import { ApiError } from "../../lib/errors/api-error";
-import { readLimited } from "../../lib/json-body";
+import { readLimited } from "../../lib/limited-body";
 import { clientIp, enforceLimit } from "../../lib/rate-limit";
 import type { AppBindings } from "../../lib/types";
 import { MAX_WEBHOOK_BODY_BYTES } from "./webhooks.routes";

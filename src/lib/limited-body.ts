@@ -1,0 +1,42 @@
+import { ApiError } from "./errors/api-error";
+
+const payloadTooLarge = (maxBytes: number) =>
+  new ApiError("payload_too_large", `The request body is larger than ${maxBytes} bytes.`);
+
+/**
+ * The length the request declares (`Content-Length`), or null for a body sent without one
+ * (chunked); 413 when it declares more than `maxBytes`, before a byte is read.
+ */
+export function declaredLength(request: Request, maxBytes: number): number | null {
+  const declared = request.headers.get("content-length");
+  if (declared === null) return null;
+  const length = Number(declared);
+  if (length > maxBytes) throw payloadTooLarge(maxBytes);
+  return length;
+}
+
+/** The request body's bytes; 413 past `maxBytes`, counted as they arrive (chunked bodies too). */
+export async function readLimited(request: Request, maxBytes: number): Promise<Uint8Array> {
+  declaredLength(request, maxBytes);
+  if (!request.body) return new Uint8Array();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = request.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel();
+      throw payloadTooLarge(maxBytes);
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}

@@ -1,0 +1,81 @@
+import { createMiddleware } from "hono/factory";
+import { ApiError, type ErrorCode } from "../../lib/errors/api-error";
+import { declaredLength, readLimited } from "../../lib/limited-body";
+import type { AppBindings } from "../../lib/types";
+import { kindFor, scopeRules } from "./upload-rules";
+
+/** A profile picture sent as a request's body takes what a profile-picture upload takes. */
+const rule = scopeRules.profile_picture;
+
+/** The media types a profile picture may be sent as, in the order the scope lists them. */
+export const IMAGE_BODY_TYPES = Object.keys(rule.types).filter((type) => rule.types[type] === "image");
+
+/** The largest image body accepted, in bytes: the profile-picture scope's. */
+export const MAX_IMAGE_BODY_BYTES = rule.maxBytes;
+
+/** What `imageBody` and `receiveImage` answer with. */
+export const imageBodyErrors = [
+  "unsupported_media_type",
+  "payload_too_large",
+  "upload_invalid",
+] as const satisfies readonly ErrorCode[];
+
+/** An image sent as a request's body, received: exactly `size` bytes of `contentType`, not yet stored. */
+export interface ImageBody {
+  contentType: string;
+  size: number;
+  /**
+   * A stream that yields exactly `size` bytes or fails (a body with `Content-Length`, streamed), or
+   * the bytes themselves (a body sent without one, read up to the limit).
+   */
+  bytes: ReadableStream<Uint8Array> | Uint8Array;
+}
+
+/**
+ * The body's declared type, which must be one of `IMAGE_BODY_TYPES` (no parameters; case does not
+ * matter), else 415; and its declared length, 413 past `MAX_IMAGE_BODY_BYTES`. Nothing is read.
+ */
+function declaredImage(request: Request): { contentType: string; length: number | null } {
+  const contentType = request.headers.get("content-type")?.trim().toLowerCase() ?? "";
+  if (kindFor(rule, contentType) !== "image") {
+    throw new ApiError(
+      "unsupported_media_type",
+      `The request body must be an image: ${IMAGE_BODY_TYPES.join(", ")}.`,
+    );
+  }
+  return { contentType, length: declaredLength(request, MAX_IMAGE_BODY_BYTES) };
+}
+
+/**
+ * Gate for routes that take an image as their body: 415 and 413 from the headers alone, before
+ * the route reads anything else; the route reads the body itself (`receiveImage`) once it knows
+ * the caller may send it.
+ */
+export const imageBody = createMiddleware<AppBindings>(async (c, next) => {
+  declaredImage(c.req.raw);
+  await next();
+});
+
+/**
+ * The image in the request's body, ready to store. With `Content-Length` it is streamed: R2's `put`
+ * needs a known length, and a `FixedLengthStream` of that length both gives it one and fails the
+ * write if the body turns out longer or shorter. Without (chunked) the length is only known at the
+ * end, so the body is read into memory, counted as it arrives, and refused with 413 as soon as it
+ * passes the limit; at most 10 MiB, no more than the Images binding holds of it anyway when
+ * `complete` reads it. (R2's multipart upload would stream it, at the price of parts of at least
+ * 5 MiB held in memory all the same, two more calls and parts to abort on failure.) An empty body:
+ * 422 `upload_invalid`.
+ * @see https://developers.cloudflare.com/workers/runtime-apis/streams/transformstream/#fixedlengthstream
+ */
+export async function receiveImage(request: Request): Promise<ImageBody> {
+  const { contentType, length } = declaredImage(request);
+  if (length === null) {
+    const bytes = await readLimited(request, MAX_IMAGE_BODY_BYTES);
+    if (bytes.byteLength === 0) throw emptyBody();
+    return { contentType, size: bytes.byteLength, bytes };
+  }
+  if (length === 0 || !request.body) throw emptyBody();
+  return { contentType, size: length, bytes: request.body.pipeThrough(new FixedLengthStream(length)) };
+}
+
+const emptyBody = () => new ApiError("upload_invalid", "The request body is empty: send the image's bytes.");

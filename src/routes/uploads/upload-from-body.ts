@@ -1,0 +1,88 @@
+import { and, eq } from "drizzle-orm";
+import type { Database } from "../../db/client";
+import { type Upload, type User, uploads, users } from "../../db/schema";
+import { unreferenced } from "../../jobs/storage-cleanup";
+import { databaseErrorText } from "../../lib/d1";
+import { ApiError } from "../../lib/errors/api-error";
+import { originalKeyFor, thumbKeysFor } from "../../lib/object-keys";
+import { type CompleteDeps, completeUpload } from "./complete-upload";
+import type { ImageBody } from "./image-body";
+import { createPendingUpload } from "./start-upload";
+
+/**
+ * The caller's profile-picture upload made from an image sent as a request's body (the one-call
+ * PUT), `ready` when this returns:
+ *
+ * 1. its row, `pending`, before a byte is stored, so whatever a crash leaves behind the storage
+ *    cleanup finds by the row (the objects' keys derive from its id); the pending cap applies, as to
+ *    every upload that is pending;
+ * 2. the bytes, into R2 through the binding, under the row's key;
+ * 3. `completeUpload`, the very code `POST /uploads/{id}/complete` runs: the same checks, the same
+ *    thumbnails, `ready` only once every size is stored.
+ *
+ * Bytes that fail a check: 422 `upload_invalid` with the reason `complete` gives. Whatever fails,
+ * the upload is discarded (`discardUpload`) before the error goes on.
+ */
+export async function uploadImageBody(
+  deps: CompleteDeps,
+  caller: User,
+  image: ImageBody,
+  requestId: string,
+): Promise<Upload> {
+  const upload = await createPendingUpload(deps.db, caller, crypto.randomUUID(), {
+    kind: "image",
+    scope: "profile_picture",
+    contentType: image.contentType,
+    size: image.size,
+  });
+  try {
+    await deps.bucket.put(upload.objectKey, image.bytes, {
+      httpMetadata: { contentType: image.contentType },
+    });
+    const completed = await completeUpload(deps, upload);
+    if (completed.state !== "ready") {
+      throw new ApiError("upload_invalid", completed.failureReason ?? "The image was refused.");
+    }
+    return completed;
+  } catch (error) {
+    await discardUpload(deps, upload.id, requestId);
+    throw error;
+  }
+}
+
+/**
+ * Delete an upload no user has as their photo, with its objects: the objects first (the original
+ * and a thumbnail per size), then the row, so that a failure on the way leaves the row, by which
+ * the storage cleanup finds the objects again (a pending upload after 24 hours, a failed or ready
+ * one after 7 days). A failure is logged, not thrown: the error that made the request discard it
+ * is the answer. An upload some user has as their photo is kept: an attach whose reply was lost
+ * may have written it after all, and a photo in use is never garbage.
+ */
+export async function discardUpload(
+  deps: { db: Database; bucket: R2Bucket },
+  uploadId: string,
+  requestId: string,
+): Promise<void> {
+  try {
+    const [attached] = await deps.db
+      .select({ id: users.id })
+      .from(users)
+      .where(eq(users.profilePictureUploadId, uploadId))
+      .limit(1);
+    if (attached) return;
+    await deps.bucket.delete([originalKeyFor(uploadId), ...thumbKeysFor(uploadId)]);
+    await deps.db.delete(uploads).where(and(eq(uploads.id, uploadId), unreferenced(deps.db)));
+  } catch (error) {
+    // D1's or R2's own words, never a statement's bound values.
+    const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
+    console.error(
+      JSON.stringify({
+        level: "error",
+        msg: "upload not discarded; the storage cleanup will delete it",
+        requestId,
+        uploadId,
+        error: databaseErrorText(cause),
+      }),
+    );
+  }
+}
