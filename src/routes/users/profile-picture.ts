@@ -49,21 +49,16 @@ export async function updateProfilePicture(
 
   const { user: caller, access } = await resolveCaller(inputs);
   const targetId = target === "caller" ? caller.id : target.userId;
-  /** Throws the refusal that explains a miss; returns the target when the change is already made. */
-  const explain = async (): Promise<UserInRole | undefined> => {
-    const findings = await find(db, caller, access, targetId, uploadId);
-    const refusal = refusalFor(findings, change);
-    if (refusal === undefined) return undefined;
-    if (refusal.code === "precondition_failed" && alreadyMade(findings, change)) return findings.target;
-    throw refusal;
+  const explain = async () => {
+    const refusal = refusalFor(await find(db, caller, access, targetId, uploadId), change);
+    if (refusal) throw refusal;
   };
   // Refuse what the token alone rules out before writing anything.
   if (!mayChange(caller, access, targetId)) await explain();
   for (let attempt = 0; attempt < 2; attempt++) {
     const [retried] = await conditionalUpdate(db, change);
     if (retried) return { caller, ...written(retried, claims) };
-    const made = await explain();
-    if (made) return { caller, target: made };
+    await explain();
     // Nothing explains the miss: the state changed between the write and the read. Try once more.
   }
   throw new ApiError(
@@ -128,22 +123,6 @@ async function authorizeChange(
   const refusal = refusalFor(findings, { claims: inputs.claims, target, uploadId: null, ifMatch });
   if (refusal) throw refusal;
   return resolved;
-}
-
-/**
- * Whether a change refused only by its precondition is already made: every other rule holds and
- * the target has the photo asked for. Then the answer is `200` with the profile as it is, which
- * RFC 9110 §13.1.1 allows for a change that appears to have been applied already. It is what
- * happens when this very request's write committed and its reply was lost: D1's retry
- * (`lib/d1.ts`) finds the profile at the version the write made, no longer the one `If-Match`
- * names. Nothing is written, and a client whose tag went stale gets the profile it asked for.
- * @see https://www.rfc-editor.org/rfc/rfc9110#section-13.1.1
- */
-function alreadyMade(findings: Findings, change: ProfilePictureChange): boolean {
-  return (
-    findings.target?.user.profilePictureUploadId === change.uploadId &&
-    refusalFor(findings, { ...change, ifMatch: undefined }) === undefined
-  );
 }
 
 /** The written row in the role the response shows (the statement read it): the token's for the caller, else the membership's. */
