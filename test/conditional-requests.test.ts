@@ -502,4 +502,26 @@ describe("If-Match on the PATCH", () => {
       expect((await readUser(caller.id))?.profilePictureUploadId).toBe(winner?.id);
     },
   );
+
+  it("2 concurrent PATCHes with the same If-Match and the same upload: still exactly one wins", async () => {
+    const caller = await createUser();
+    const etag = etagOf(await read(caller, ME));
+    const upload = await createUpload(caller);
+
+    const responses = await Promise.all([0, 1].map(() => patch(caller, MY_PICTURE, upload.id, etag)));
+
+    expect(responses.map((response) => response.status).sort()).toEqual([200, 412]);
+    expect((await readUser(caller.id))?.profilePictureUploadId).toBe(upload.id);
+  });
+
+  it("a stale If-Match is 412 even when the profile already is what the PATCH asks for, nothing written", async () => {
+    const caller = await createUser();
+    const etag = etagOf(await read(caller, ME));
+    const upload = await createUpload(caller);
+    expect((await patch(caller, MY_PICTURE, upload.id, etag)).status).toBe(200);
+    const before = await readUser(caller.id);
+
+    await expectError(await patch(caller, MY_PICTURE, upload.id, etag), 412, "precondition_failed");
+    expect(await readUser(caller.id)).toEqual(before);
+  });
 });
