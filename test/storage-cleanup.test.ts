@@ -16,7 +16,7 @@ import { thumbKeyFor, thumbKeysFor } from "../src/lib/object-keys";
 import { presignThumbUrl } from "../src/lib/presign";
 import { call } from "./helpers/api";
 import { changedBefore } from "./helpers/counting-d1";
-import { createUpload, createUser, db, readUpload } from "./helpers/db";
+import { createUpload, createUser, db, readUpload, readUser } from "./helpers/db";
 import { emulated } from "./helpers/uploads";
 import { deliverWebhook, newWorkOSUserId, workosEvent, workosUserObject } from "./helpers/workos-users";
 
@@ -423,6 +423,51 @@ describe("uploads of deleted users", () => {
 
     await expectDeleted(photo);
     await expectDeleted(attachment);
+  });
+
+  it("end to end: a photo an admin set from their own upload goes with the teammate WorkOS deleted, URL and all", async () => {
+    const admin = await createUser({ role: "admin" });
+    const teammate = await createUser();
+    const photo = await storedUpload(admin, 1 * HOUR);
+    await attach(teammate, photo);
+    const url = await presignThumbUrl(loadConfig({ ...env, ...emulated } as Env), photo.thumbKey as string);
+    const adminsOwn = await storedUpload(admin, 1 * HOUR);
+    await attach(admin, adminsOwn);
+
+    const delivered = await deliverWebhook(
+      workosEvent("user.deleted", workosUserObject(teammate.workosUserId)),
+    );
+    expect(delivered.status).toBe(200);
+    expect(await readUpload(photo.id)).toMatchObject({ ownerId: teammate.id });
+
+    await runScheduled();
+
+    await expectDeleted(photo);
+    expect((await call(url, { env: emulated })).status).toBe(404);
+    await expectKept(adminsOwn);
+  });
+
+  it("hands a deleted user's photo over but keeps it while a live user also has it as their photo", async () => {
+    const admin = await createUser({ role: "admin" });
+    const teammate = await createUser();
+    const photo = await storedUpload(admin, 1 * HOUR);
+    await attach(teammate, photo);
+    await attach(admin, photo);
+
+    expect(
+      (await deliverWebhook(workosEvent("user.deleted", workosUserObject(teammate.workosUserId)))).status,
+    ).toBe(200);
+    await runScheduled();
+
+    // Kept, bytes and all, now the deleted user's: it goes once the admin no longer has it either.
+    expect(await readUpload(photo.id)).toEqual({
+      ...photo,
+      ownerId: teammate.id,
+      updatedAt: expect.any(Date),
+    });
+    expect(await stored(photo.objectKey)).toBe(true);
+    for (const key of thumbnailKeysOf(photo)) expect(await stored(key), key).toBe(true);
+    expect((await readUser(admin.id))?.profilePictureUploadId).toBe(photo.id);
   });
 
   it("keeps a deleted user's upload that a live user still has as their photo", async () => {

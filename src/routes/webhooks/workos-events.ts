@@ -2,7 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { and, eq, ne, or, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Database } from "../../db/client";
-import { nextUpdatedAt, users, webhookEvents } from "../../db/schema";
+import { nextUpdatedAt, uploads, users, webhookEvents } from "../../db/schema";
 import { type MembershipChange, upsertMembership } from "../../identity/memberships";
 import { workosUserColumns } from "../../identity/provisioning";
 import { WorkOSUser } from "../../identity/workos-api";
@@ -89,7 +89,7 @@ export function statementsFor(db: Database, event: WorkOSEvent): Statement[] {
     case "user.deleted": {
       const data = DeletedUserData.safeParse(event.data);
       if (!data.success) throw invalidEvent();
-      return [deleteUser(db, data.data.id, now)];
+      return [handOverPhoto(db, data.data.id), deleteUser(db, data.data.id, now)];
     }
     case "organization_membership.created":
     case "organization_membership.updated":
@@ -158,6 +158,29 @@ function upsertUser(db: Database, workosUser: WorkOSUser, now: Date) {
         or(sql`${users.workosUpdatedAt} IS NULL`, sql`${users.workosUpdatedAt} < excluded.workos_updated_at`),
       ),
     });
+}
+
+/**
+ * Make the user's custom photo theirs before it is detached, so the storage cleanup's next run
+ * erases it with their other uploads (no grace period), also when someone else uploaded it: an
+ * admin may have set a teammate's photo from the admin's own upload, and it is the deleted user's
+ * photo all the same. An upload some live user still has as their photo stays while they do (the
+ * cleanup only takes unreferenced uploads). Runs in the event's batch, before `deleteUser` clears
+ * the reference; a user never seen, or already deleted, has no photo to hand over.
+ */
+function handOverPhoto(db: Database, workosUserId: string) {
+  const theirs = db
+    .select({ id: users.id })
+    .from(users)
+    .where(and(eq(users.workosUserId, workosUserId), ne(users.state, "deleted")));
+  const photo = db
+    .select({ id: users.profilePictureUploadId })
+    .from(users)
+    .where(and(eq(users.workosUserId, workosUserId), ne(users.state, "deleted")));
+  return db
+    .update(uploads)
+    .set({ ownerId: sql`(${theirs})` })
+    .where(eq(uploads.id, sql`(${photo})`));
 }
 
 /**
