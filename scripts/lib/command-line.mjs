@@ -6,10 +6,10 @@ import { existsSync, statSync } from "node:fs";
 import { parseArgs } from "node:util";
 
 /** The exit code of a refused command line (as for a shell builtin misused). */
-export const USAGE_EXIT_CODE = 2;
+const USAGE_EXIT_CODE = 2;
 
 /** A value the command line cannot take; its message is the one line the user sees. */
-export class UsageError extends Error {}
+class UsageError extends Error {}
 
 /**
  * @typedef {object} OptionSpec

@@ -18,7 +18,7 @@ export function spawnGroup(command, args, options = {}) {
 }
 
 /** Whether any process of the group led by `pgid` is still there. */
-export function groupAlive(pgid) {
+function groupAlive(pgid) {
   try {
     process.kill(-pgid, 0);
     return true;

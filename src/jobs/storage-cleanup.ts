@@ -249,8 +249,8 @@ export function garbageCategories(db: Database, now: Date): Record<GarbageCatego
   };
 }
 
-/** One batch's candidates with the key of their original; exported so a test can read its plan. */
-export const selectCandidates = (db: Database, garbage: Garbage, batchSize: number) =>
+/** One batch's candidates with the key of their original. */
+const selectCandidates = (db: Database, garbage: Garbage, batchSize: number) =>
   db
     .select({ id: uploads.id, objectKey: uploads.objectKey })
     .from(uploads)

@@ -11,7 +11,7 @@
  */
 
 /** Preflights are cached per URL and every upload has its own URL, so an hour is plenty. */
-export const R2_CORS_MAX_AGE_SECONDS = 3600;
+const R2_CORS_MAX_AGE_SECONDS = 3600;
 
 /** Everything but the origins, which come from `CORS_ORIGINS`. */
 export const bucketCorsRule = {

@@ -7,7 +7,7 @@ import type { AppBindings } from "../types";
 import { ApiError } from "./api-error";
 
 /** The FastAPI-compatible body every error answers with. */
-export function errorBody(error: ApiError) {
+function errorBody(error: ApiError) {
   return { detail: error.detail, code: error.code };
 }
 

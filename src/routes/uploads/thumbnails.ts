@@ -7,7 +7,7 @@ export interface Thumbnail {
 }
 
 /** An image's pixel dimensions, as the Images binding's `info` reads them. */
-export interface ImageDimensions {
+interface ImageDimensions {
   width: number;
   height: number;
 }
@@ -17,8 +17,7 @@ export interface ImageDimensions {
  * smaller. A cover crop to at most the shorter side only ever shrinks, so a 300x200 photo gives
  * 64, 128, 200 and 200 px thumbnails, never a blurry 512 px one.
  */
-export const thumbnailSide = (size: ThumbSize, image: ImageDimensions) =>
-  Math.min(size, image.width, image.height);
+const thumbnailSide = (size: ThumbSize, image: ImageDimensions) => Math.min(size, image.width, image.height);
 
 /**
  * The image's thumbnails in `sizes`: square WebP, cover crop, never enlarged (`thumbnailSide`).

@@ -12,7 +12,7 @@ import {
   upsertMembership,
 } from "../../identity/memberships";
 import { searchKey } from "../../identity/provisioning";
-import { decodeBase64url, encodeBase64url } from "../../lib/base64url";
+import { decodeBase64urlText, encodeBase64urlText } from "../../lib/base64url";
 import { ApiError } from "../../lib/errors/api-error";
 
 export interface MembersQuery {
@@ -226,14 +226,13 @@ async function callerAlone(db: Database, sub: string, page: PageRequest) {
 const CURSOR_MAX_KEY_LENGTH = 4096;
 
 export function encodeCursor(position: Position): string {
-  return encodeBase64url(new TextEncoder().encode(JSON.stringify(position)));
+  return encodeBase64urlText(JSON.stringify(position));
 }
 
 /** The position an opaque cursor names; 422 for anything this service did not hand out. */
 export function decodeCursor(cursor: string): Position {
   try {
-    const text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(decodeBase64url(cursor));
-    const position: unknown = JSON.parse(text);
+    const position: unknown = JSON.parse(decodeBase64urlText(cursor));
     if (
       Array.isArray(position) &&
       position.length === 3 &&

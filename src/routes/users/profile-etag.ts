@@ -1,5 +1,5 @@
 import type { UserInRole } from "../../identity/memberships";
-import { decodeBase64url, encodeBase64url } from "../../lib/base64url";
+import { decodeBase64urlText, encodeBase64url, encodeBase64urlText } from "../../lib/base64url";
 import type { EntityTag, EntityTagCondition } from "../../lib/entity-tags";
 
 /**
@@ -29,7 +29,7 @@ export const sameVersion = (a: ProfileVersion, b: ProfileVersion) =>
  */
 export async function profileETag(version: ProfileVersion, body: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(body));
-  const role = encodeBase64url(new TextEncoder().encode(version.role));
+  const role = encodeBase64urlText(version.role);
   return `"${version.updatedAt}.${role}.${encodeBase64url(new Uint8Array(digest, 0, 12))}"`;
 }
 
@@ -63,7 +63,7 @@ export function noneMatch(condition: EntityTagCondition, etag: string): boolean 
 /** The role a tag carries; undefined when it is not base64url of UTF-8. */
 function roleIn(encoded: string): string | undefined {
   try {
-    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(decodeBase64url(encoded));
+    return decodeBase64urlText(encoded);
   } catch {
     return undefined;
   }

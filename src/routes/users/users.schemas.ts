@@ -3,9 +3,9 @@ import { MAX_ENTITY_TAGS, parseEntityTags } from "../../lib/entity-tags";
 import { DEFAULT_THUMB_SIZE, THUMB_SIZES, type ThumbSize } from "../../lib/object-keys";
 import { DateTime, Uuid } from "../../lib/openapi-schemas";
 
-export const MEMBERS_PAGE_DEFAULT = 50;
-export const MEMBERS_PAGE_MAX = 100;
-export const MEMBERS_QUERY_MAX = 100;
+const MEMBERS_PAGE_DEFAULT = 50;
+const MEMBERS_PAGE_MAX = 100;
+const MEMBERS_QUERY_MAX = 100;
 
 export const UserProfile = z
   .object({
