@@ -35,16 +35,21 @@ class BadBytes extends Error {
  * as it is (completing again is harmless; a failed upload is never revived). No object yet: 409,
  * nothing written.
  *
- * Every read is bounded: `head` for the size, one small ranged `get` for the magic bytes, and the
+ * Every read is bounded: `head` (or the caller's `put`) for the size, one small ranged `get` for the magic bytes, and the
  * Images binding reads the object (at most the declared size) once per call. All reads pin the ETag seen by `head`: upload URLs write once,
  * and should anything else replace the object mid-check, the answer is 409, never a verdict on a
  * mix of two objects. The state change is a conditional UPDATE (`... AND state = 'pending'`): two
  * concurrent completes both do the work, the first to settle wins, and the other answers with the
  * state the winner wrote (and drops its thumbnails unless the winner made the upload ready).
  */
-export async function completeUpload(deps: CompleteDeps, upload: Upload): Promise<Upload> {
+export async function completeUpload(
+  deps: CompleteDeps,
+  upload: Upload,
+  stored?: R2Object,
+): Promise<Upload> {
   if (upload.state !== "pending") return upload;
-  const object = await deps.bucket.head(upload.objectKey);
+  // A caller that has just written the object passes what `put` returned: the same as a `head`.
+  const object = stored ?? (await deps.bucket.head(upload.objectKey));
   if (!object) {
     throw new ApiError(
       "upload_not_ready",

@@ -36,10 +36,10 @@ export async function uploadImageBody(
     size: image.size,
   });
   try {
-    await deps.bucket.put(upload.objectKey, image.bytes, {
+    const stored = await deps.bucket.put(upload.objectKey, image.bytes, {
       httpMetadata: { contentType: image.contentType },
     });
-    const completed = await completeUpload(deps, upload);
+    const completed = await completeUpload(deps, upload, stored ?? undefined);
     if (completed.state !== "ready") {
       throw new ApiError("upload_invalid", completed.failureReason ?? "The image was refused.");
     }
