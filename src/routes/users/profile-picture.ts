@@ -47,17 +47,15 @@ export async function updateProfilePicture(
   const [updated] = await conditionalUpdate(db, change);
   if (updated) return written(updated, claims);
 
-  const { user: caller, access } = await resolveCaller(inputs);
-  const targetId = target === "caller" ? caller.id : target.userId;
-  const explain = async () => {
-    const refusal = refusalFor(await find(db, caller, access, targetId, uploadId), change);
-    if (refusal) throw refusal;
-  };
+  // Resolved now, also when the request did before (the one-call PUT): the explanation must judge
+  // the rows as they are after the miss, the caller's own included.
+  const caller = await resolveCaller(inputs);
+  const explain = () => refuseIfAny(db, caller, change);
   // Refuse what the token alone rules out before writing anything.
-  if (!mayChange(caller, access, targetId)) await explain();
+  if (!mayChange(caller.user, caller.access, targetIdOf(caller, target))) await explain();
   for (let attempt = 0; attempt < 2; attempt++) {
     const [retried] = await conditionalUpdate(db, change);
-    if (retried) return { caller, ...written(retried, claims) };
+    if (retried) return { caller: caller.user, ...written(retried, claims) };
     await explain();
     // Nothing explains the miss: the state changed between the write and the read. Try once more.
   }
@@ -77,7 +75,7 @@ export interface ImageStorage {
 /**
  * The one-call PUT: the image in the request's body becomes the target's custom profile picture,
  * all or nothing. Who may act on whom and `If-Match` are checked first, by the PATCH's rules,
- * before the body is read or a byte stored (`authorizeChange`). Then the body becomes an upload of
+ * before the body is read or a byte stored. Then the body becomes an upload of
  * the caller's, checked and thumbnailed by `complete`'s own code (`uploadImageBody`), and the
  * PATCH's one conditional statement attaches it (`updateProfilePicture`), judging every rule again
  * as it writes: a profile changed meanwhile is `412`, nothing attached. An upload that ends up
@@ -94,7 +92,11 @@ export async function setProfilePictureFromImage(
   receive: () => Promise<ImageBody>,
   ifMatch?: readonly ProfileVersion[],
 ): Promise<ProfilePictureUpdate & { caller: User }> {
-  const { user: caller } = await authorizeChange(inputs, target, ifMatch);
+  // Who may act on whom and `If-Match`, before a byte is stored; the upload's rules are left to
+  // the statement that attaches it (the upload is made here, the caller's own and ready).
+  const resolved = await resolveCaller(inputs);
+  await refuseIfAny(inputs.db, resolved, { claims: inputs.claims, target, uploadId: null, ifMatch });
+  const caller = resolved.user;
   const deps = { db: inputs.db, ...storage };
   const upload = await uploadImageBody(deps, caller, await receive(), inputs.requestId);
   try {
@@ -106,23 +108,20 @@ export async function setProfilePictureFromImage(
   }
 }
 
-/**
- * The caller, once the PATCH's rules about who may act on whom and its precondition hold: the
- * refusal of the first that fails otherwise. For a route that must know before it stores anything;
- * the rules about the upload are left to the statement that attaches it.
- */
-async function authorizeChange(
-  inputs: CallerInputs,
-  target: ProfilePictureTarget,
-  ifMatch: readonly ProfileVersion[] | undefined,
-): Promise<ResolvedCaller> {
-  const resolved = await resolveCaller(inputs);
-  const { user: caller, access } = resolved;
-  const targetId = target === "caller" ? caller.id : target.userId;
-  const findings = await find(inputs.db, caller, access, targetId, null);
-  const refusal = refusalFor(findings, { claims: inputs.claims, target, uploadId: null, ifMatch });
+const targetIdOf = ({ user }: ResolvedCaller, target: ProfilePictureTarget) =>
+  target === "caller" ? user.id : target.userId;
+
+/** Throws the refusal of the first of the change's rules that fails on the rows as they are now. */
+async function refuseIfAny(db: Database, caller: ResolvedCaller, change: ProfilePictureChange) {
+  const findings = await find(
+    db,
+    caller.user,
+    caller.access,
+    targetIdOf(caller, change.target),
+    change.uploadId,
+  );
+  const refusal = refusalFor(findings, change);
   if (refusal) throw refusal;
-  return resolved;
 }
 
 /** The written row in the role the response shows (the statement read it): the token's for the caller, else the membership's. */
