@@ -42,11 +42,7 @@ class BadBytes extends Error {
  * concurrent completes both do the work, the first to settle wins, and the other answers with the
  * state the winner wrote (and drops its thumbnails unless the winner made the upload ready).
  */
-export async function completeUpload(
-  deps: CompleteDeps,
-  upload: Upload,
-  stored?: R2Object,
-): Promise<Upload> {
+export async function completeUpload(deps: CompleteDeps, upload: Upload, stored?: R2Object): Promise<Upload> {
   if (upload.state !== "pending") return upload;
   // A caller that has just written the object passes what `put` returned: the same as a `head`.
   const object = stored ?? (await deps.bucket.head(upload.objectKey));
