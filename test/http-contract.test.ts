@@ -70,13 +70,13 @@ describe("methods a route does not serve", () => {
 });
 
 describe("CORS", () => {
-  const preflight = (origin: string) =>
+  const preflight = (origin: string, method = "PATCH", headers = "authorization, content-type") =>
     call("/api/v1/users/me/profile-picture", {
       method: "OPTIONS",
       headers: {
         Origin: origin,
-        "Access-Control-Request-Method": "PATCH",
-        "Access-Control-Request-Headers": "authorization, content-type",
+        "Access-Control-Request-Method": method,
+        "Access-Control-Request-Headers": headers,
       },
     });
 
@@ -119,6 +119,29 @@ describe("CORS", () => {
     });
     expect(read.headers.get("ETag")).toBeTruthy();
     expect(read.headers.get("Access-Control-Expose-Headers")?.split(/,\s*/)).toContain("ETag");
+  });
+
+  describe("a preflight of the one-call PUT, with the headers it sends", () => {
+    const putPreflight = (origin: string) =>
+      preflight(origin, "PUT", "authorization, content-type, if-match");
+
+    it("allows PUT and those headers to an allowed origin", async () => {
+      const response = await putPreflight("https://app.example.com");
+      expect(response.status).toBeLessThan(300);
+      expect(response.headers.get("Access-Control-Allow-Origin")).toBe("https://app.example.com");
+      expect(response.headers.get("Access-Control-Allow-Methods")?.split(/,\s*/)).toContain("PUT");
+      const allowed = (response.headers.get("Access-Control-Allow-Headers") ?? "")
+        .toLowerCase()
+        .split(/,\s*/);
+      expect(allowed).toEqual(expect.arrayContaining(["authorization", "content-type", "if-match"]));
+    });
+
+    it("case 32: lets no origin not allowed send it: no Access-Control-Allow-Origin", async () => {
+      const response = await putPreflight("https://evil.example");
+      // Without Allow-Origin the browser refuses the PUT, whatever other CORS headers the preflight carries.
+      expect(response.headers.get("Access-Control-Allow-Origin")).toBeNull();
+      expect(response.headers.get("Access-Control-Allow-Credentials")).toBeNull();
+    });
   });
 
   it("lets an allowed origin send the D1 bookmark back and read the one each response carries", async () => {

@@ -93,6 +93,20 @@ describe("GET /api/v1/shared/users", () => {
     expect(seen).toEqual([...members].sort(listOrder).map((m) => m.id));
   });
 
+  it("pages by 50 when no limit is given: 51 members are a page of 50 and a page of 1", async () => {
+    const { members } = await organizationOf(51);
+    const token = await tokenFor(members[0] as User);
+
+    const first = await page(token);
+    expect(first.items).toHaveLength(50);
+    expect(first.nextCursor).toEqual(expect.any(String));
+    const last = await page(token, { cursor: first.nextCursor as string });
+
+    expect(last).toEqual({ items: [expect.any(Object)], nextCursor: null });
+    const seen = [...first.items, ...last.items].map((item) => item.id);
+    expect(seen).toEqual([...members].sort(listOrder).map((m) => m.id));
+  });
+
   it("returns every member exactly once while members are added and removed between pages", async () => {
     const { org, members } = await organizationOf(120);
     const token = await tokenFor(members[0] as User);

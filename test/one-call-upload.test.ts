@@ -3,7 +3,13 @@ import { eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { type Upload, type User, uploads } from "../src/db/schema";
 import { cleanUpStorage } from "../src/jobs/storage-cleanup";
-import { originalKeyFor, THUMB_SIZES, thumbKeyFor, thumbKeysFor } from "../src/lib/object-keys";
+import {
+  originalKeyFor,
+  THUMB_SIZES,
+  type ThumbSize,
+  thumbKeyFor,
+  thumbKeysFor,
+} from "../src/lib/object-keys";
 import { MAX_IMAGE_BODY_BYTES } from "../src/routes/uploads/image-body";
 import { MAX_PENDING_UPLOADS_PER_USER } from "../src/routes/uploads/upload-rules";
 import * as images from "./fixtures/images";
@@ -12,7 +18,7 @@ import { changedBefore, countingD1 } from "./helpers/counting-d1";
 import { createUpload, createUser, db, readUpload, readUser } from "./helpers/db";
 import { faultyD1 } from "./helpers/faulty-d1";
 import { bucketChangedBefore } from "./helpers/hooked-r2";
-import { expectError, expectUnchanged } from "./helpers/refusals";
+import { expectError, expectUnchanged, expectValidationErrorAt } from "./helpers/refusals";
 import { tokenFor } from "./helpers/tokens";
 import { countUploads, imageInfo, imageOfEveryType } from "./helpers/uploads";
 import { mockWorkOS } from "./helpers/workos";
@@ -27,6 +33,11 @@ afterEach(() => {
 const ME = "/api/v1/users/me/profile-picture";
 const shared = (userId: string) => `/api/v1/shared/users/${userId}/profile-picture`;
 const HOUR = 60 * 60 * 1000;
+/** Both one-call PUTs, each sent by `user` about themself. */
+const putRoutes = [
+  { route: "PUT /users/me", path: (_user: User) => ME },
+  { route: "PUT /shared/users/{user_id}", path: (user: User) => shared(user.id) },
+];
 
 interface Profile {
   id: string;
@@ -271,6 +282,15 @@ describe("PUT /api/v1/shared/users/{user_id}/profile-picture: who may act on who
       code: "user_not_found",
     },
     {
+      name: "an admin, on a teammate whose user was deleted",
+      setup: async () => ({
+        caller: await createUser({ role: "admin" }),
+        target: await createUser({ state: "deleted" }),
+      }),
+      status: 404,
+      code: "user_not_found",
+    },
+    {
       name: "an admin, on a user who does not exist",
       setup: async () => ({
         caller: await createUser({ role: "admin" }),
@@ -292,6 +312,28 @@ describe("PUT /api/v1/shared/users/{user_id}/profile-picture: who may act on who
       await expectError(response, status, code);
       await expectNothingStored(written, caller);
       if (target.workosUserId) await expectUnchanged(target);
+    },
+  );
+});
+
+describe("PUT profile-picture: the caller's state", () => {
+  it.for(
+    (
+      [
+        { state: "inactive", status: 403, code: "user_inactive" },
+        { state: "deleted", status: 401, code: "unauthenticated" },
+      ] as const
+    ).flatMap((row) => putRoutes.map((route) => ({ ...row, ...route }))),
+  )(
+    "case 22: $route answers $status $code to a caller who is $state, before a byte is stored",
+    async ({ state, status, code, path }) => {
+      const user = await createUser({ state });
+      const { bucket, written } = recordingBucket();
+
+      const response = await putImage(path(user), user, images.png, "image/png", { env: { BUCKET: bucket } });
+
+      await expectError(response, status, code);
+      await expectNothingStored(written, user);
     },
   );
 });
@@ -636,6 +678,96 @@ describe("PUT profile-picture with If-Match", () => {
     await expectUnchanged(changed as User, meanwhile);
     await expectNothingLeftBy(written);
   });
+});
+
+describe("PUT /api/v1/shared/users/{user_id}/profile-picture with If-Match", () => {
+  it("with the teammate's ETag gone stale: 412 precondition_failed before a byte is stored", async () => {
+    const admin = await createUser({ role: "admin" });
+    const teammate = await createUser();
+    const read = await call(`/api/v1/shared/users/${teammate.id}`, { token: await tokenFor(admin) });
+    const stale = read.headers.get("ETag") as string;
+    expect(stale).toBeTruthy();
+    // The teammate sets a photo of their own: the profile the admin read is no longer current.
+    const photo = await createUpload(teammate);
+    const set = await call(ME, {
+      method: "PATCH",
+      token: await tokenFor(teammate),
+      json: { uploadId: photo.id },
+    });
+    expect(set.status).toBe(200);
+    const current = (await readUser(teammate.id)) as User;
+    const { bucket, written } = recordingBucket();
+
+    const response = await putImage(shared(teammate.id), admin, images.png, "image/png", {
+      headers: { "If-Match": stale },
+      env: { BUCKET: bucket },
+    });
+
+    await expectError(response, 412, "precondition_failed");
+    await expectNothingStored(written, admin);
+    await expectUnchanged(current);
+  });
+});
+
+describe("PUT profile-picture with a malformed If-Match", () => {
+  it.for(putRoutes)("$route: 422 at header.if-match for If-Match: abc, storing nothing", async ({ path }) => {
+    const user = await createUser();
+    const { bucket, written } = recordingBucket();
+
+    const response = await putImage(path(user), user, images.png, "image/png", {
+      headers: { "If-Match": "abc" },
+      env: { BUCKET: bucket },
+    });
+
+    await expectValidationErrorAt(response, ["header", "if-match"]);
+    await expectNothingStored(written, user);
+  });
+});
+
+describe("PUT profile-picture: pictureSize", () => {
+  const withSize = (path: string, size: string | undefined) =>
+    size === undefined ? path : `${path}?pictureSize=${encodeURIComponent(size)}`;
+
+  it.for(
+    putRoutes.flatMap((route) =>
+      [undefined, "64", "128", "256", "512"].map((size) => ({
+        ...route,
+        size,
+        shown: Number(size ?? 256) as ThumbSize,
+      })),
+    ),
+  )(
+    "$route with pictureSize $size presigns the new photo's $shown px thumbnail",
+    async ({ path, size, shown }) => {
+      const user = await createUser();
+      const { bucket, written } = recordingBucket();
+
+      const response = await putImage(withSize(path(user), size), user, images.png, "image/png", {
+        env: { BUCKET: bucket },
+      });
+
+      expect(response.status).toBe(200);
+      const [id] = uploadIdsIn(written) as [string];
+      expect((await readUser(user.id))?.profilePictureUploadId).toBe(id);
+      const url = new URL((await json<Profile>(response)).profilePictureUrl as string);
+      expect(url.pathname.endsWith(`/${thumbKeyFor(id, shown)}`)).toBe(true);
+    },
+  );
+
+  it.for(putRoutes.flatMap((route) => ["32", "1024", "abc", ""].map((size) => ({ ...route, size }))))(
+    "$route answers 422 at query.pictureSize for pictureSize '$size', storing nothing",
+    async ({ path, size }) => {
+      const user = await createUser();
+      const { bucket, written } = recordingBucket();
+
+      const response = await putImage(withSize(path(user), size), user, images.png, "image/png", {
+        env: { BUCKET: bucket },
+      });
+
+      await expectValidationErrorAt(response, ["query", "pictureSize"]);
+      await expectNothingStored(written, user);
+    },
+  );
 });
 
 describe("GET /openapi.json", () => {

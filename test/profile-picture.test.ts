@@ -5,11 +5,14 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { type User, users } from "../src/db/schema";
 import { MAX_JSON_BODY_BYTES } from "../src/lib/json-body";
 import { amzDate } from "../src/lib/presign";
+import * as images from "./fixtures/images";
 import { type CallOptions, call } from "./helpers/api";
 import { changedBefore, countingD1 } from "./helpers/counting-d1";
 import { createUpload, createUser, db, readMembership, readUpload, readUser } from "./helpers/db";
+import { bucketChangedBefore } from "./helpers/hooked-r2";
 import { type ErrorBody, expectError, expectUnchanged, expectValidationErrorAt } from "./helpers/refusals";
 import { signToken, tokenFor } from "./helpers/tokens";
+import { countUploads } from "./helpers/uploads";
 import { mockWorkOS } from "./helpers/workos";
 
 beforeEach(() => {
@@ -482,10 +485,29 @@ describe("PATCH /api/v1/shared/users/{user_id}/profile-picture: who may act on w
 });
 
 describe("the user_id in the path", () => {
-  const methods = [
-    { method: "PATCH", path: (segment: string) => `/api/v1/shared/users/${segment}/profile-picture` },
-    { method: "GET", path: (segment: string) => `/api/v1/shared/users/${segment}` },
+  /** Each route with a user_id, and the body it takes: the upload the PATCH sets, the PUT's image. */
+  const methods: {
+    method: string;
+    path: (segment: string) => string;
+    send: (uploadId: string | null) => Pick<CallOptions, "json" | "body" | "headers">;
+  }[] = [
+    {
+      method: "PATCH",
+      path: (segment) => `/api/v1/shared/users/${segment}/profile-picture`,
+      send: (uploadId) => ({ json: { uploadId } }),
+    },
+    {
+      method: "PUT",
+      path: (segment) => `/api/v1/shared/users/${segment}/profile-picture`,
+      send: () => ({ body: images.png, headers: { "Content-Type": "image/png" } }),
+    },
+    { method: "GET", path: (segment) => `/api/v1/shared/users/${segment}`, send: () => ({}) },
   ];
+  /** The R2 bucket, recording every key written through it: a refused PUT writes none. */
+  const recordingBucket = () => {
+    const written: string[] = [];
+    return { bucket: bucketChangedBefore(env.BUCKET, "put", async (key) => written.push(key)), written };
+  };
   it.for(
     [
       { name: "case 23: not a UUID", segment: "abc" },
@@ -496,44 +518,52 @@ describe("the user_id in the path", () => {
       { name: "SQL", segment: "1'%20OR%20'1'%3D'1" },
       { name: "case 23: 10 000 characters", segment: "a".repeat(10_000) },
     ].flatMap((row) => methods.map((method) => ({ ...row, ...method }))),
-  )("$name: $method answers 422 (never 500), writing nothing", async ({ segment, method, path }) => {
+  )("$name: $method answers 422 (never 500), writing nothing", async ({ segment, method, path, send }) => {
     const admin = await createUser({ role: "admin" });
+    const { bucket, written } = recordingBucket();
     const response = await call(path(segment), {
       method,
       token: await tokenFor(admin),
-      json: method === "PATCH" ? { uploadId: null } : undefined,
+      ...send(null),
+      env: { BUCKET: bucket },
     });
     const body = await expectError(response, 422, "validation_error");
     expect(body.detail).toEqual([expect.objectContaining({ loc: ["path", "user_id"] })]);
     await expectUnchanged(admin);
+    expect(written).toEqual([]);
+    expect(await countUploads(admin.id)).toBe(0);
   });
 
   it.for(
     ["..", "%2e%2e", "./..", "%2E%2E/%2E%2E"].flatMap((segment) => methods.map((m) => ({ segment, ...m }))),
   )(
     "case 23: $method answers 404 not_found (never 500) for a dot segment $segment",
-    async ({ segment, method, path }) => {
+    async ({ segment, method, path, send }) => {
       const admin = await createUser({ role: "admin" });
+      const { bucket, written } = recordingBucket();
       const response = await call(path(segment), {
         method,
         token: await tokenFor(admin),
-        json: method === "PATCH" ? { uploadId: null } : undefined,
+        ...send(null),
+        env: { BUCKET: bucket },
       });
       // URLs resolve dot segments (WHATWG URL), so the request names a path no route serves.
       await expectError(response, 404, "not_found");
       await expectUnchanged(admin);
+      expect(written).toEqual([]);
+      expect(await countUploads(admin.id)).toBe(0);
     },
   );
 
   it.for(methods)(
     "case 26: $method accepts an upper-case UUID and normalises it",
-    async ({ method, path }) => {
+    async ({ method, path, send }) => {
       const user = await createUser();
       const upload = await createUpload(user);
       const response = await call(path(user.id.toUpperCase()), {
         method,
         token: await tokenFor(user),
-        json: method === "PATCH" ? { uploadId: upload.id } : undefined,
+        ...send(upload.id),
       });
       expect(response.status).toBe(200);
       expect(((await response.json()) as Profile).id).toBe(user.id);
