@@ -10,8 +10,8 @@ import {
   thumbKeyFor,
   thumbKeysFor,
 } from "../src/lib/object-keys";
-import { MAX_IMAGE_BODY_BYTES } from "../src/routes/uploads/image-body";
-import { MAX_PENDING_UPLOADS_PER_USER } from "../src/routes/uploads/upload-rules";
+import { MAX_PENDING_UPLOADS_PER_USER } from "../src/pictures/upload-rules";
+import { MAX_IMAGE_BODY_BYTES } from "../src/routes/users/image-body";
 import * as images from "./fixtures/images";
 import { type CallOptions, call, json } from "./helpers/api";
 import { changedBefore, countingD1 } from "./helpers/counting-d1";

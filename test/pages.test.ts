@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { scopeRules } from "../src/routes/uploads/upload-rules";
+import { scopeRules } from "../src/pictures/upload-rules";
 import { call } from "./helpers/api";
 
 /** The page's policy as a map of directive to sources. */

@@ -3,7 +3,7 @@ import { eq } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { users, webhookEvents } from "../src/db/schema";
 import { cleanUpStorage } from "../src/jobs/storage-cleanup";
-import { MAX_PENDING_UPLOADS_PER_USER } from "../src/routes/uploads/upload-rules";
+import { MAX_PENDING_UPLOADS_PER_USER } from "../src/pictures/upload-rules";
 import { call } from "./helpers/api";
 import { type BoundStatement, countingD1 } from "./helpers/counting-d1";
 import { createUpload, createUser, db } from "./helpers/db";

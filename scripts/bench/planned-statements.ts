@@ -7,7 +7,7 @@
 import { createDb } from "../../src/db/client";
 import { callerWithMembership } from "../../src/identity/caller";
 import { teammateById } from "../../src/identity/memberships";
-import { ownUploadById } from "../../src/routes/uploads/own-upload";
+import { ownUploadById } from "../../src/pictures/own-upload";
 import { pageWithCaller } from "../../src/routes/users/members-list";
 import { conditionalUpdate } from "../../src/routes/users/profile-picture-rules";
 

@@ -1,6 +1,6 @@
 /**
  * The benchmark's stand-in for `complete`'s thumbnail step, run by `wrangler dev` beside the service
- * (thumbnails.mjs): the service's own code (src/routes/uploads/thumbnails.ts) on the local Images
+ * (thumbnails.mjs): the service's own code (src/pictures/thumbnails.ts) on the local Images
  * binding and R2, so one size can be timed against every size, and the sizes one after another
  * (the service's order: one call with every size) against all at once (one call per size, together).
  *
@@ -8,7 +8,7 @@
  * what `complete` does once the bytes are checked: the thumbnails made and stored.
  */
 import { DEFAULT_THUMB_SIZE, THUMB_SIZES, type ThumbSize } from "../../src/lib/object-keys";
-import { makeThumbnails, storeThumbnails } from "../../src/routes/uploads/thumbnails";
+import { makeThumbnails, storeThumbnails } from "../../src/pictures/thumbnails";
 
 interface Env {
   IMAGES: ImagesBinding;

@@ -1,6 +1,6 @@
 import type { AppRouteHandler } from "../../lib/types";
-import { completeUpload } from "./complete-upload";
-import { requireOwnUpload } from "./own-upload";
+import { requireOwnUpload } from "../../pictures/own-upload";
+import { settleUpload } from "../../pictures/settle-upload";
 import { startUpload } from "./start-upload";
 import { toUploadJson } from "./upload-json";
 import type { completeUpload as completeRoute, createUpload, getUpload } from "./uploads.routes";
@@ -14,7 +14,7 @@ export const createUploadHandler: AppRouteHandler<typeof createUpload> = async (
 export const completeUploadHandler: AppRouteHandler<typeof completeRoute> = async (c) => {
   const { db, config, caller } = c.var;
   const upload = await requireOwnUpload(db, caller, c.req.valid("param").upload_id);
-  const completed = await completeUpload({ db, bucket: c.env.BUCKET, images: c.env.IMAGES }, upload);
+  const completed = await settleUpload({ db, bucket: c.env.BUCKET, images: c.env.IMAGES }, upload);
   return c.json(await toUploadJson(completed, config), 200);
 };
 

@@ -7,9 +7,9 @@ import { THUMB_SIZES } from "../../lib/object-keys";
 import { bearerSecurity } from "../../lib/openapi-schemas";
 import { limitWrites, writeLimitErrors } from "../../lib/rate-limit";
 import { startAtPrimary } from "../../lib/request-context";
-import { MAX_IMAGE_SIDE } from "./complete-upload";
+import { MAX_IMAGE_SIDE } from "../../pictures/settle-upload";
+import { describeScopeRules, MAX_PENDING_UPLOADS_PER_USER } from "../../pictures/upload-rules";
 import { UPLOAD_URL_TTL_SECONDS } from "./start-upload";
-import { describeScopeRules, MAX_PENDING_UPLOADS_PER_USER } from "./upload-rules";
 import { CreateUploadBody, CreateUploadResponse, Upload, UploadIdParams } from "./uploads.schemas";
 
 const tags = ["Uploads"];

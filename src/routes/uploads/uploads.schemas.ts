@@ -2,7 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { uploadKinds, uploadScopes, uploadStates } from "../../db/schema";
 import { DEFAULT_THUMB_SIZE } from "../../lib/object-keys";
 import { DateTime, Uuid } from "../../lib/openapi-schemas";
-import { kindFor, scopeRules } from "./upload-rules";
+import { kindFor, scopeRules } from "../../pictures/upload-rules";
 
 // Control characters (C0, DEL, C1): never part of a file name, and trouble in logs and headers.
 const CONTROL_CHARACTERS = /\p{Cc}/u;

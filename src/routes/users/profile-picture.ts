@@ -4,9 +4,8 @@ import type { AccessTokenClaims } from "../../identity/access-token";
 import { type CallerInputs, type ResolvedCaller, resolveCaller } from "../../identity/caller";
 import { type CallerAccess, findVisibleUser, tokenRole, type UserInRole } from "../../identity/memberships";
 import { ApiError, retryAfter } from "../../lib/errors/api-error";
-import type { ImageBody } from "../uploads/image-body";
-import { findOwnUpload } from "../uploads/own-upload";
-import { discardUpload, uploadImageBody } from "../uploads/upload-from-body";
+import { findOwnUpload } from "../../pictures/own-upload";
+import { discardUpload, type ReceivedImage, storeImage } from "../../pictures/store-image";
 import type { ProfileVersion } from "./profile-etag";
 import {
   conditionalUpdate,
@@ -76,7 +75,7 @@ export interface ImageStorage {
  * The one-call PUT: the image in the request's body becomes the target's custom profile picture,
  * all or nothing. Who may act on whom and `If-Match` are checked first, by the PATCH's rules,
  * before the body is read or a byte stored. Then the body becomes an upload of
- * the caller's, checked and thumbnailed by `complete`'s own code (`uploadImageBody`), and the
+ * the caller's, checked and thumbnailed by `complete`'s own code (`storeImage`), and the
  * PATCH's one conditional statement attaches it (`updateProfilePicture`), judging every rule again
  * as it writes: a profile changed meanwhile is `412`, nothing attached. An upload that ends up
  * unattached, whatever the reason, is deleted with its objects before the error goes on: the
@@ -89,7 +88,7 @@ export async function setProfilePictureFromImage(
   inputs: CallerInputs,
   storage: ImageStorage,
   target: ProfilePictureTarget,
-  receive: () => Promise<ImageBody>,
+  receive: () => Promise<ReceivedImage>,
   ifMatch?: readonly ProfileVersion[],
 ): Promise<ProfilePictureUpdate & { caller: User }> {
   // Who may act on whom and `If-Match`, before a byte is stored; the upload's rules are left to
@@ -98,7 +97,7 @@ export async function setProfilePictureFromImage(
   await refuseIfAny(inputs.db, resolved, { claims: inputs.claims, target, uploadId: null, ifMatch });
   const caller = resolved.user;
   const deps = { db: inputs.db, ...storage };
-  const upload = await uploadImageBody(deps, caller, await receive(), inputs.requestId);
+  const upload = await storeImage(deps, caller, await receive(), inputs.requestId);
   try {
     const updated = await updateProfilePicture(inputs, target, upload.id, ifMatch);
     return { ...updated, caller: updated.caller ?? caller };

@@ -3,7 +3,7 @@ import { requireVisibleUser, type UserInRole } from "../../identity/memberships"
 import type { EntityTagCondition } from "../../lib/entity-tags";
 import type { ThumbSize } from "../../lib/object-keys";
 import type { AppBindings, AppRouteHandler } from "../../lib/types";
-import { receiveImage } from "../uploads/image-body";
+import { receiveImage } from "./image-body";
 import { listMembers } from "./members-list";
 import { noneMatch, profileETag, versionOf, versionsNamedBy } from "./profile-etag";
 import {

@@ -6,8 +6,8 @@ import { THUMB_SIZES } from "../../lib/object-keys";
 import { bearerSecurity } from "../../lib/openapi-schemas";
 import { limitWrites, writeLimitErrors } from "../../lib/rate-limit";
 import { startAtPrimary } from "../../lib/request-context";
-import { MAX_IMAGE_SIDE } from "../uploads/complete-upload";
-import { IMAGE_BODY_TYPES, imageBody, imageBodyErrors, MAX_IMAGE_BODY_BYTES } from "../uploads/image-body";
+import { MAX_IMAGE_SIDE } from "../../pictures/settle-upload";
+import { IMAGE_BODY_TYPES, imageBody, imageBodyErrors, MAX_IMAGE_BODY_BYTES } from "./image-body";
 import { describeProfilePictureRules, profilePictureRuleErrors } from "./profile-picture-rules";
 import {
   MembersPage,

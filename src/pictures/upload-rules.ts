@@ -1,4 +1,4 @@
-import type { UploadKind, UploadScope } from "../../db/schema";
+import type { UploadKind, UploadScope } from "../db/schema";
 
 const MiB = 1024 * 1024;
 

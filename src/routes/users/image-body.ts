@@ -2,7 +2,8 @@ import { createMiddleware } from "hono/factory";
 import { ApiError, type ErrorCode } from "../../lib/errors/api-error";
 import { declaredLength, readLimited } from "../../lib/limited-body";
 import type { AppBindings } from "../../lib/types";
-import { kindFor, scopeRules } from "./upload-rules";
+import type { ReceivedImage } from "../../pictures/store-image";
+import { kindFor, scopeRules } from "../../pictures/upload-rules";
 
 /** A profile picture sent as a request's body takes what a profile-picture upload takes. */
 const rule = scopeRules.profile_picture;
@@ -19,17 +20,6 @@ export const imageBodyErrors = [
   "payload_too_large",
   "upload_invalid",
 ] as const satisfies readonly ErrorCode[];
-
-/** An image sent as a request's body, received: exactly `size` bytes of `contentType`, not yet stored. */
-export interface ImageBody {
-  contentType: string;
-  size: number;
-  /**
-   * A stream that yields exactly `size` bytes or fails (a body with `Content-Length`, streamed), or
-   * the bytes themselves (a body sent without one, read up to the limit).
-   */
-  bytes: ReadableStream<Uint8Array> | Uint8Array;
-}
 
 /**
  * The body's declared type, which must be one of `IMAGE_BODY_TYPES` (no parameters; case does not
@@ -67,7 +57,7 @@ export const imageBody = createMiddleware<AppBindings>(async (c, next) => {
  * 422 `upload_invalid`.
  * @see https://developers.cloudflare.com/workers/runtime-apis/streams/transformstream/#fixedlengthstream
  */
-export async function receiveImage(request: Request): Promise<ImageBody> {
+export async function receiveImage(request: Request): Promise<ReceivedImage> {
   const { contentType, length } = declaredImage(request);
   if (length === null) {
     const bytes = await readLimited(request, MAX_IMAGE_BODY_BYTES);

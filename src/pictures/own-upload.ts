@@ -1,7 +1,7 @@
 import { and, eq } from "drizzle-orm";
-import type { Database } from "../../db/client";
-import { type Upload, type User, uploads } from "../../db/schema";
-import { ApiError } from "../../lib/errors/api-error";
+import type { Database } from "../db/client";
+import { type Upload, type User, uploads } from "../db/schema";
+import { ApiError } from "../lib/errors/api-error";
 
 /** The caller's upload with this id; another user's upload is as absent as one that never was. */
 export async function findOwnUpload(

@@ -1,13 +1,12 @@
 import { and, eq } from "drizzle-orm";
-import type { Database } from "../../db/client";
-import { type Upload, type User, uploads, users } from "../../db/schema";
-import { unreferenced } from "../../jobs/storage-cleanup";
-import { databaseErrorText } from "../../lib/d1";
-import { ApiError } from "../../lib/errors/api-error";
-import { originalKeyFor, thumbKeysFor } from "../../lib/object-keys";
-import { type CompleteDeps, completeUpload } from "./complete-upload";
-import type { ImageBody } from "./image-body";
-import { createPendingUpload } from "./start-upload";
+import type { Database } from "../db/client";
+import { type Upload, type User, uploads, users } from "../db/schema";
+import { unreferenced } from "../jobs/storage-cleanup";
+import { databaseErrorText } from "../lib/d1";
+import { ApiError } from "../lib/errors/api-error";
+import { originalKeyFor, thumbKeysFor } from "../lib/object-keys";
+import { createPendingUpload } from "./pending-upload";
+import { type PictureStorage, settleUpload } from "./settle-upload";
 
 /**
  * The caller's profile-picture upload made from an image sent as a request's body (the one-call
@@ -17,16 +16,27 @@ import { createPendingUpload } from "./start-upload";
  *    cleanup finds by the row (the objects' keys derive from its id); the pending cap applies, as to
  *    every upload that is pending;
  * 2. the bytes, into R2 through the binding, under the row's key;
- * 3. `completeUpload`, the very code `POST /uploads/{id}/complete` runs: the same checks, the same
+ * 3. `settleUpload`, the very code `POST /uploads/{id}/complete` runs: the same checks, the same
  *    thumbnails, `ready` only once every size is stored.
  *
  * Bytes that fail a check: 422 `upload_invalid` with the reason `complete` gives. Whatever fails,
  * the upload is discarded (`discardUpload`) before the error goes on.
  */
-export async function uploadImageBody(
-  deps: CompleteDeps,
+/** An image received whole (a request's body): exactly `size` bytes of `contentType`, not yet stored. */
+export interface ReceivedImage {
+  contentType: string;
+  size: number;
+  /**
+   * A stream that yields exactly `size` bytes or fails (a body with `Content-Length`, streamed), or
+   * the bytes themselves (a body sent without one, read up to the limit).
+   */
+  bytes: ReadableStream<Uint8Array> | Uint8Array;
+}
+
+export async function storeImage(
+  deps: PictureStorage,
   caller: User,
-  image: ImageBody,
+  image: ReceivedImage,
   requestId: string,
 ): Promise<Upload> {
   const upload = await createPendingUpload(deps.db, caller, crypto.randomUUID(), {
@@ -39,7 +49,7 @@ export async function uploadImageBody(
     const stored = await deps.bucket.put(upload.objectKey, image.bytes, {
       httpMetadata: { contentType: image.contentType },
     });
-    const completed = await completeUpload(deps, upload, stored ?? undefined);
+    const completed = await settleUpload(deps, upload, stored ?? undefined);
     if (completed.state !== "ready") {
       throw new ApiError("upload_invalid", completed.failureReason ?? "The image was refused.");
     }

@@ -1,15 +1,15 @@
 import { and, eq } from "drizzle-orm";
-import type { Database } from "../../db/client";
-import { type Upload, uploads } from "../../db/schema";
-import { ApiError, retryAfter } from "../../lib/errors/api-error";
-import { THUMB_SIZES, type ThumbSize, thumbKeyFor, thumbKeysFor } from "../../lib/object-keys";
+import type { Database } from "../db/client";
+import { type Upload, uploads } from "../db/schema";
+import { ApiError, retryAfter } from "../lib/errors/api-error";
+import { THUMB_SIZES, type ThumbSize, thumbKeyFor, thumbKeysFor } from "../lib/object-keys";
 import { matchesDeclaredType, SNIFF_LENGTH, sniffType } from "./magic-bytes";
 import { makeThumbnails, storeThumbnails, type Thumbnail } from "./thumbnails";
 
 /** Largest width or height accepted: beyond this, decoding is a memory bomb, not a photo. */
 export const MAX_IMAGE_SIDE = 12_000;
 
-export interface CompleteDeps {
+export interface PictureStorage {
   db: Database;
   bucket: R2Bucket;
   images: ImagesBinding;
@@ -42,7 +42,7 @@ class BadBytes extends Error {
  * concurrent completes both do the work, the first to settle wins, and the other answers with the
  * state the winner wrote (and drops its thumbnails unless the winner made the upload ready).
  */
-export async function completeUpload(deps: CompleteDeps, upload: Upload, stored?: R2Object): Promise<Upload> {
+export async function settleUpload(deps: PictureStorage, upload: Upload, stored?: R2Object): Promise<Upload> {
   if (upload.state !== "pending") return upload;
   // A caller that has just written the object passes what `put` returned: the same as a `head`.
   const object = stored ?? (await deps.bucket.head(upload.objectKey));
@@ -81,7 +81,7 @@ export async function completeUpload(deps: CompleteDeps, upload: Upload, stored?
 
 /** Throws `BadBytes` for bytes that are not what was declared; returns the thumbnails of an image. */
 async function inspect(
-  deps: CompleteDeps,
+  deps: PictureStorage,
   upload: Upload,
   object: R2Object,
 ): Promise<Thumbnail[] | undefined> {

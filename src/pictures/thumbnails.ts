@@ -1,4 +1,4 @@
-import { type ThumbSize, thumbKeyFor } from "../../lib/object-keys";
+import { type ThumbSize, thumbKeyFor } from "../lib/object-keys";
 
 /** One stored size of an image: a square WebP. */
 export interface Thumbnail {
