@@ -5,7 +5,7 @@ import { PRODUCTION } from "./helpers/environments";
 import { expectError, expectUnchanged } from "./helpers/refusals";
 import { ISSUER, publicJwks, signToken } from "./helpers/tokens";
 import { countUploads } from "./helpers/uploads";
-import { JWKS_URL, mockWorkOS } from "./helpers/workos";
+import { mockWorkOS } from "./helpers/workos";
 
 afterEach(() => vi.restoreAllMocks());
 

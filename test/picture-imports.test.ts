@@ -1,9 +1,10 @@
 import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { type User, uploads } from "../src/db/schema";
+import { type User, uploads, users } from "../src/db/schema";
 import { enqueueBacklog } from "../src/jobs/backlog";
 import { JOB_MAX_ATTEMPTS, MAX_RETRY_DELAY_SECONDS, retryDelaySeconds } from "../src/jobs/queue-consumer";
+import { cleanUpStorage } from "../src/jobs/storage-cleanup";
 import { THUMB_SIZES, thumbKeyFor } from "../src/lib/object-keys";
 import { fetchRemotePicture, ImportFailure } from "../src/pictures/remote-picture";
 import * as images from "./fixtures/images";
@@ -138,10 +139,7 @@ describe("importing the WorkOS picture (the queue's consumer)", () => {
     const url = pictureUrl();
     const user = await userWithPicture(url);
     const custom = await createUpload(user);
-    await db()
-      .update((await import("../src/db/schema")).users)
-      .set({ profilePictureUploadId: custom.id })
-      .where(eq((await import("../src/db/schema")).users.id, user.id));
+    await db().update(users).set({ profilePictureUploadId: custom.id }).where(eq(users.id, user.id));
 
     await consume([importMessage(user, url)]);
 
@@ -519,7 +517,7 @@ describe("enqueueing imports", () => {
     const first = await call("/api/v1/users/me", { token, env: { JOBS: env.CONSUMED_JOBS } });
     expect((await json(first)).avatarSource).toBe("initials");
     const user = (await db().query.users.findFirst({
-      where: eq((await import("../src/db/schema")).users.workosUserId, sub),
+      where: eq(users.workosUserId, sub),
     })) as User;
 
     const profile = await importedAvatar(user);
@@ -590,10 +588,7 @@ describe("enqueueing imports", () => {
     );
     // Still due (no consumer ran in between), so the webhook asks again: the consumer does it once.
     expect(await sentFor(sameUrl)).toEqual([{ type: "import_picture", workosUserId: sub, url }]);
-    await db()
-      .update((await import("../src/db/schema")).users)
-      .set({ pictureImportUrl: url })
-      .where(eq((await import("../src/db/schema")).users.workosUserId, sub));
+    await db().update(users).set({ pictureImportUrl: url }).where(eq(users.workosUserId, sub));
     const again = workosEvent(
       "user.updated",
       workosUserObject(sub, { profile_picture_url: url, first_name: "H", updated_at: at(3) }),
@@ -643,9 +638,9 @@ describe("the hourly job's backlog", () => {
     const due = await userWithPicture();
     const imported = await userWithPicture(pictureUrl(), {});
     await db()
-      .update((await import("../src/db/schema")).users)
+      .update(users)
       .set({ pictureImportUrl: imported.workosProfilePictureUrl })
-      .where(eq((await import("../src/db/schema")).users.id, imported.id));
+      .where(eq(users.id, imported.id));
     const deleted = await userWithPicture(pictureUrl(), { state: "deleted" });
     const none = await createUser({ workosProfilePictureUrl: null });
 
@@ -687,5 +682,67 @@ describe("imports are the service's own", () => {
     expect(patch.status).toBe(404);
     expect(await json(patch)).toMatchObject({ code: "upload_not_found" });
     expect(await readUser(user.id)).toEqual(before);
+  });
+});
+
+describe("imports and the storage cleanup", () => {
+  const DAY = 24 * 60 * 60 * 1000;
+
+  async function importFor(user: User, url: string) {
+    await consume([importMessage(user, url)]);
+    const row = await readUser(user.id);
+    return row?.importedPictureUploadId as string;
+  }
+
+  const objectsOf = async (uploadId: string) =>
+    (await env.BUCKET.list({ prefix: `uploads/${uploadId}/` })).objects.map((object) => object.key).sort();
+
+  it("keeps the import shown, and deletes one replaced by a newer URL 7 days after, with its objects", async () => {
+    pictureHost();
+    vi.spyOn(console, "log").mockImplementation(() => {});
+    const first = pictureUrl();
+    const user = await userWithPicture(first);
+    const old = await importFor(user, first);
+    expect(await objectsOf(old)).toHaveLength(5);
+
+    // WorkOS gives another picture: the old import stops being shown (the trigger dates that).
+    await db().update(users).set({ workosProfilePictureUrl: pictureUrl() }).where(eq(users.id, user.id));
+    await db()
+      .update(users)
+      .set({ importedPictureUploadId: null, pictureImportUrl: null })
+      .where(eq(users.id, user.id));
+    const [replaced] = await db().select().from(uploads).where(eq(uploads.id, old));
+    const second = (await readUser(user.id))?.workosProfilePictureUrl as string;
+    const shown = await importFor(user, second);
+
+    await cleanUpStorage(env, new Date(Date.now() + 6 * DAY));
+    expect(await objectsOf(old)).toHaveLength(5);
+    await cleanUpStorage(env, new Date((replaced?.updatedAt.getTime() ?? 0) + 7 * DAY + 1000));
+    expect(await objectsOf(old)).toEqual([]);
+    expect(await db().select().from(uploads).where(eq(uploads.id, old))).toEqual([]);
+    // The import shown is never garbage, however old.
+    await cleanUpStorage(env, new Date(Date.now() + 365 * DAY));
+    expect(await objectsOf(shown)).toHaveLength(5);
+    expect(await readUser(user.id)).toMatchObject({ importedPictureUploadId: shown });
+  });
+
+  it("case 50: a deleted user's imports go with the next run, objects and all", async () => {
+    pictureHost();
+    vi.spyOn(console, "log").mockImplementation(() => {});
+    const url = pictureUrl();
+    const user = await userWithPicture(url);
+    const imported = await importFor(user, url);
+    const body = JSON.stringify(workosEvent("user.deleted", { id: user.workosUserId }));
+    const deleted = await call("/webhooks/workos", {
+      method: "POST",
+      body,
+      headers: { "Content-Type": "application/json", "WorkOS-Signature": await signWebhook(body) },
+    });
+    expect(deleted.status).toBe(200);
+    expect(await readUser(user.id)).toMatchObject({ importedPictureUploadId: null, pictureImportUrl: null });
+
+    await cleanUpStorage(env, new Date());
+    expect(await uploadsOf(user)).toEqual([]);
+    expect(await objectsOf(imported)).toEqual([]);
   });
 });
