@@ -33,7 +33,9 @@ FROM seq;`;
 }
 
 export async function measureImports(sourceDir, jwksPort) {
-  const pictures = http.createServer((req, res) => res.writeHead(200, { "content-type": "image/jpeg" }).end(PHOTO));
+  const pictures = http.createServer((_request, res) =>
+    res.writeHead(200, { "content-type": "image/jpeg" }).end(PHOTO),
+  );
   await new Promise((resolve) => pictures.listen(0, "127.0.0.1", resolve));
   const origin = `http://127.0.0.1:${pictures.address().port}`;
   const dir = path.join(tmp, "state-imports");
@@ -50,17 +52,22 @@ export async function measureImports(sourceDir, jwksPort) {
     const res = await request(worker.port, { method: "GET", path: "/__scheduled?cron=47+*+*+*+*" });
     if (res.status !== 200) throw new Error(`the backlog run: ${res.status} ${res.body.slice(0, 200)}`);
     const deadline = started + 10 * 60_000;
-    let done = 0;
-    while ((done = imported()) < IMPORT_USERS) {
+    let done = imported();
+    while (done < IMPORT_USERS) {
       if (Date.now() > deadline) throw new Error(`${done} of ${IMPORT_USERS} imported in 10 minutes`);
       await sleep(100);
+      done = imported();
     }
     const ms = Date.now() - started;
     const cpuMs = ((workerdTicks(worker).worker - ticksBefore) * 1000) / CLK_TCK;
     const failed = readFileSync(worker.logFile, "utf8")
       .split("\n")
-      .filter((line) => line.includes('"msg":"job"') && /"outcome":"(retried|dead-lettered)"/.test(line)).length;
-    log(`imports: ${done} in ${ms} ms, ${((done / ms) * 1000).toFixed(1)} a second; ${failed} retried or given up`);
+      .filter(
+        (line) => line.includes('"msg":"job"') && /"outcome":"(retried|dead-lettered)"/.test(line),
+      ).length;
+    log(
+      `imports: ${done} in ${ms} ms, ${((done / ms) * 1000).toFixed(1)} a second; ${failed} retried or given up`,
+    );
     return { imports: done, ms, perSecond: (done / ms) * 1000, cpuMsPerImport: cpuMs / done, failed };
   } catch (error) {
     throw new Error(`${error.message}\n${tail(worker.logFile)}`);
