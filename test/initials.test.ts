@@ -71,6 +71,7 @@ describe("initialsOf", () => {
     ["upper-cased", user("ada", "lovelace"), "AL"],
     ["after leading punctuation", user("'Ada", "(Lovelace)"), "AL"],
     ["after leading digits, spaces and emoji", user(" 3 Ada", "🎉🇫🇷Lovelace"), "AL"],
+    ["when the names hold line breaks and carriage returns", user("\r\nAda\r", "\nLovelace\r", "\r@x"), "AL"],
     ["after a modifier letter (the Hawaiian ʻokina)", user("ʻIolani", "Kamakau"), "IK"],
     ["of the first name alone when the last name is empty", user("Cher", ""), "C"],
     ["of the last name alone when the first name has no letter", user("42", "Smith"), "S"],

@@ -1,5 +1,5 @@
 import { hasOutline } from "./glyph-table";
-import { firstInitialIn, initialOfGrapheme } from "./initial-letters";
+import { firstInitialsIn, initialOfGrapheme } from "./initial-letters";
 
 /** The part of an email address before its last "@" (the whole text when it has none). */
 const localPartOf = (email: string) => (email.includes("@") ? email.slice(0, email.lastIndexOf("@")) : email);
@@ -29,10 +29,9 @@ export function isDrawableInitials(initials: string): boolean {
  * ("李 Smith" is not "S"), and a letter beside a symbol as a broken picture.
  */
 export function initialsOf(user: { firstName: string; lastName: string; email: string }): string {
-  const fromNames = [firstInitialIn(user.firstName), firstInitialIn(user.lastName)].filter(
-    (initial) => initial !== undefined,
-  );
-  const letters = fromNames.length > 0 ? fromNames : [firstInitialIn(localPartOf(user.email))];
+  const [first, last, fromEmail] = firstInitialsIn([user.firstName, user.lastName, localPartOf(user.email)]);
+  const fromNames = [first, last].filter((initial) => initial !== undefined);
+  const letters = fromNames.length > 0 ? fromNames : [fromEmail];
   const initials = letters.every((letter) => letter !== undefined) ? letters.join("") : "";
   // The one check of what can be drawn, so every answer is a payload isDrawableInitials accepts.
   return isDrawableInitials(initials) ? initials : "";
