@@ -23,6 +23,7 @@ import { cpSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { DEMO_USER, devToken } from "../dev-keys.mjs";
 import { callerUploads, largeSeedSql, PLAIN, smallSeedSql, VIEWER, viewerUpload } from "./databases.mjs";
+import { measureInitials } from "./initials.mjs";
 import { load, measurable, request, slice, summarize } from "./load.mjs";
 import { measureOneCall } from "./one-call.mjs";
 import {
@@ -239,6 +240,8 @@ async function main() {
       `${fmt(cleanup.rowsPerSecond, 0)} rows/s, ${cleanup.rounds} rounds; ${cleanup.webhookEvents} webhook event ids in ` +
       `${cleanup.webhookEventsMs} ms; ${cleanup.d1RoundTrips} D1 round trips`,
   );
+  log("initials avatars: CPU per image, in a stand-in worker");
+  const initials = await measureInitials(jwksPort);
 
   const results = Object.fromEntries(phases.map((phase) => [phase.key, summarize(phase)]));
   for (const r of Object.values(results)) {
@@ -270,6 +273,7 @@ async function main() {
     storage,
     thumbnails,
     oneCall,
+    initials,
   });
   console.log(`\n${report}\n`);
   writeFileSync(LATEST_RESULTS, `# Benchmark results (npm run bench)\n\n${report}\n`);

@@ -4,6 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { wranglerEnv } from "../lib/local-wrangler.mjs";
+import { initialsReport } from "./initials.mjs";
 import { median } from "./load.mjs";
 import {
   CLEANUP_STORED,
@@ -148,6 +149,7 @@ export function renderReport({
   storage,
   thumbnails,
   oneCall,
+  initials,
 }) {
   const { healthz, me, patchSmall, patchLarge, patchIfMatch, listSmall, listLarge, mePlain, patchRefused } =
     results;
@@ -247,6 +249,8 @@ export function renderReport({
       `- ${p.name}: ${p.indexed ? "indexed" : "**NOT INDEXED**"}`,
       ...p.detail.map((d) => `  - \`${d}\``),
     ]),
+    "",
+    ...initialsReport(initials),
   ].join("\n");
 }
 
