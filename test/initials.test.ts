@@ -134,6 +134,7 @@ describe("isDrawableInitials", () => {
     ["a space", " "],
     ["a letter and a space", "A "],
     ["markup", "<b>"],
+    ["a long payload", "A".repeat(10_000)],
     ["Georgian Mtavruli, which initialsOf turns into the ordinary letter", "Ნ"],
     ["a letter with no capital drawn (ǰ gives J)", "ǰ"],
   ])("refuses %s", ([, initials]) => {

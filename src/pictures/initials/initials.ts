@@ -13,6 +13,8 @@ const localPartOf = (email: string) => (email.includes("@") ? email.slice(0, ema
  */
 export function isDrawableInitials(initials: string): boolean {
   if (initials === "") return true;
+  // Two code points are at most four UTF-16 units: a long payload is refused before it is read.
+  if (initials.length > 4) return false;
   const letters = Array.from(initials);
   return (
     letters.length <= 2 &&
