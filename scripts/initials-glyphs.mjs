@@ -1,12 +1,13 @@
 // Writes src/pictures/initials/glyph-table.bin, the outlines initials avatars are drawn from, from the
-// installed fonts (scripts/lib/initials-glyph-table.mjs), and prints what each script costs in it. Run it
+// installed fonts (scripts/lib/initials-glyph-table.mjs), with their licence beside it
+// (glyph-table.LICENSE.txt), and prints what each script costs in the table. Run it
 // after changing the fonts, their weight, the scripts covered or the letter rules; `npm test` fails
 // until the committed table is what this writes.
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { parseCommandLine } from "./lib/command-line.mjs";
-import { buildGlyphTable, GLYPH_TABLE_FILE } from "./lib/initials-glyph-table.mjs";
+import { buildGlyphTable, GLYPH_TABLE_FILE, GLYPH_TABLE_LICENSE_FILE } from "./lib/initials-glyph-table.mjs";
 
 parseCommandLine({
   name: "initials:glyphs",
@@ -16,8 +17,9 @@ parseCommandLine({
     "letter an initials avatar can draw. Prints each script's letters and bytes.",
   options: {},
 });
-const { bytes, scripts, fontVersions } = buildGlyphTable();
+const { bytes, license, scripts, fontVersions } = buildGlyphTable();
 writeFileSync(GLYPH_TABLE_FILE, bytes);
+writeFileSync(GLYPH_TABLE_LICENSE_FILE, license);
 const kb = (n) => `${(n / 1000).toFixed(1)} KB`;
 for (const { script, letters, bytes: own, gzipBytes } of scripts) {
   console.log(

@@ -23,6 +23,8 @@ export const GLYPH_TABLE_FILE = path.resolve(
   import.meta.dirname,
   "../../src/pictures/initials/glyph-table.bin",
 );
+/** The fonts' copyright notices and licence, which the OFL asks to travel with any copy of their outlines. */
+export const GLYPH_TABLE_LICENSE_FILE = GLYPH_TABLE_FILE.replace(/\.bin$/, ".LICENSE.txt");
 
 /** The weight drawn: SemiBold stays legible at 64 px in white on a colour, where Regular thins out. */
 const WEIGHT = 600;
@@ -94,10 +96,30 @@ const SCRIPTS = [
 
 const require = createRequire(import.meta.url);
 
+const packageDir = (pkg) => path.dirname(require.resolve(`@fontsource/${pkg}/package.json`));
+
 /** The SemiBold WOFF of one @fontsource subset, parsed. */
 function loadFont(pkg, subset) {
-  const dir = path.dirname(require.resolve(`@fontsource/${pkg}/package.json`));
-  return fontkit.create(readFileSync(path.join(dir, "files", `${pkg}-${subset}-${WEIGHT}-normal.woff`)));
+  return fontkit.create(
+    readFileSync(path.join(packageDir(pkg), "files", `${pkg}-${subset}-${WEIGHT}-normal.woff`)),
+  );
+}
+
+/**
+ * Each font's copyright line, then the SIL Open Font License 1.1 they share: the OFL lets a Modified
+ * Version (these outlines) be bundled with software as long as every copy carries both.
+ */
+function licenseText() {
+  const licenses = [...new Set(SCRIPTS.map(({ font: [pkg] }) => pkg))].map((pkg) =>
+    readFileSync(path.join(packageDir(pkg), "LICENSE"), "utf8"),
+  );
+  const [copyrights, terms] = [new Set(), new Set()];
+  for (const license of licenses) {
+    copyrights.add(license.slice(0, license.indexOf("\n")));
+    terms.add(license.slice(license.indexOf("\n")));
+  }
+  if (terms.size !== 1) throw new Error("the fonts' licences differ: keep each one whole");
+  return `glyph-table.bin holds glyph outlines taken from these fonts:\n\n${[...copyrights].join("\n")}\n${[...terms][0]}`;
 }
 
 /** Every font, in SCRIPTS' order: a letter's outline comes from the first that has it. */
@@ -218,5 +240,5 @@ export function buildGlyphTable() {
     };
   });
   const fontVersions = [...new Set(fonts.map((font) => `${font.familyName} ${font.version}`))];
-  return { bytes: Buffer.concat([header, body]), scripts, fontVersions };
+  return { bytes: Buffer.concat([header, body]), license: licenseText(), scripts, fontVersions };
 }
