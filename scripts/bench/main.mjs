@@ -33,6 +33,7 @@ import {
   viewerUpload,
 } from "./databases.mjs";
 import { measureImports } from "./imports.mjs";
+import { measureInitials } from "./initials.mjs";
 import { load, measurable, request, slice, summarize } from "./load.mjs";
 import { measureOneCall } from "./one-call.mjs";
 import {
@@ -266,6 +267,8 @@ async function main() {
       `${fmt(cleanup.rowsPerSecond, 0)} rows/s, ${cleanup.rounds} rounds; ${cleanup.webhookEvents} webhook event ids in ` +
       `${cleanup.webhookEventsMs} ms; ${cleanup.d1RoundTrips} D1 round trips`,
   );
+  log("initials avatars: CPU per image, in a stand-in worker");
+  const initials = await measureInitials(jwksPort);
 
   const results = Object.fromEntries(phases.map((phase) => [phase.key, summarize(phase)]));
   for (const r of Object.values(results)) {
@@ -298,6 +301,7 @@ async function main() {
     thumbnails,
     oneCall,
     imports,
+    initials,
   });
   console.log(`\n${report}\n`);
   writeFileSync(LATEST_RESULTS, `# Benchmark results (npm run bench)\n\n${report}\n`);

@@ -4,6 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { wranglerEnv } from "../lib/local-wrangler.mjs";
+import { initialsReport } from "./initials.mjs";
 import { median } from "./load.mjs";
 import {
   CLEANUP_STORED,
@@ -164,6 +165,7 @@ export function renderReport({
   thumbnails,
   oneCall,
   imports,
+  initials,
 }) {
   const { healthz, me, meImported, meInitials, patchSmall, patchLarge, patchIfMatch } = results;
   const { listSmall, listLarge, listPhotos, patchRefused } = results;
@@ -282,6 +284,8 @@ export function renderReport({
       `- ${p.name}: ${p.indexed ? "indexed" : "**NOT INDEXED**"}`,
       ...p.detail.map((d) => `  - \`${d}\``),
     ]),
+    "",
+    ...initialsReport(initials),
   ].join("\n");
 }
 
