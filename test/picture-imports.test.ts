@@ -726,7 +726,7 @@ describe("imports and the storage cleanup", () => {
     expect(await readUser(user.id)).toMatchObject({ importedPictureUploadId: shown });
   });
 
-  it("case 50: a deleted user's imports go with the next run, objects and all", async () => {
+  it("a deleted user's imports go with the next run, objects and all", async () => {
     pictureHost();
     vi.spyOn(console, "log").mockImplementation(() => {});
     const url = pictureUrl();
