@@ -12,6 +12,8 @@ import {
   TEXT_COLOUR,
 } from "../src/pictures/initials";
 import { hasOutline, outlineOf } from "../src/pictures/initials/glyph-table";
+import { firstInitialsIn } from "../src/pictures/initials/initial-letters";
+import { asciiInitialOf } from "../src/pictures/initials/initials";
 import { monogramOf } from "../src/pictures/initials/monogram";
 import { type DecodedPng, decodePng } from "./helpers/png";
 
@@ -112,6 +114,57 @@ describe("initialsOf", () => {
         if (!isDrawableInitials(initials)) expect.fail(`U+${codePoint.toString(16)} gives "${initials}"`);
       }
     }
+  });
+});
+
+describe("initialsOf's shortcut for names that start with an ASCII letter", () => {
+  /** The full rules, segmenting every text, as initialsOf applies them when the shortcut does not. */
+  const byTheFullRules = (person: ReturnType<typeof user>) => {
+    const [first, last] = firstInitialsIn([person.firstName, person.lastName]);
+    const initials = [first, last].filter((letter) => letter !== undefined).join("");
+    return isDrawableInitials(initials) ? initials : "";
+  };
+
+  it("gives what the full rules give, for every pair of a first character and the one after it", () => {
+    const seconds = [
+      "",
+      "a",
+      "Z",
+      " ",
+      "'",
+      "-",
+      "1",
+      "\r",
+      "\n",
+      "\u0301",
+      "\u200d",
+      "\ufe0f",
+      "é",
+      "ß",
+      "🎉",
+      "李",
+    ];
+    for (let code = 0x20; code < 0x80; code++) {
+      for (const second of seconds) {
+        const name = `${String.fromCharCode(code)}${second}x`;
+        const person = user(name, "Lovelace");
+        expect(initialsOf(person), JSON.stringify(name)).toBe(byTheFullRules(person));
+        const reversed = user("Ada", name);
+        expect(initialsOf(reversed), JSON.stringify(name)).toBe(byTheFullRules(reversed));
+      }
+    }
+  });
+
+  it.for([
+    ["Ada", "A"],
+    ["a", "A"],
+    ["", undefined],
+    ["A\u0301da", null],
+    ["Émile", null],
+    ["'Ada", null],
+    ["李", null],
+  ] as const)("answers %j with %j, or leaves it to the full rules (null)", ([name, initial]) => {
+    expect(asciiInitialOf(name)).toBe(initial);
   });
 });
 

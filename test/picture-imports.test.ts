@@ -11,6 +11,7 @@ import * as images from "./fixtures/images";
 import { call, json } from "./helpers/api";
 import { createUpload, createUser, db, readUser } from "./helpers/db";
 import { PRODUCTION } from "./helpers/environments";
+import { bucketChangedBefore } from "./helpers/hooked-r2";
 import {
   captureLogs,
   consume,
@@ -300,8 +301,12 @@ describe("case 47: a picture that cannot be imported", () => {
       const host = pictureHost(responder ?? (() => jpegResponse()));
       const logs = captureLogs();
       const user = await userWithPicture(url);
+      const written: string[] = [];
+      const bucket = bucketChangedBefore(env.BUCKET, "put", async (key) => {
+        written.push(key);
+      });
 
-      const result = await consume([importMessage(user, url)], { env: settings });
+      const result = await consume([importMessage(user, url)], { env: { ...settings, BUCKET: bucket } });
 
       expect(result.explicitAcks).toEqual(result.ids);
       expect(result.retryMessages).toEqual([]);
@@ -317,6 +322,8 @@ describe("case 47: a picture that cannot be imported", () => {
       // The URL never reaches a log line: it can be a capability.
       expect(JSON.stringify(logs)).not.toContain(url);
       await expectNothingImported(user, url);
+      // Whatever was stored on the way (the bytes that do not decode were) is gone again.
+      for (const key of written) expect(await env.BUCKET.head(key), key).toBeNull();
 
       // Delivered again (or enqueued again by the hourly job): nothing is fetched, nothing retried.
       const again = await consume([importMessage(user, url)]);

@@ -44,8 +44,11 @@ function signingKey(secret: string): Promise<CryptoKey> {
   return key;
 }
 
-/** Names signed in this isolate: a name is a pure function of the image and the secret. */
-const names = new Map<string, string>();
+/**
+ * Names signed in this isolate, by secret, then by image: a name is a pure function of the two, and a
+ * read looks its name up before it builds the payload (a members page names up to 100 images).
+ */
+const names = new Map<string, Map<string, string>>();
 const MAX_CACHED_NAMES = 1000;
 
 /**
@@ -55,17 +58,23 @@ const MAX_CACHED_NAMES = 1000;
  * initials, colour, size or renderer makes another; only names the service signed are rendered.
  */
 export async function initialsImageName(config: Config, image: InitialsImage): Promise<string> {
+  const secret = config.r2.secretAccessKey;
+  let signed = names.get(secret);
+  if (!signed) {
+    signed = new Map();
+    names.set(secret, signed);
+  }
+  const cacheKey = `${image.size}:${image.paletteIndex}:${image.initials}`;
+  const cached = signed.get(cacheKey);
+  if (cached) return cached;
   const payload = encodeBase64urlText(
     JSON.stringify([INITIALS_RENDERER_VERSION, image.paletteIndex, image.size, image.initials]),
   );
-  const secret = config.r2.secretAccessKey;
-  const cacheKey = `${secret}\n${payload}`;
-  const cached = names.get(cacheKey);
-  if (cached) return cached;
   const mac = await crypto.subtle.sign("HMAC", await signingKey(secret), new TextEncoder().encode(payload));
   const name = `${payload}.${encodeBase64url(new Uint8Array(mac))}${EXTENSION}`;
-  if (names.size >= MAX_CACHED_NAMES) names.delete(names.keys().next().value as string);
-  names.set(cacheKey, name);
+  // Entries of a rotated secret are never asked for again; so are the least used images, in time.
+  if (signed.size >= MAX_CACHED_NAMES) signed.delete(signed.keys().next().value as string);
+  signed.set(cacheKey, name);
   return name;
 }
 

@@ -31,10 +31,29 @@ export function isDrawableInitials(initials: string): boolean {
  * ("李 Smith" is not "S"), and a letter beside a symbol as a broken picture.
  */
 export function initialsOf(user: { firstName: string; lastName: string; email: string }): string {
-  const [first, last, fromEmail] = firstInitialsIn([user.firstName, user.lastName, localPartOf(user.email)]);
+  const quick = [asciiInitialOf(user.firstName), asciiInitialOf(user.lastName)];
+  const [first, last, fromEmail] =
+    quick[0] !== null && quick[1] !== null && (quick[0] ?? quick[1]) !== undefined
+      ? quick
+      : firstInitialsIn([user.firstName, user.lastName, localPartOf(user.email)]);
   const fromNames = [first, last].filter((initial) => initial !== undefined);
   const letters = fromNames.length > 0 ? fromNames : [fromEmail];
   const initials = letters.every((letter) => letter !== undefined) ? letters.join("") : "";
   // The one check of what can be drawn, so every answer is a payload isDrawableInitials accepts.
   return isDrawableInitials(initials) ? initials : "";
+}
+
+/**
+ * The rules' answer for a text that starts with an ASCII letter followed by nothing or by another
+ * ASCII character, without segmenting it (about 5 µs in workerd, on every read of a profile without a
+ * photo): such a letter is a grapheme of its own (no ASCII character joins one, UAX #29) that NFC leaves
+ * alone, and its capital is one ASCII letter. `undefined` for "", which has no letter; `null` when the
+ * text needs the full rules (`firstInitialsIn`).
+ */
+export function asciiInitialOf(text: string): string | undefined | null {
+  if (text === "") return undefined;
+  const code = text.charCodeAt(0);
+  const letter = (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a);
+  const next = text.length > 1 ? text.charCodeAt(1) : 0;
+  return letter && next < 0x80 ? String.fromCharCode(code).toUpperCase() : null;
 }
