@@ -51,6 +51,10 @@ export default defineConfig(async () => {
           d1Databases: { MIGRATION_TEST_DB: "migration-test" },
           // A real limiter with a tiny budget, swapped in by the rate-limit tests.
           ratelimits: { TIGHT_LIMITER: { namespace_id: "9001", simple: { limit: 3, period: 60 } } },
+          queueProducers: {
+            JOBS: { queueName: "test-jobs-not-consumed" },
+            CONSUMED_JOBS: { queueName: "profile-picture-jobs" },
+          },
           bindings: {
             TEST_MIGRATIONS: migrations,
             TEST_SIGNING_JWK: JSON.stringify(signingJwk),

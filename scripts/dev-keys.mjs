@@ -18,6 +18,15 @@ export const DEMO_USER = {
   role: "member",
 };
 
+/**
+ * Teammates of the demo user that `npm run dev` signs in once (so they are provisioned from the
+ * WorkOS stand-in): one whose WorkOS picture is imported, one with none, whose avatar is initials.
+ */
+export const DEMO_TEAMMATES = [
+  { sub: "user_01DEMOADA00000000000000000", firstName: "Ada", lastName: "Lovelace", picture: true },
+  { sub: "user_01DEMOGRACE000000000000000", firstName: "Grace", lastName: "Hopper", picture: false },
+];
+
 export const signingKeyFile = (dir = DEV_DIR) => `${dir}/signing-key.json`;
 
 /** The dev signing key kept in `dir` (made on first use); the benchmark passes a throwaway dir. */

@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import { DEMO_USER, DEV_DIR, devToken, writeDevVars } from "./dev-keys.mjs";
+import { DEMO_TEAMMATES, DEMO_USER, DEV_DIR, devToken, writeDevVars } from "./dev-keys.mjs";
 import { nonEmpty, parseCommandLine, port } from "./lib/command-line.mjs";
 import { spawnGroup, stopGroup, watchParent } from "./lib/process-group.mjs";
 import { uploadProfilePicture } from "./lib/upload-profile-picture.mjs";
@@ -144,6 +144,7 @@ async function main() {
 
   await waitForHealth();
   await seedDemoPhoto().catch((error) => log(`could not seed the demo photo: ${error.message}`));
+  await signInTeammates().catch((error) => log(`could not sign the demo teammates in: ${error.message}`));
   await printWhatToTry();
 }
 
@@ -192,8 +193,25 @@ async function seedDemoPhoto() {
   log(`demo photo uploaded, checked, thumbnailed and set (upload ${upload.id})`);
 }
 
+/**
+ * The demo user's teammates sign in once, so they are provisioned from the WorkOS stand-in as a first
+ * sign-in would be: Ada's WorkOS picture is imported through the queue, Grace has none (initials).
+ */
+async function signInTeammates() {
+  for (const teammate of DEMO_TEAMMATES) {
+    const token = await devToken({ dir: KEYS_DIR, sub: teammate.sub, role: "member" });
+    const me = await fetch(`${BASE}/api/v1/users/me`, { headers: { Authorization: `Bearer ${token}` } });
+    if (!me.ok) throw new Error(`GET /api/v1/users/me as ${teammate.sub}: ${me.status} ${await me.text()}`);
+  }
+  log(
+    `teammates ${DEMO_TEAMMATES.map((t) => `${t.firstName} ${t.lastName}`).join(" and ")} signed in: ` +
+      "one WorkOS picture imported through the queue, one initials avatar",
+  );
+}
+
 async function printWhatToTry() {
   const token = await devToken({ ttl: 12 * 3600, dir: KEYS_DIR });
+  const adminToken = await devToken({ ttl: 12 * 3600, dir: KEYS_DIR, role: "admin" });
   const tokenArgs = options.persistTo ? ` -- --persist-to ${options.persistTo}` : "";
   const walkthroughArgs = [
     ...(options.port === 8787 ? [] : [`--api ${BASE}`]),
@@ -204,6 +222,10 @@ async function printWhatToTry() {
 
   Profile-photo page, signed in as ${DEMO_USER.email} (the token stays in the URL fragment):
   ${BASE}/profile#token=${token}
+
+  The same as an admin of the demo organization: its members, with a custom photo, an imported
+  WorkOS picture and an initials avatar:
+  ${BASE}/profile#token=${adminToken}
 
   export TOKEN='${token}'
 

@@ -1,4 +1,5 @@
 import { createApp, rejectOtherMethods } from "./lib/create-app";
+import { avatarsRouter } from "./routes/avatars/avatars.index";
 import { mountDocs } from "./routes/docs/docs.index";
 import { healthRouter } from "./routes/health/health.index";
 import { pagesRouter } from "./routes/pages/pages.index";
@@ -13,6 +14,7 @@ app.route("/", healthRouter);
 app.route("/", usersRouter);
 app.route("/", uploadsRouter);
 app.route("/", webhooksRouter);
+app.route("/", avatarsRouter);
 app.use("/__s3/*", bucketCors);
 app.route("/", s3EmulationRouter);
 app.route("/", pagesRouter);

@@ -1,10 +1,14 @@
 import { app } from "./app";
-import { cleanUpStorage } from "./jobs/storage-cleanup";
+import { consumeJobs } from "./jobs/queue-consumer";
+import { runScheduled } from "./jobs/schedule";
 
 export default {
   fetch: app.fetch,
   // Awaited rather than `waitUntil`ed so a failed run shows as a failed cron invocation.
   async scheduled(controller, env) {
-    await cleanUpStorage(env, new Date(controller.scheduledTime));
+    await runScheduled(controller.cron, env, new Date(controller.scheduledTime));
+  },
+  async queue(batch, env) {
+    await consumeJobs(batch, env);
   },
 } satisfies ExportedHandler<Env>;

@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, it, type MockInstance, vi } from "vitest";
 import { type CallOptions, call } from "./helpers/api";
 import { createUpload, createUser, readUpload, readUser } from "./helpers/db";
+import { PRODUCTION } from "./helpers/environments";
 import { expectError, expectUnchanged } from "./helpers/refusals";
 import { ISSUER, publicJwks, signToken } from "./helpers/tokens";
 import { countUploads } from "./helpers/uploads";
-import { JWKS_URL, mockWorkOS } from "./helpers/workos";
+import { mockWorkOS } from "./helpers/workos";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -16,19 +17,6 @@ const SECRETS = [
   "test-access-key-id",
 ];
 
-/** A complete production configuration (over the test env's secrets) that the worker accepts. */
-const PRODUCTION = {
-  ENVIRONMENT: "production",
-  WORKOS_CLIENT_ID: "client_01HZY3M4K5N6P7Q8R9S0T1V2W3",
-  // The test tokens' issuer and the mocked JWKS, named explicitly: the defaults follow the client id.
-  WORKOS_ISSUERS: ISSUER,
-  WORKOS_JWKS_URL: JWKS_URL,
-  WORKOS_JWKS: "",
-  WORKOS_API_URL: "https://workos-api.test",
-  R2_ACCOUNT_ID: "0123456789abcdef0123456789abcdef",
-  R2_S3_ENDPOINT: "",
-  LOCAL_S3_EMULATION: "false",
-};
 const DEVELOPMENT = { ...PRODUCTION, ENVIRONMENT: "development" };
 
 const HTTP_JWKS_URL = "http://api.workos.com/sso/jwks/client_test";
@@ -52,7 +40,6 @@ const malformed: Case[] = [
   // The page's policy lists origins: a path, another scheme or a wildcard is not one.
   ["PAGE_API_ORIGIN", "https://api.example.com/v1"],
   ["PAGE_API_ORIGIN", "javascript:alert(1)"],
-  ["PAGE_IMAGE_ORIGINS", "https://workoscdn.com, *"],
 ];
 
 /** Development-only settings, and the placeholders the committed wrangler.toml ships with. */

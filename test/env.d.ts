@@ -7,5 +7,11 @@ declare namespace Cloudflare {
     TEST_SIGNING_JWK: string;
     /** A Rate Limiting binding allowing 3 a minute, for the 429 tests. */
     TIGHT_LIMITER: RateLimit;
+    /**
+     * The queue this worker consumes (`profile-picture-jobs`). The tests' `JOBS` sends to a queue no
+     * one consumes, so no test's requests start background work behind its back; a test that wants
+     * the real send-then-consume path passes `JOBS: env.CONSUMED_JOBS`.
+     */
+    CONSUMED_JOBS: Queue;
   }
 }

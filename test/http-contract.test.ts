@@ -263,7 +263,26 @@ describe("GET /openapi.json", () => {
       );
       expect(operation?.security).toEqual([{ Bearer: [] }]);
       const profile = resolve(operation?.responses["200"]?.content?.["application/json"]?.schema);
-      expect(Object.keys(profile.properties ?? {})).toHaveLength(11);
+      // The seed's 11 keys, and the two avatar keys no seed client needs to read.
+      expect(Object.keys(profile.properties ?? {})).toEqual([
+        "id",
+        "email",
+        "emailVerified",
+        "firstName",
+        "lastName",
+        "profilePictureUrl",
+        "role",
+        "state",
+        "lastLogin",
+        "createdAt",
+        "hasCustomProfilePicture",
+        "avatarUrl",
+        "avatarSource",
+      ]);
+      expect(profile.properties?.avatarSource).toMatchObject({
+        enum: ["custom", "identity_provider", "initials"],
+      });
+      expect(profile.required).toEqual(expect.arrayContaining(["avatarUrl", "avatarSource"]));
     },
   );
 

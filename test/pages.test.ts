@@ -57,11 +57,10 @@ describe("GET /profile (the profile-photo page)", () => {
     ]);
   });
 
-  it("points the page and its policy at PAGE_API_ORIGIN, the bucket endpoint and PAGE_IMAGE_ORIGINS", async () => {
+  it("points the page and its policy at PAGE_API_ORIGIN and the bucket endpoint, and no identity provider", async () => {
     const response = await call("/profile", {
       env: {
         PAGE_API_ORIGIN: "https://api.example.com",
-        PAGE_IMAGE_ORIGINS: "https://workoscdn.com, https://lh3.googleusercontent.com/",
         R2_S3_ENDPOINT: "https://storage.example.com/s3",
       },
     });
@@ -72,12 +71,12 @@ describe("GET /profile (the profile-photo page)", () => {
       "https://api.example.com",
       "https://storage.example.com",
     ]);
+    // Avatars: thumbnails from the bucket, initials images from the API; never a WorkOS picture's host.
     expect(policy.get("img-src")).toEqual([
       "'self'",
       "blob:",
       "https://storage.example.com",
-      "https://workoscdn.com",
-      "https://lh3.googleusercontent.com",
+      "https://api.example.com",
     ]);
     const meta = await tags(await response.text(), 'meta[name="profile-api-origin"]');
     expect(meta).toEqual([{ name: "profile-api-origin", content: "https://api.example.com" }]);

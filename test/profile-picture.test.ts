@@ -27,6 +27,8 @@ afterEach(() => {
 const ME = "/api/v1/users/me/profile-picture";
 const shared = (userId: string) => `/api/v1/shared/users/${userId}/profile-picture`;
 const PROFILE_KEYS = [
+  "avatarSource",
+  "avatarUrl",
   "createdAt",
   "email",
   "emailVerified",
@@ -783,7 +785,7 @@ describe("PATCH profile-picture: the request body", () => {
 
 describe("the UserProfile response", () => {
   it.for(["set", "removed"] as const)(
-    "has exactly the 11 keys, with their types, with the photo %s",
+    "has exactly the seed's 11 keys and the two avatar keys, with their types, with the photo %s",
     async (photo) => {
       const user = await createUser();
       const upload = await createUpload(user);
@@ -802,6 +804,11 @@ describe("the UserProfile response", () => {
         lastLogin: expect.stringMatching(RFC3339_UTC),
         createdAt: expect.stringMatching(RFC3339_UTC),
         hasCustomProfilePicture: uploadId !== null,
+        // Without a custom photo, and before any import of the WorkOS picture: initials.
+        avatarUrl: uploadId
+          ? profile.profilePictureUrl
+          : expect.stringMatching(/^https:\/\/api\.test\/avatars\/initials\//),
+        avatarSource: uploadId ? "custom" : "initials",
       });
       expect(profile.id).toMatch(LOWER_UUID);
       expect(new Date(profile.createdAt as string).getTime()).toBe(user.createdAt.getTime());

@@ -2,11 +2,14 @@ import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { users, webhookEvents } from "../src/db/schema";
+import { enqueueBacklog } from "../src/jobs/backlog";
 import { cleanUpStorage } from "../src/jobs/storage-cleanup";
 import { MAX_PENDING_UPLOADS_PER_USER } from "../src/pictures/upload-rules";
+import * as images from "./fixtures/images";
 import { call } from "./helpers/api";
 import { type BoundStatement, countingD1 } from "./helpers/counting-d1";
 import { createUpload, createUser, db } from "./helpers/db";
+import { consume, importMessage } from "./helpers/jobs";
 import { signToken } from "./helpers/tokens";
 import { mockWorkOS } from "./helpers/workos";
 
@@ -210,6 +213,43 @@ describe("every statement of a storage cleanup run is indexed", () => {
           : "SEARCH uploads USING INDEX uploads_state_created_at_idx (state=? AND created_at<?)";
       expect(plan, sql).toContain(expected);
       expect(plan, sql).toContain("users_profile_picture_upload_id_idx (profile_picture_upload_id=?)");
+      expect(plan, sql).toContain("users_imported_picture_upload_id_idx (imported_picture_upload_id=?)");
+    }
+  });
+});
+
+describe("imports of WorkOS pictures are indexed", () => {
+  it("the hourly backlog reads only the imports due, through the partial index that holds nothing else", async () => {
+    await createUser({ workosProfilePictureUrl: "https://pictures.test/due.jpg" });
+    const d1 = countingD1(env.DB);
+    vi.spyOn(console, "log").mockImplementation(() => {});
+    await enqueueBacklog({ ...env, DB: d1 }, { batchSize: 1, maxImports: 2 });
+    const selects = d1.statements.filter((statement) => /^select/.test(statement.sql));
+    expect(selects.length).toBeGreaterThan(0);
+    for (const statement of selects) {
+      const plan = (await planOf(statement)).join(" | ");
+      expect(plan, statement.sql).toMatch(
+        /^SEARCH users USING (COVERING )?INDEX users_picture_import_due_idx \(id>\?\)/,
+      );
+      expect(plan, statement.sql).not.toContain("TEMP B-TREE");
+    }
+  });
+
+  it("the consumer's reads and writes find the user and the upload by key", async () => {
+    const url = "https://pictures.test/indexed.jpg";
+    mockWorkOS({ "https://pictures.test/": () => new Response(images.jpeg) });
+    const user = await createUser({ workosProfilePictureUrl: url });
+    const d1 = countingD1(env.DB);
+    vi.spyOn(console, "log").mockImplementation(() => {});
+    await consume([importMessage(user, url)], { env: { DB: d1 } });
+    expect(d1.statements.length).toBeGreaterThan(2);
+    for (const statement of d1.statements) {
+      const plan = await planOf(statement);
+      if (!/^insert into/i.test(statement.sql)) expect(plan.length, statement.sql).toBeGreaterThan(0);
+      expect(
+        plan.filter((step) => /^SCAN (users|uploads)\b|USE TEMP B-TREE/.test(step)),
+        statement.sql,
+      ).toEqual([]);
     }
   });
 });

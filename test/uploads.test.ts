@@ -438,6 +438,9 @@ describe("POST /api/v1/uploads/{upload_id}/complete", () => {
       for (const size of THUMB_SIZES) {
         const stored = await env.BUCKET.get(thumbKeyFor(upload.id, size));
         expect(stored?.httpMetadata?.contentType, `${size} px`).toBe("image/webp");
+        // Stored with it, since R2 serves only what the object carries: the browser keeps the
+        // thumbnail as long as its URL is handed out (THUMB_URL_TTL_SECONDS in the test config).
+        expect(stored?.httpMetadata?.cacheControl, `${size} px`).toBe("private, max-age=3600, immutable");
         const side = Math.min(size, shorterSide);
         expect(await imageInfo(await (stored as R2ObjectBody).arrayBuffer()), `${size} px`).toMatchObject({
           format: "image/webp",
@@ -450,7 +453,7 @@ describe("POST /api/v1/uploads/{upload_id}/complete", () => {
       const { response, bytes: thumb } = await fetchPresigned(upload.thumbUrl as string);
       expect(response.status).toBe(200);
       expect(response.headers.get("Content-Type")).toBe("image/webp");
-      expect(response.headers.get("Cache-Control")).toMatch(/^private, max-age=\d+$/);
+      expect(response.headers.get("Cache-Control")).toBe("private, max-age=3600, immutable");
       const side = Math.min(256, shorterSide);
       expect(await imageInfo(thumb)).toMatchObject({ format: "image/webp", width: side, height: side });
       expect(await readUpload(upload.id)).toMatchObject({

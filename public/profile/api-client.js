@@ -15,6 +15,8 @@
  * @property {string | null} lastLogin
  * @property {string} createdAt
  * @property {boolean} hasCustomProfilePicture
+ * @property {string} avatarUrl what to draw for the person, never null: the page draws nothing else
+ * @property {"custom" | "identity_provider" | "initials"} avatarSource
  */
 
 /**
@@ -140,7 +142,7 @@ function keepNewest(bookmarks, answered) {
  *   token each time (WorkOS AuthKit's `getAccessToken()` does exactly that). `bookmarks` is where
  *   the newest bookmark is kept: in memory by default; somewhere that outlives the page (the
  *   standalone page uses sessionStorage) keeps a reload reading its own last change too.
- *   `pictureSize` (64, 128, 256 or 512) is the thumbnail every profile's `profilePictureUrl` is asked
+ *   `pictureSize` (64, 128, 256 or 512) is the size every profile's `avatarUrl` (and `profilePictureUrl`) is asked
  *   in; left out, the API's own default (256).
  */
 export function createApiClient({ apiOrigin, getAccessToken, bookmarks = bookmarksInMemory(), pictureSize }) {

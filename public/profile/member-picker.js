@@ -9,7 +9,6 @@
 import { problemMessage } from "./api-client.js";
 import { cloneTemplate, part } from "./page-parts.js";
 import { displayName } from "./photo-editor.js";
-import { pictureSlot } from "./picture-slot.js";
 
 /** @typedef {import("./api-client.js").ApiClient} ApiClient */
 /** @typedef {import("./api-client.js").UserProfile} UserProfile */
@@ -21,28 +20,16 @@ const PAGE_SIZE = 20;
  * @typedef {object} MemberRow
  * @property {UserProfile} profile the latest the page knows
  * @property {HTMLButtonElement} button
- * @property {(url: string | null) => void} showPicture
- * @property {HTMLElement} initials
+ * @property {HTMLImageElement} photo
  * @property {HTMLElement} name
  * @property {HTMLElement} email
  */
-
-/**
- * What stands in for a photo: the initials, or the email's first letter.
- * @param {UserProfile} profile
- */
-const initialsOf = (profile) =>
-  (profile.firstName || profile.lastName
-    ? `${[...profile.firstName][0] ?? ""}${[...profile.lastName][0] ?? ""}`
-    : ([...profile.email][0] ?? "")
-  ).toUpperCase();
 
 /** @param {MemberRow} row */
 function showMember(row) {
   row.name.textContent = displayName(row.profile);
   row.email.textContent = row.profile.email;
-  row.initials.textContent = initialsOf(row.profile);
-  row.showPicture(row.profile.profilePictureUrl);
+  row.photo.src = row.profile.avatarUrl;
 }
 
 /**
@@ -89,13 +76,11 @@ export function mountMemberPicker(root, { client, onPick }) {
   /** @param {UserProfile} profile */
   function addRow(profile) {
     const fragment = cloneTemplate("member-row");
-    const initials = part(fragment, "no-photo", HTMLElement);
     /** @type {MemberRow} */
     const row = {
       profile,
       button: part(fragment, "pick", HTMLButtonElement),
-      showPicture: pictureSlot(part(fragment, "photo", HTMLImageElement), initials),
-      initials,
+      photo: part(fragment, "photo", HTMLImageElement),
       name: part(fragment, "name", HTMLElement),
       email: part(fragment, "email", HTMLElement),
     };

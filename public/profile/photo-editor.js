@@ -1,10 +1,10 @@
 // One person's profile photo: shows it; "Choose photo" checks the file here (type and size, the
 // same rules the API applies) and previews it; "Upload photo" sends it through the presigned PUT
-// with a progress bar, completes the upload and sets it; "Remove photo" goes back to the WorkOS
-// picture. Used for the signed-in user and, in the admin section, for a teammate.
+// with a progress bar, completes the upload and sets it; "Remove photo" goes back to the person's
+// avatar without it (their WorkOS picture, imported, or their initials). Used for the signed-in user
+// and, in the admin section, for a teammate. It draws the API's `avatarUrl`, never a fallback of its own.
 import { ApiProblem, problemMessage, putBytes } from "./api-client.js";
 import { cloneTemplate, part } from "./page-parts.js";
-import { pictureSlot } from "./picture-slot.js";
 
 /** @typedef {import("./api-client.js").ApiClient} ApiClient */
 /** @typedef {import("./api-client.js").UserProfile} UserProfile */
@@ -53,7 +53,6 @@ function refusal(input, file) {
 export function mountPhotoEditor(host, { client, owner, profile, whose, onChange, onBusyChange }) {
   const root = cloneTemplate("photo-editor");
   const photo = part(root, "photo", HTMLImageElement);
-  const noPhoto = part(root, "no-photo", HTMLElement);
   const name = part(root, "name", HTMLElement);
   const file = part(root, "file", HTMLInputElement);
   const hint = part(root, "hint", HTMLElement);
@@ -77,14 +76,12 @@ export function mountPhotoEditor(host, { client, owner, profile, whose, onChange
   let previewUrl;
   const controls = [file, upload, remove];
 
-  const showPicture = pictureSlot(photo, noPhoto);
-
   /** @param {UserProfile} current */
   function show(current) {
     profile = current;
     name.textContent = displayName(current);
     photo.alt = displayName(current);
-    showPicture(current.profilePictureUrl);
+    photo.src = current.avatarUrl;
     remove.hidden = !current.hasCustomProfilePicture;
   }
 

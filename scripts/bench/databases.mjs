@@ -1,7 +1,9 @@
 // The benchmark's data. The caller (DEMO_USER) owns 100 ready profile-picture uploads and is the one the
-// PATCH changes; "viewer" (with a custom photo) and "plain" (without) are only read, so the GET phases
-// see the same profile whatever the PATCH slices did (the viewer's PATCH with If-Match sets the photo
-// they have: it changes nothing); 97 more teammates. Ready uploads have every thumbnail size. The
+// PATCH changes; "viewer" (with a custom photo), "plain" (without: initials) and "imported" (their
+// WorkOS picture imported) are only read, so the GET phases see the same profile whatever the PATCH
+// slices did (the viewer's PATCH with If-Match sets the photo they have: it changes nothing); 96 more
+// teammates, all without a photo (a page of initials avatars); and a second organization of 50 members
+// with custom photos (a page that presigns every photo). Ready uploads have every thumbnail size. The
 // large database is a copy grown to 100,000 users and 100,000 uploads with recursive CTEs (seconds,
 // not minutes), and as many processed webhook events. Object keys
 // follow the service's own scheme (src/lib/object-keys.ts).
@@ -13,6 +15,7 @@ import {
   CLEANUP_WEBHOOK_EVENTS,
   LARGE_UPLOADS,
   LARGE_USERS,
+  MEMBERS_PAGE,
   SMALL_USERS,
 } from "./options.mjs";
 
@@ -32,6 +35,25 @@ const UPLOAD_COLUMNS =
 const EVERY_SIZE = JSON.stringify(THUMB_SIZES);
 export const VIEWER = { id: crypto.randomUUID(), sub: "user_bench_viewer", email: "viewer@example.com" };
 export const PLAIN = { id: crypto.randomUUID(), sub: "user_bench_plain", email: "plain@example.com" };
+/** A user whose WorkOS picture was imported: their avatar is the import's thumbnail. */
+export const IMPORTED = {
+  id: crypto.randomUUID(),
+  sub: "user_bench_imported",
+  email: "imported@example.com",
+};
+export const importedUpload = crypto.randomUUID();
+/**
+ * An organization of `MEMBERS_PAGE` members who all have a custom photo, of which PLAIN is a member
+ * too: a page of it presigns every photo, as every page did before there were avatars, beside the
+ * demo organization's pages of initials.
+ */
+export const PHOTOS_ORG = "org_bench_photos";
+const photoMembers = Array.from({ length: MEMBERS_PAGE }, (_, i) => ({
+  id: crypto.randomUUID(),
+  sub: `user_bench_photo_${i}`,
+  email: `photo${i}@example.com`,
+  upload: crypto.randomUUID(),
+}));
 export const callerUploads = Array.from({ length: CALLER_UPLOADS }, () => crypto.randomUUID());
 export const viewerUpload = crypto.randomUUID();
 
@@ -53,19 +75,29 @@ export function smallSeedSql() {
     `(${[sub, DEMO_USER.org, DEMO_USER.role, "active", now].map(q).join(", ")})`;
   const upload = (id, owner) =>
     `(${[id, owner, "image", "profile_picture", "ready", "image/jpeg", 123_456, "photo.jpg", originalKeyFor(id), thumbKeyFor(id), EVERY_SIZE, now, now].map(q).join(", ")})`;
-  const teammates = Array.from({ length: SMALL_USERS - 3 }, (_, i) => ({
+  const teammates = Array.from({ length: SMALL_USERS - 4 }, (_, i) => ({
     id: crypto.randomUUID(),
     sub: `user_bench_small_${i}`,
     email: `small${i}@example.com`,
   }));
-  const everyone = [DEMO_USER, VIEWER, PLAIN, ...teammates];
+  const everyone = [DEMO_USER, VIEWER, PLAIN, IMPORTED, ...teammates];
+  const photosMembership = ({ sub }) => `(${[sub, PHOTOS_ORG, "member", "active", now].map(q).join(", ")})`;
   return [
-    `INSERT INTO users (${USER_COLUMNS}) VALUES\n${everyone.map(user).join(",\n")};`,
+    `INSERT INTO users (${USER_COLUMNS}) VALUES\n${[...everyone, ...photoMembers].map(user).join(",\n")};`,
     `INSERT INTO memberships (${MEMBERSHIP_COLUMNS}) VALUES\n${everyone.map(membership).join(",\n")};`,
+    `INSERT INTO memberships (${MEMBERSHIP_COLUMNS}) VALUES\n${[PLAIN, ...photoMembers].map(photosMembership).join(",\n")};`,
     `INSERT INTO uploads (${UPLOAD_COLUMNS}) VALUES\n${[
       ...callerUploads.map((id) => upload(id, DEMO_USER.id)),
       upload(viewerUpload, VIEWER.id),
+      upload(importedUpload, IMPORTED.id),
+      ...photoMembers.map((member) => upload(member.upload, member.id)),
     ].join(",\n")};`,
+    `UPDATE uploads SET origin = 'import' WHERE id = ${q(importedUpload)};`,
+    `UPDATE users SET workos_profile_picture_url = 'https://lh3.googleusercontent.com/a/bench', picture_import_url = 'https://lh3.googleusercontent.com/a/bench', imported_picture_upload_id = ${q(importedUpload)} WHERE id = ${q(IMPORTED.id)};`,
+    ...photoMembers.map(
+      (member) =>
+        `UPDATE users SET profile_picture_upload_id = ${q(member.upload)}, profile_picture_thumb_sizes = ${q(EVERY_SIZE)} WHERE id = ${q(member.id)};`,
+    ),
     `UPDATE users SET profile_picture_upload_id = ${q(callerUploads[0])}, profile_picture_thumb_sizes = ${q(EVERY_SIZE)} WHERE id = ${q(DEMO_USER.id)};`,
     `UPDATE users SET profile_picture_upload_id = ${q(viewerUpload)}, profile_picture_thumb_sizes = ${q(EVERY_SIZE)} WHERE id = ${q(VIEWER.id)};`,
   ].join("\n");

@@ -22,7 +22,18 @@
 import { cpSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { DEMO_USER, devToken } from "../dev-keys.mjs";
-import { callerUploads, largeSeedSql, PLAIN, smallSeedSql, VIEWER, viewerUpload } from "./databases.mjs";
+import {
+  callerUploads,
+  IMPORTED,
+  largeSeedSql,
+  PHOTOS_ORG,
+  PLAIN,
+  smallSeedSql,
+  VIEWER,
+  viewerUpload,
+} from "./databases.mjs";
+import { measureImports } from "./imports.mjs";
+import { measureInitials } from "./initials.mjs";
 import { load, measurable, request, slice, summarize } from "./load.mjs";
 import { measureOneCall } from "./one-call.mjs";
 import {
@@ -31,6 +42,7 @@ import {
   CLEANUP_UPLOADS,
   DIAGNOSTIC_SLICE_MS,
   fmt,
+  IMPORT_USERS,
   log,
   MEMBERS_PAGE,
   options,
@@ -112,9 +124,11 @@ async function viewerETag(worker, viewerAuth) {
 
 /** What each phase sends: GET /healthz, /users/me, the PATCH (also with If-Match) and the members list, and two diagnostics. */
 async function phasesFor(small, large, counts) {
-  const [callerAuth, viewerAuth, plainAuth] = await Promise.all(
-    [DEMO_USER, VIEWER, PLAIN].map((u) => tokenFor(u.sub)),
+  const [callerAuth, viewerAuth, plainAuth, importedAuth] = await Promise.all(
+    [DEMO_USER, VIEWER, PLAIN, IMPORTED].map((u) => tokenFor(u.sub)),
   );
+  // PLAIN's token for the organization whose members all have a custom photo.
+  const photosAuth = `Bearer ${await devToken({ dir: keyDir, sub: PLAIN.sub, org: PHOTOS_ORG })}`;
   const bodies = [callerUploads[0], callerUploads[1], null].map((id) => JSON.stringify({ uploadId: id }));
   const patch = (n) => ({
     method: "PATCH",
@@ -156,7 +170,14 @@ async function phasesFor(small, large, counts) {
       worker: small,
       next: () => ({ method: "GET", path: "/healthz" }),
     },
-    { key: "me", name: "GET /api/v1/users/me", worker: small, next: me(viewerAuth) },
+    { key: "me", name: "GET /api/v1/users/me (a custom photo)", worker: small, next: me(viewerAuth) },
+    {
+      key: "meImported",
+      name: "GET /api/v1/users/me (an imported WorkOS picture)",
+      worker: small,
+      next: me(importedAuth),
+    },
+    { key: "meInitials", name: "GET /api/v1/users/me (initials)", worker: small, next: me(plainAuth) },
     { key: "patchSmall", name: "PATCH /api/v1/users/me/profile-picture", worker: small, next: patch },
     { key: "patchLarge", name: "PATCH /api/v1/users/me/profile-picture", worker: large, next: patch },
     {
@@ -182,8 +203,13 @@ async function phasesFor(small, large, counts) {
       worker: large,
       next: members(largePages),
     },
+    {
+      key: "listPhotos",
+      name: `GET /api/v1/shared/users (${MEMBERS_PAGE} a page, every member with a custom photo)`,
+      worker: small,
+      next: () => ({ method: "GET", path: membersPath, headers: { authorization: photosAuth } }),
+    },
     // Diagnostics for the CPU breakdown: the same route with less of its work done.
-    { key: "mePlain", diagnostic: true, worker: small, next: me(plainAuth) },
     {
       key: "patchRefused",
       diagnostic: true,
@@ -234,11 +260,15 @@ async function main() {
     `storage cleanup: ${CLEANUP_UPLOADS} garbage uploads (${CLEANUP_STORED} with every object in R2), one scheduled run`,
   );
   const cleanup = await measureCleanup(smallDir, jwksPort);
+  log(`imports of WorkOS pictures: ${IMPORT_USERS} users enqueued by the hourly backlog, then consumed`);
+  const imports = await measureImports(smallDir, jwksPort);
   log(
     `storage cleanup: ${cleanup.rows} rows and ${cleanup.objects} keys in ${cleanup.uploadsMs} ms: ` +
       `${fmt(cleanup.rowsPerSecond, 0)} rows/s, ${cleanup.rounds} rounds; ${cleanup.webhookEvents} webhook event ids in ` +
       `${cleanup.webhookEventsMs} ms; ${cleanup.d1RoundTrips} D1 round trips`,
   );
+  log("initials avatars: CPU per image, in a stand-in worker");
+  const initials = await measureInitials(jwksPort);
 
   const results = Object.fromEntries(phases.map((phase) => [phase.key, summarize(phase)]));
   for (const r of Object.values(results)) {
@@ -270,6 +300,8 @@ async function main() {
     storage,
     thumbnails,
     oneCall,
+    imports,
+    initials,
   });
   console.log(`\n${report}\n`);
   writeFileSync(LATEST_RESULTS, `# Benchmark results (npm run bench)\n\n${report}\n`);

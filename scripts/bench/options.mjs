@@ -46,6 +46,8 @@ export const CLEANUP_UPLOADS = 10_000;
 export const CLEANUP_STORED = 200;
 /** And processed webhook event ids received 60 days before (past their 30 days), for the cleanup to forget. */
 export const CLEANUP_WEBHOOK_EVENTS = 50_000;
+/** Imports of WorkOS pictures through the queue: users whose import the hourly backlog enqueues. */
+export const IMPORT_USERS = 100;
 /** complete's thumbnails: timed runs per photo, of `complete` through the API and of each way of making them. */
 export const THUMBNAIL_RUNS = 6;
 /**
@@ -61,6 +63,8 @@ export const TARGETS = {
   cpuRatio: 2,
   p50Ratio: 1.2,
   oneCallD1: 4,
+  /** A read with an avatar (imported, initials) against the same read with a custom photo, and pages alike. */
+  avatarCpuRatio: 1.1,
 };
 /**
  * Why the CPU target is reported but does not gate here: this runtime cannot measure what it is about.

@@ -4,6 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { wranglerEnv } from "../lib/local-wrangler.mjs";
+import { initialsReport } from "./initials.mjs";
 import { median } from "./load.mjs";
 import {
   CLEANUP_STORED,
@@ -14,6 +15,7 @@ import {
   DIAGNOSTIC_SLICE_MS,
   fmt,
   LARGE_PHOTO_NOT_JUDGED_LOCALLY,
+  MEMBERS_PAGE,
   ONE_CALL_RUNS,
   ROOT,
   ROUNDS,
@@ -41,6 +43,9 @@ export function ratiosOf(results) {
     listP50Paired: paired(results.listLarge, results.listSmall),
     cpu: results.patchSmall.cpuMs / results.healthz.cpuMs,
     cpuLarge: results.patchLarge.cpuMs / results.healthz.cpuMs,
+    meImportedCpu: results.meImported.cpuMs / results.me.cpuMs,
+    meInitialsCpu: results.meInitials.cpuMs / results.me.cpuMs,
+    listInitialsCpu: results.listSmall.cpuMs / results.listPhotos.cpuMs,
   };
 }
 
@@ -48,12 +53,23 @@ export function ratiosOf(results) {
 export function targetChecks({ results, ratios, jwks, plans, oneCall }) {
   const errors = Object.values(results).reduce((sum, r) => sum + r.errors, 0);
   const patchD1 = Math.max(results.patchSmall.d1, results.patchLarge.d1, results.patchIfMatch.d1);
-  const listD1 = [results.listSmall.d1, results.listLarge.d1];
+  const listD1 = [results.listSmall.d1, results.listLarge.d1, results.listPhotos.d1];
+  const meReads = [results.me, results.meImported, results.meInitials];
   return [
     [
-      `D1 round trips, GET /users/me = ${TARGETS.meD1}`,
-      fmt(results.me.d1, 2),
-      results.me.d1 === TARGETS.meD1,
+      `D1 round trips, GET /users/me = ${TARGETS.meD1} (custom photo / imported WorkOS picture / initials)`,
+      meReads.map((r) => fmt(r.d1, 2)).join(" / "),
+      meReads.every((r) => r.d1 === TARGETS.meD1),
+    ],
+    [
+      `GET /users/me worker CPU with an avatar ≤ ${TARGETS.avatarCpuRatio}x with a custom photo (imported / initials)`,
+      `${fmt(ratios.meImportedCpu, 2)}x / ${fmt(ratios.meInitialsCpu, 2)}x`,
+      Math.max(ratios.meImportedCpu, ratios.meInitialsCpu) <= TARGETS.avatarCpuRatio,
+    ],
+    [
+      `members page worker CPU, 50 initials avatars ≤ ${TARGETS.avatarCpuRatio}x 50 custom photos`,
+      `${fmt(ratios.listInitialsCpu, 2)}x`,
+      ratios.listInitialsCpu <= TARGETS.avatarCpuRatio,
     ],
     [
       `D1 round trips, PATCH ≤ ${TARGETS.patchD1} (100 users / 100k users / with If-Match)`,
@@ -61,7 +77,7 @@ export function targetChecks({ results, ratios, jwks, plans, oneCall }) {
       patchD1 <= TARGETS.patchD1,
     ],
     [
-      `D1 round trips, members list page = ${TARGETS.listD1}`,
+      `D1 round trips, members list page = ${TARGETS.listD1} (100 / 100k members / every member with a photo)`,
       listD1.map((d) => fmt(d, 2)).join(" / "),
       listD1.every((d) => d === TARGETS.listD1),
     ],
@@ -148,17 +164,19 @@ export function renderReport({
   storage,
   thumbnails,
   oneCall,
+  imports,
+  initials,
 }) {
-  const { healthz, me, patchSmall, patchLarge, patchIfMatch, listSmall, listLarge, mePlain, patchRefused } =
-    results;
+  const { healthz, me, meImported, meInitials, patchSmall, patchLarge, patchIfMatch } = results;
+  const { listSmall, listLarge, listPhotos, patchRefused } = results;
   const row = (r) =>
     `| ${r.name} | ${r.users.toLocaleString("en-US")} | ${r.requests} | ${fmt(r.rps, 0)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${r.errors} | ${fmt(r.cpuMs, 3)} | ${fmt(r.proxyCpuMs, 3)} | ${fmt(r.d1, 2)} |`;
   const ladder = [
     [healthz, "`GET /healthz`", "the floor: routing, request id, security headers, CORS, one log line"],
     [
-      mePlain,
-      "`GET /users/me`, no custom photo",
-      "RS256 verification (jose, WebCrypto), the caller lookup (1 D1 read), the profile JSON",
+      meInitials,
+      "`GET /users/me`, initials",
+      "RS256 verification (jose, WebCrypto), the caller lookup (1 D1 read), the profile JSON, the initials image's signed name (cached)",
     ],
     [me, "`GET /users/me`, custom photo", "a presigned thumbnail URL (signed once per window, then cached)"],
     [
@@ -182,13 +200,32 @@ export function renderReport({
     "",
     "| phase | users | requests | req/s | p50 ms | p99 ms | errors | worker CPU ms/req | proxy CPU ms/req | D1 round trips/req |",
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ...[healthz, me, patchSmall, patchLarge, patchIfMatch, listSmall, listLarge].map(row),
+    ...[
+      healthz,
+      me,
+      meImported,
+      meInitials,
+      patchSmall,
+      patchLarge,
+      patchIfMatch,
+      listSmall,
+      listLarge,
+      listPhotos,
+    ].map(row),
     "",
     `- PATCH p50 at ${Number(counts.users).toLocaleString("en-US")} users / at ${SMALL_USERS} users: **${fmt(ratios.p50, 2)}x** ` +
       `(median of the ${ROUNDS} per-round ratios of back-to-back slices: ${fmt(ratios.p50Paired, 2)}x)`,
     `- Members list p50 at ${Number(counts.members).toLocaleString("en-US")} members / at ${SMALL_USERS} members: **${fmt(ratios.listP50, 2)}x** ` +
       `(per-round median: ${fmt(ratios.listP50Paired, 2)}x); each request alternates the first page and the page after it`,
     `- PATCH worker CPU / \`GET /healthz\` worker CPU: **${fmt(ratios.cpu, 2)}x** (${fmt(ratios.cpuLarge, 2)}x for the PATCH at 100k)`,
+    `- Avatars: \`GET /users/me\` worker CPU with an imported WorkOS picture / with initials, against the same read with a custom ` +
+      `photo (whose avatar is its presigned thumbnail, as before there were avatars): **${fmt(ratios.meImportedCpu, 2)}x / ` +
+      `${fmt(ratios.meInitialsCpu, 2)}x**; a members page of ${MEMBERS_PAGE} initials avatars against a page of ${MEMBERS_PAGE} ` +
+      `custom photos: **${fmt(ratios.listInitialsCpu, 2)}x**; every one of them ${fmt(Math.max(me.d1, meImported.d1, meInitials.d1, listSmall.d1, listPhotos.d1), 0)} D1 round trip`,
+    `- Imports of WorkOS pictures through the queue (a worker of its own, ${imports.imports} users enqueued by one run of the ` +
+      `hourly backlog, each picture the 640x480 demo photo on loopback, fetched, checked, made into four WebP sizes and ` +
+      `shown; local queues deliver one batch of up to 10 at a time): **${fmt(imports.perSecond, 1)} imports/s** ` +
+      `(${imports.imports} in ${imports.ms} ms, ${fmt(imports.cpuMsPerImport, 1)} ms of worker CPU each; ${imports.failed} retried or given up)`,
     `- JWKS fetches, from a loopback stand-in (WORKOS_JWKS_URL set, WORKOS_JWKS empty): **${jwks.small}** by the 100-user worker, ` +
       `**${jwks.large}** by the 100k worker, over the whole run (${jwks.warmup.get("small") ?? 0} and ${jwks.warmup.get("large") ?? 0} of them in the warm-up)`,
     `- Large database: ${counts.users} users, all ${counts.members} of them members of one organization, ${counts.uploads} uploads`,
@@ -247,6 +284,8 @@ export function renderReport({
       `- ${p.name}: ${p.indexed ? "indexed" : "**NOT INDEXED**"}`,
       ...p.detail.map((d) => `  - \`${d}\``),
     ]),
+    "",
+    ...initialsReport(initials),
   ].join("\n");
 }
 

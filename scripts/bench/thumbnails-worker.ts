@@ -8,7 +8,7 @@
  * what `complete` does once the bytes are checked: the thumbnails made and stored.
  */
 import { DEFAULT_THUMB_SIZE, THUMB_SIZES, type ThumbSize } from "../../src/lib/object-keys";
-import { makeThumbnails, storeThumbnails } from "../../src/pictures/thumbnails";
+import { makeThumbnails, presignedImageCacheControl, storeThumbnails } from "../../src/pictures/thumbnails";
 
 interface Env {
   IMAGES: ImagesBinding;
@@ -43,7 +43,7 @@ export default {
       url.searchParams.get("order") === "at-once"
         ? (await Promise.all(sizes.map((size) => makeThumbnails(env.IMAGES, read, info, [size])))).flat()
         : await makeThumbnails(env.IMAGES, read, info, sizes);
-    await storeThumbnails(env.BUCKET, crypto.randomUUID(), thumbnails);
+    await storeThumbnails(env.BUCKET, crypto.randomUUID(), thumbnails, presignedImageCacheControl(3600));
     return Response.json({
       ms: Date.now() - started,
       thumbnails: thumbnails.map(({ size, bytes }) => ({ size, bytes: bytes.byteLength })),

@@ -1,28 +1,40 @@
 /**
  * A loopback stand-in for the WorkOS user API, so just-in-time provisioning works locally: any
- * `npm run dev:token -- --sub user_…` is a WorkOS user on first use, as a real sign-in would be.
+ * `npm run dev:token -- --sub user_…` is a WorkOS user on first use, as a real sign-in would be. Like
+ * a WorkOS user who signed in with Google, each has a profile picture, served here on loopback (the
+ * worker imports it: the development configuration fetches `http:` on loopback hosts); a `sub` that
+ * ends in `_no_picture` has none, so its avatar is initials. The demo teammates have their own names.
  */
+import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
-import { DEV_WORKOS_API_KEY } from "../dev-keys.mjs";
+import { DEMO_TEAMMATES, DEV_WORKOS_API_KEY } from "../dev-keys.mjs";
+
+const PICTURE = readFileSync(new URL("../assets/identity-provider-picture.jpg", import.meta.url));
 
 /** Listens on 127.0.0.1:`port`; resolves with the server once it does. */
 export function serveWorkOSUserApi(port) {
+  const origin = `http://127.0.0.1:${port}`;
   const server = createServer((request, response) => {
+    if (request.method === "GET" && /^\/pictures\/[^/]+\.jpg$/.test(request.url ?? "")) {
+      return response.writeHead(200, { "content-type": "image/jpeg" }).end(PICTURE);
+    }
     const match = /^\/user_management\/users\/([^/]+)$/.exec(request.url ?? "");
     if (request.method !== "GET" || !match) return response.writeHead(404).end();
     if (request.headers.authorization !== `Bearer ${DEV_WORKOS_API_KEY}`)
       return response.writeHead(401).end();
     const id = decodeURIComponent(match[1]);
+    const teammate = DEMO_TEAMMATES.find((known) => known.sub === id);
+    const picture = teammate ? teammate.picture : !id.endsWith("_no_picture");
     const now = new Date().toISOString();
     response.writeHead(200, { "content-type": "application/json" }).end(
       JSON.stringify({
         object: "user",
         id,
-        email: `${id.toLowerCase()}@example.com`,
+        email: `${(teammate?.firstName ?? id).toLowerCase()}@example.com`,
         email_verified: true,
-        first_name: "Dev",
-        last_name: id,
-        profile_picture_url: null,
+        first_name: teammate?.firstName ?? "Dev",
+        last_name: teammate?.lastName ?? id,
+        profile_picture_url: picture ? `${origin}/pictures/${encodeURIComponent(id)}.jpg` : null,
         last_sign_in_at: now,
         created_at: now,
         updated_at: now,

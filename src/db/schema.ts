@@ -1,4 +1,4 @@
-import { sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import { type AnySQLiteColumn, index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import type { ThumbSize } from "../lib/object-keys";
 
@@ -41,6 +41,17 @@ export const users = sqliteTable(
      * or one completed before there were sizes).
      */
     profilePictureThumbSizes: thumbSizes("profile_picture_thumb_sizes"),
+    /**
+     * The picture WorkOS gave (`workos_profile_picture_url`), imported into R2 as an upload of the user's
+     * (origin `import`, four sizes, like any ready photo): what `avatarUrl` shows when no custom photo is
+     * set. Cleared by the write that changes the WorkOS URL, so it is always the import of the current one.
+     */
+    importedPictureUploadId: text("imported_picture_upload_id").references((): AnySQLiteColumn => uploads.id),
+    /**
+     * The WorkOS picture URL whose import has finished, imported or refused for good: the same URL is
+     * never fetched again. Null while the current URL has not been tried (the import is due).
+     */
+    pictureImportUrl: text("picture_import_url"),
     createdAt: timestamp("created_at").notNull(),
     /**
      * When a key of the profile last changed, and so its version: every write that changes one moves
@@ -52,8 +63,24 @@ export const users = sqliteTable(
     index("users_profile_picture_upload_id_idx").on(t.profilePictureUploadId),
     // The storage cleanup's way to the uploads of deleted users, without reading the live ones.
     index("users_deleted_idx").on(t.id).where(sql`${t.state} = 'deleted'`),
+    // The cleanup's "no user shows it" probe, for imports as for custom photos.
+    index("users_imported_picture_upload_id_idx").on(t.importedPictureUploadId),
+    // The hourly job's imports still due (`importDue`): only those rows are in it, however many users there are.
+    index("users_picture_import_due_idx").on(t.id).where(importDue(t)),
   ],
 );
+
+/**
+ * A user whose WorkOS picture has not been imported or refused yet: the partial index's condition and
+ * the hourly job's, written once so the planner sees the same expression in both.
+ */
+export function importDue(t: {
+  workosProfilePictureUrl: AnySQLiteColumn;
+  pictureImportUrl: AnySQLiteColumn;
+  state: AnySQLiteColumn;
+}): SQL {
+  return sql`${t.workosProfilePictureUrl} IS NOT NULL AND ${t.pictureImportUrl} IS NOT ${t.workosProfilePictureUrl} AND ${t.state} <> 'deleted'`;
+}
 
 /**
  * `updated_at` for a write that changes a key of the profile: now, or 1 ms past the stored value
@@ -68,6 +95,9 @@ export const uploadScopes = ["profile_picture", "attachment"] as const;
 export type UploadScope = (typeof uploadScopes)[number];
 export const uploadStates = ["pending", "ready", "failed"] as const;
 export type UploadState = (typeof uploadStates)[number];
+/** How an upload came: a client sent it (`upload`), or the service imported the user's WorkOS picture (`import`). */
+export const uploadOrigins = ["upload", "import"] as const;
+export type UploadOrigin = (typeof uploadOrigins)[number];
 
 export const uploads = sqliteTable(
   "uploads",
@@ -91,6 +121,8 @@ export const uploads = sqliteTable(
      */
     thumbSizes: thumbSizes("thumb_sizes"),
     failureReason: text("failure_reason"),
+    /** Imports are the service's own: no client sees or attaches them through the upload API. */
+    origin: text("origin", { enum: uploadOrigins }).notNull().default("upload"),
     createdAt: timestamp("created_at").notNull(),
     updatedAt: timestamp("updated_at").notNull(),
   },

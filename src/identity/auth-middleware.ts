@@ -46,8 +46,8 @@ export const authenticate = createMiddleware<AppBindings>(async (c, next) => {
 /** Authenticate the request and put the caller and their access on the context. */
 export const requireCaller = createMiddleware<AppBindings>(async (c, next) => {
   await authenticateRequest(c);
-  const { db, config, claims, requestId } = c.var;
-  const { user, access } = await resolveCaller({ db, config, claims, requestId });
+  const { db, config, claims, requestId, jobs } = c.var;
+  const { user, access } = await resolveCaller({ db, config, claims, requestId, jobs });
   c.set("caller", user);
   c.set("access", access);
   await next();

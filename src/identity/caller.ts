@@ -2,6 +2,7 @@ import { and, eq, getTableColumns, type SQL } from "drizzle-orm";
 import type { AnySQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Database } from "../db/client";
 import { memberships, type User, users } from "../db/schema";
+import type { JobQueue } from "../jobs/messages";
 import type { Config } from "../lib/config";
 import { ApiError, retryAfter } from "../lib/errors/api-error";
 import { type AccessTokenClaims, unauthenticated } from "./access-token";
@@ -15,6 +16,8 @@ export interface CallerInputs {
   config: Config;
   claims: AccessTokenClaims;
   requestId: string;
+  /** Where provisioning enqueues the import of the new user's WorkOS picture. */
+  jobs: JobQueue;
 }
 
 /** The active user a token belongs to, and what the token lets them do. */
@@ -38,9 +41,10 @@ export async function resolveCaller({
   config,
   claims,
   requestId,
+  jobs,
 }: CallerInputs): Promise<ResolvedCaller> {
   const known = await findCallerWithMembership(db, claims);
-  const user = known?.user ?? (await provisionOrRefuse(db, config, claims, requestId));
+  const user = known?.user ?? (await provisionOrRefuse(db, config, claims, requestId, jobs));
   assertActive(user);
   const access = await settleAccess(db, claims, known ? known.membership : undefined);
   return { user, access };
@@ -80,9 +84,10 @@ async function provisionOrRefuse(
   config: Config,
   claims: AccessTokenClaims,
   requestId: string,
+  jobs: JobQueue,
 ): Promise<User> {
   try {
-    const user = await provisionUser(db, config, claims);
+    const user = await provisionUser(db, config, claims, jobs);
     if (!user) throw unauthenticated();
     return user;
   } catch (error) {

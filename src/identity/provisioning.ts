@@ -1,6 +1,7 @@
 import { eq } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { type NewUser, type User, users } from "../db/schema";
+import type { JobQueue } from "../jobs/messages";
 import type { Config } from "../lib/config";
 import type { AccessTokenClaims } from "./access-token";
 import { fetchWorkOSUser, type WorkOSUser } from "./workos-api";
@@ -49,11 +50,13 @@ export function workosUserColumns(workosUser: WorkOSUser) {
  * ignores a conflict on `workos_user_id` and whoever lost reads the winner's row. A WorkOS id that
  * was deleted has a row already (state `deleted`, see the `user.deleted` webhook), so it is never
  * provisioned again. Memberships recorded before the user existed pick the new row up by trigger.
+ * The new user's WorkOS picture is then enqueued for import (their avatar is initials until it is in).
  */
 export async function provisionUser(
   db: Database,
   config: Config,
   claims: AccessTokenClaims,
+  jobs: JobQueue,
 ): Promise<User | undefined> {
   const workosUser = await fetchWorkOSUser(config, claims.sub);
   if (!workosUser) return undefined;
@@ -69,5 +72,12 @@ export async function provisionUser(
     })
     .onConflictDoNothing({ target: users.workosUserId })
     .returning();
-  return inserted ?? db.query.users.findFirst({ where: eq(users.workosUserId, claims.sub) });
+  if (!inserted) return db.query.users.findFirst({ where: eq(users.workosUserId, claims.sub) });
+  // Whoever inserted the row asks for its picture's import; the hourly job catches a failed send.
+  if (inserted.workosProfilePictureUrl) {
+    await jobs.send([
+      { type: "import_picture", workosUserId: claims.sub, url: inserted.workosProfilePictureUrl },
+    ]);
+  }
+  return inserted;
 }

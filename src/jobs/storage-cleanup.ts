@@ -1,17 +1,16 @@
-import { and, asc, count, eq, inArray, lt, notExists, type SQL, sql } from "drizzle-orm";
+import { and, asc, count, eq, inArray, lt, type SQL, sql } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { createDb, type Database } from "../db/client";
 import { type UploadState, uploads, users, webhookEvents } from "../db/schema";
 import { D1Session } from "../lib/d1";
 import { thumbKeysFor } from "../lib/object-keys";
-
-export const HOUR_MS = 60 * 60 * 1000;
-const DAY_MS = 24 * HOUR_MS;
-/** A pending upload's PUT URL is long expired by then: the client gave up. */
-export const PENDING_MAX_AGE_MS = DAY_MS;
-/** Long enough for a client to read why an upload failed, or to attach a photo it uploaded. */
-export const FAILED_MAX_AGE_MS = 7 * DAY_MS;
-export const UNREFERENCED_MAX_AGE_MS = 7 * DAY_MS;
+import { unreferenced } from "../pictures/references";
+import {
+  DAY_MS,
+  FAILED_MAX_AGE_MS,
+  PENDING_MAX_AGE_MS,
+  UNREFERENCED_MAX_AGE_MS,
+} from "../pictures/retention";
 
 /**
  * How long a processed WorkOS event id is remembered. WorkOS redelivers an event it could not
@@ -21,13 +20,6 @@ export const UNREFERENCED_MAX_AGE_MS = 7 * DAY_MS;
  * ids spare a replay its write; they are not what keeps the data right.
  */
 export const WEBHOOK_EVENT_RETENTION_MS = 30 * DAY_MS;
-
-/** How often the cron runs the cleanup (`[triggers]` in wrangler.toml). */
-const CLEANUP_INTERVAL_MS = HOUR_MS;
-
-/** When a pending upload started at `createdAt` will have expired and been deleted (if the cleanup keeps up). */
-export const pendingUploadGoneBy = (createdAt: Date) =>
-  new Date(createdAt.getTime() + PENDING_MAX_AGE_MS + CLEANUP_INTERVAL_MS);
 
 /** R2 deletes at most 1,000 keys a call. @see https://developers.cloudflare.com/r2/api/workers/workers-api-reference/#bucket-method-definitions */
 export const R2_DELETE_MAX_KEYS = 1000;
@@ -286,10 +278,6 @@ async function countUnreferenced(db: Database, garbage: Garbage): Promise<number
  */
 const stale = (state: UploadState, cutoff: Date) =>
   and(eq(uploads.state, state), lt(uploads.createdAt, cutoff), lt(uploads.updatedAt, cutoff)) as SQL;
-
-/** No user has this upload as their profile picture (served by `users_profile_picture_upload_id_idx`). */
-export const unreferenced = (db: Database) =>
-  notExists(db.select({ one: sql`1` }).from(users).where(eq(users.profilePictureUploadId, uploads.id)));
 
 /**
  * Forget up to `limit` processed webhook event ids received before `before`, oldest first (through

@@ -54,12 +54,6 @@ const httpsOrigin = z
     "must be an https origin (https://host[:port]) in production",
   )
   .transform(originOf);
-const httpOriginList = commaList
-  .refine(
-    (values) => values.every((value) => isOrigin(value, /^https?:$/)),
-    "must be comma-separated http(s) origins (scheme://host[:port])",
-  )
-  .transform((values) => values.map(originOf));
 
 const inlineJwks = z.string().transform((value, ctx) => {
   try {
@@ -91,7 +85,6 @@ const developmentSettings = z.object({
   THUMB_URL_TTL_SECONDS: optional(z.coerce.number().int().min(60).max(604_800)),
   CORS_ORIGINS: optional(commaList),
   PAGE_API_ORIGIN: optional(httpOrigin),
-  PAGE_IMAGE_ORIGINS: optional(httpOriginList),
   LOCAL_S3_EMULATION: optional(z.enum(["true", "false"])),
 });
 
@@ -125,6 +118,8 @@ const SECRETS = {
 const PLACEHOLDER = /REPLACE_ME/i;
 
 export interface Config {
+  /** `production` under `--env production`; `development` is `wrangler dev` and the tests. */
+  environment: "development" | "production";
   workos: {
     clientId: string;
     issuers: string[];
@@ -144,7 +139,7 @@ export interface Config {
   thumbUrlTtlSeconds: number;
   corsOrigins: string[];
   /** The profile-photo page: the API origin it calls (undefined: its own) and where WorkOS pictures live. */
-  page: { apiOrigin: string | undefined; imageOrigins: string[] };
+  page: { apiOrigin: string | undefined };
   localS3Emulation: boolean;
 }
 
@@ -158,7 +153,7 @@ export class ConfigError extends Error {
   }
 }
 
-type Settings = z.output<typeof developmentSettings>;
+type Settings = z.output<typeof developmentSettings> & { ENVIRONMENT: "development" | "production" };
 
 /**
  * The settings, or what is wrong with them: each problem names the setting and the rule, never
@@ -190,7 +185,12 @@ function parseSettings(
   ];
   if (problems.length > 0 || !parsed.success) return { problems };
   // Production's rules only narrow development's, so its output is development's shape too.
-  return { settings: parsed.data as Settings };
+  return {
+    settings: {
+      ...(parsed.data as z.output<typeof developmentSettings>),
+      ENVIRONMENT: parsedEnvironment.data,
+    },
+  };
 }
 
 /** What is wrong with the vars of a wrangler environment (secrets aside); empty when nothing is. */
@@ -209,6 +209,7 @@ function buildConfig(env: Readonly<Record<string, unknown>>): Config {
   if ("problems" in result) throw new ConfigError(result.problems);
   const s = result.settings;
   return {
+    environment: s.ENVIRONMENT,
     workos: {
       clientId: s.WORKOS_CLIENT_ID,
       issuers: s.WORKOS_ISSUERS?.length
@@ -228,7 +229,7 @@ function buildConfig(env: Readonly<Record<string, unknown>>): Config {
     },
     thumbUrlTtlSeconds: s.THUMB_URL_TTL_SECONDS ?? 3600,
     corsOrigins: s.CORS_ORIGINS ?? [],
-    page: { apiOrigin: s.PAGE_API_ORIGIN, imageOrigins: s.PAGE_IMAGE_ORIGINS ?? [] },
+    page: { apiOrigin: s.PAGE_API_ORIGIN },
     localS3Emulation: s.LOCAL_S3_EMULATION === "true",
   };
 }

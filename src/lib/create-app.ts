@@ -34,7 +34,7 @@ export function createApp(): AppOpenAPI {
   // The API and the webhook use D1; before the configuration, so a configuration 500 carries the bookmark too.
   for (const path of ["/api/*", "/webhooks/*"]) app.use(path, databaseSession);
   // /healthz, /docs and /openapi.json work without configuration; everything else needs it.
-  for (const path of ["/api/*", "/webhooks/*", "/__s3/*"]) app.use(path, services);
+  for (const path of ["/api/*", "/webhooks/*", "/__s3/*", "/avatars/*"]) app.use(path, services);
   app.onError(onError);
   app.notFound(notFound);
   return app;

@@ -19,16 +19,28 @@ export function declaredLength(request: Request, maxBytes: number): number | nul
 export async function readLimited(request: Request, maxBytes: number): Promise<Uint8Array> {
   declaredLength(request, maxBytes);
   if (!request.body) return new Uint8Array();
+  return readStreamLimited(request.body, maxBytes, () => payloadTooLarge(maxBytes));
+}
+
+/**
+ * All of a stream's bytes, counted as they arrive: past `maxBytes` the stream is cancelled and
+ * `tooLarge()` thrown, so no more than the limit (and one chunk) is ever held.
+ */
+export async function readStreamLimited(
+  stream: ReadableStream<Uint8Array>,
+  maxBytes: number,
+  tooLarge: () => Error,
+): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let total = 0;
-  const reader = request.body.getReader();
+  const reader = stream.getReader();
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
     total += value.byteLength;
     if (total > maxBytes) {
       await reader.cancel();
-      throw payloadTooLarge(maxBytes);
+      throw tooLarge();
     }
     chunks.push(value);
   }

@@ -1,5 +1,6 @@
 import { createMiddleware } from "hono/factory";
 import { createDb } from "../db/client";
+import { jobQueue } from "../jobs/messages";
 import { loadConfig } from "./config";
 import { D1Session, isBookmark } from "./d1";
 import type { AppBindings } from "./types";
@@ -21,7 +22,9 @@ export const requestContext = createMiddleware<AppBindings>(async (c, next) => {
     const headers = c.res.headers;
     headers.set("X-Request-Id", requestId);
     headers.set("X-Content-Type-Options", "nosniff");
-    if (!headers.has("Cache-Control")) headers.set("Cache-Control", "no-store");
+    // The bucket emulation answers as R2 does, with the object's own Cache-Control or none.
+    if (!headers.has("Cache-Control") && !c.req.path.startsWith("/__s3/"))
+      headers.set("Cache-Control", "no-store");
     const d1 = c.get("d1") as D1Session | undefined;
     if (c.env.SERVER_TIMING === "true")
       headers.set("Server-Timing", `d1;desc="${d1?.roundTrips ?? 0}";dur=${d1?.durationMs ?? 0}`);
@@ -80,5 +83,6 @@ export const startAtPrimary = createMiddleware<AppBindings>(async (c, next) => {
 /** The configuration for this request; a broken one stops here. */
 export const services = createMiddleware<AppBindings>(async (c, next) => {
   c.set("config", loadConfig(c.env));
+  c.set("jobs", jobQueue(c.env.JOBS, c.var.requestId));
   await next();
 });

@@ -3,6 +3,7 @@ import type { Database } from "../db/client";
 import type { User } from "../db/schema";
 import type { AccessTokenClaims } from "../identity/access-token";
 import type { CallerAccess } from "../identity/memberships";
+import type { JobQueue } from "../jobs/messages";
 import type { Config } from "./config";
 import type { D1Session } from "./d1";
 
@@ -14,6 +15,8 @@ export interface AppBindings {
     d1: D1Session;
     config: Config;
     db: Database;
+    /** Where the request enqueues background work (`jobQueue`): a send never fails the request. */
+    jobs: JobQueue;
     /** The active user the token belongs to, once read (`requireCaller`, or a handler that resolved them). */
     caller: User;
     /** Set with `caller`: the token's role, and the organization whose members the caller sees. */

@@ -3,7 +3,11 @@ import type { Database } from "../db/client";
 import { type Upload, type User, uploads } from "../db/schema";
 import { ApiError } from "../lib/errors/api-error";
 
-/** The caller's upload with this id; another user's upload is as absent as one that never was. */
+/**
+ * The caller's upload with this id, as the upload API and the PATCH see it: another user's upload is
+ * as absent as one that never was, and so is an import of the caller's WorkOS picture, which is the
+ * service's own (`origin`), never a client's to read, complete or attach.
+ */
 export async function findOwnUpload(
   db: Database,
   caller: User,
@@ -14,7 +18,9 @@ export async function findOwnUpload(
 
 /** The statement behind `findOwnUpload`. */
 export const ownUploadById = (db: Database, ownerId: string, uploadId: string) =>
-  db.query.uploads.findFirst({ where: and(eq(uploads.id, uploadId), eq(uploads.ownerId, ownerId)) });
+  db.query.uploads.findFirst({
+    where: and(eq(uploads.id, uploadId), eq(uploads.ownerId, ownerId), eq(uploads.origin, "upload")),
+  });
 
 /** `findOwnUpload`, or 404 `upload_not_found`. */
 export async function requireOwnUpload(db: Database, caller: User, uploadId: string): Promise<Upload> {
@@ -22,3 +28,7 @@ export async function requireOwnUpload(db: Database, caller: User, uploadId: str
   if (!upload) throw new ApiError("upload_not_found");
   return upload;
 }
+
+/** An upload of `owner`'s by id, whatever its origin: the service's own reads of what it just wrote. */
+export const uploadOf = (db: Database, owner: User, uploadId: string) =>
+  db.query.uploads.findFirst({ where: and(eq(uploads.id, uploadId), eq(uploads.ownerId, owner.id)) });

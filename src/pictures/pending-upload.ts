@@ -1,10 +1,10 @@
 import { and, count, eq, getTableColumns, min, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { type Upload, type User, uploads } from "../db/schema";
-import { HOUR_MS, PENDING_MAX_AGE_MS, pendingUploadGoneBy } from "../jobs/storage-cleanup";
+import { type Upload, type UploadOrigin, type User, uploads } from "../db/schema";
 import { ApiError, retryAfter } from "../lib/errors/api-error";
 import { originalKeyFor } from "../lib/object-keys";
-import { findOwnUpload } from "./own-upload";
+import { uploadOf } from "./own-upload";
+import { HOUR_MS, PENDING_MAX_AGE_MS, pendingUploadGoneBy } from "./retention";
 import { MAX_PENDING_UPLOADS_PER_USER } from "./upload-rules";
 
 /** What a new upload is declared as: by `POST /uploads`'s body, or by the one-call PUT's headers. */
@@ -15,7 +15,9 @@ export type DeclaredUpload = Pick<Upload, "kind" | "scope" | "contentType" | "si
 /**
  * Insert upload `id`, `pending`, owned by `caller`; 429 when the caller already has
  * `MAX_PENDING_UPLOADS_PER_USER` uploads pending. Its object's key is derived from its id, so
- * whatever is stored for it later, the storage cleanup can find by the row.
+ * whatever is stored for it later, the storage cleanup can find by the row. An import is the
+ * service's own doing, one at a time per user, so the cap (which bounds what clients park) is not
+ * its to count against.
  */
 export async function createPendingUpload(
   db: Database,
@@ -23,6 +25,7 @@ export async function createPendingUpload(
   id: string,
   declared: DeclaredUpload,
   nowMs: number = Date.now(),
+  origin: UploadOrigin = "upload",
 ): Promise<Upload> {
   const now = new Date(nowMs);
   const row: Upload = {
@@ -38,13 +41,17 @@ export async function createPendingUpload(
     thumbKey: null,
     thumbSizes: null,
     failureReason: null,
+    origin,
     createdAt: now,
     updatedAt: now,
   };
-  const [inserted] = await insertUnderPendingCap(db, row);
+  const [inserted] =
+    origin === "import"
+      ? await db.insert(uploads).values(row).onConflictDoNothing().returning()
+      : await insertUnderPendingCap(db, row);
   // Nothing inserted: either a retry of this very statement found the row its lost first attempt
   // wrote (the id is this request's own), or the caller has too many uploads pending.
-  const upload = inserted ?? (await findOwnUpload(db, caller, id));
+  const upload = inserted ?? (await uploadOf(db, caller, id));
   if (!upload) throw await tooManyPending(db, caller, nowMs);
   return upload;
 }

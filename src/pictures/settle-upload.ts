@@ -4,7 +4,7 @@ import { type Upload, uploads } from "../db/schema";
 import { ApiError, retryAfter } from "../lib/errors/api-error";
 import { THUMB_SIZES, type ThumbSize, thumbKeyFor, thumbKeysFor } from "../lib/object-keys";
 import { matchesDeclaredType, SNIFF_LENGTH, sniffType } from "./magic-bytes";
-import { makeThumbnails, storeThumbnails, type Thumbnail } from "./thumbnails";
+import { makeThumbnails, presignedImageCacheControl, storeThumbnails, type Thumbnail } from "./thumbnails";
 
 /** Largest width or height accepted: beyond this, decoding is a memory bomb, not a photo. */
 export const MAX_IMAGE_SIDE = 12_000;
@@ -13,6 +13,8 @@ export interface PictureStorage {
   db: Database;
   bucket: R2Bucket;
   images: ImagesBinding;
+  /** How long a thumbnail's presigned URL is valid (`THUMB_URL_TTL_SECONDS`): its `Cache-Control`. */
+  thumbUrlTtlSeconds: number;
 }
 
 /**
@@ -56,7 +58,14 @@ export async function settleUpload(deps: PictureStorage, upload: Upload, stored?
   try {
     const thumbnails = await inspect(deps, upload, object);
     // Every size is written before the upload turns ready, so a ready image has all of them.
-    if (thumbnails) await storeThumbnails(deps.bucket, upload.id, thumbnails);
+    if (thumbnails) {
+      await storeThumbnails(
+        deps.bucket,
+        upload.id,
+        thumbnails,
+        presignedImageCacheControl(deps.thumbUrlTtlSeconds),
+      );
+    }
     settled = await settle(
       deps.db,
       upload,

@@ -1,27 +1,13 @@
-import { and, eq } from "drizzle-orm";
+import { and, eq, or } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { type Upload, type User, uploads, users } from "../db/schema";
-import { unreferenced } from "../jobs/storage-cleanup";
+import { type Upload, type UploadOrigin, type User, uploads, users } from "../db/schema";
 import { databaseErrorText } from "../lib/d1";
 import { ApiError } from "../lib/errors/api-error";
 import { originalKeyFor, thumbKeysFor } from "../lib/object-keys";
-import { createPendingUpload } from "./pending-upload";
+import { createPendingUpload, type DeclaredUpload } from "./pending-upload";
+import { unreferenced } from "./references";
 import { type PictureStorage, settleUpload } from "./settle-upload";
 
-/**
- * The caller's profile-picture upload made from an image sent as a request's body (the one-call
- * PUT), `ready` when this returns:
- *
- * 1. its row, `pending`, before a byte is stored, so whatever a crash leaves behind the storage
- *    cleanup finds by the row (the objects' keys derive from its id); the pending cap applies, as to
- *    every upload that is pending;
- * 2. the bytes, into R2 through the binding, under the row's key;
- * 3. `settleUpload`, the very code `POST /uploads/{id}/complete` runs: the same checks, the same
- *    thumbnails, `ready` only once every size is stored.
- *
- * Bytes that fail a check: 422 `upload_invalid` with the reason `complete` gives. Whatever fails,
- * the upload is discarded (`discardUpload`) before the error goes on.
- */
 /** An image received whole (a request's body): exactly `size` bytes of `contentType`, not yet stored. */
 export interface ReceivedImage {
   contentType: string;
@@ -33,18 +19,34 @@ export interface ReceivedImage {
   bytes: ReadableStream<Uint8Array> | Uint8Array;
 }
 
+/**
+ * A profile-picture upload of `owner`'s made from an image received whole (the one-call PUT's
+ * body, or an identity provider's picture being imported), `ready` when this returns:
+ *
+ * 1. its row, `pending`, before a byte is stored, so whatever a crash leaves behind the storage
+ *    cleanup finds by the row (the objects' keys derive from its id); the pending cap applies to a
+ *    client's upload, as to every upload a client starts;
+ * 2. the bytes, into R2 through the binding, under the row's key;
+ * 3. `settleUpload`, the very code `POST /uploads/{id}/complete` runs: the same checks, the same
+ *    thumbnails, `ready` only once every size is stored.
+ *
+ * Bytes that fail a check: 422 `upload_invalid` with the reason `complete` gives. Whatever fails,
+ * the upload is discarded (`discardUpload`) before the error goes on.
+ */
 export async function storeImage(
   deps: PictureStorage,
-  caller: User,
+  owner: User,
   image: ReceivedImage,
-  requestId: string,
+  requestId: string | null,
+  origin: UploadOrigin = "upload",
 ): Promise<Upload> {
-  const upload = await createPendingUpload(deps.db, caller, crypto.randomUUID(), {
+  const declared: DeclaredUpload = {
     kind: "image",
     scope: "profile_picture",
     contentType: image.contentType,
     size: image.size,
-  });
+  };
+  const upload = await createPendingUpload(deps.db, owner, crypto.randomUUID(), declared, Date.now(), origin);
   try {
     const stored = await deps.bucket.put(upload.objectKey, image.bytes, {
       httpMetadata: { contentType: image.contentType },
@@ -71,13 +73,13 @@ export async function storeImage(
 export async function discardUpload(
   deps: { db: Database; bucket: R2Bucket },
   uploadId: string,
-  requestId: string,
+  requestId: string | null,
 ): Promise<void> {
   try {
     const [attached] = await deps.db
       .select({ id: users.id })
       .from(users)
-      .where(eq(users.profilePictureUploadId, uploadId))
+      .where(or(eq(users.profilePictureUploadId, uploadId), eq(users.importedPictureUploadId, uploadId)))
       .limit(1);
     if (attached) return;
     await deps.bucket.delete([originalKeyFor(uploadId), ...thumbKeysFor(uploadId)]);

@@ -51,6 +51,15 @@ export async function makeThumbnails(
 }
 
 /**
+ * What a browser may do with an image it fetched through a presigned URL: keep it for as long as the
+ * URL is handed out (a URL is signed for `ttlSeconds`, and the key never holds other bytes), to
+ * itself (the URL is a capability of one user's session, not a public resource). R2 serves only the
+ * object's stored metadata, so this is written with each object.
+ * @see https://developers.cloudflare.com/r2/api/workers/workers-api-reference/#r2httpmetadata
+ */
+export const presignedImageCacheControl = (ttlSeconds: number) => `private, max-age=${ttlSeconds}, immutable`;
+
+/**
  * Store each thumbnail at its key (`thumbKeyFor`), all of them at once: they are small. A failed
  * write fails the call only once every other write has settled, so whoever cleans up after the
  * failure finds every object that will ever be there, none landing after its delete.
@@ -59,10 +68,13 @@ export async function storeThumbnails(
   bucket: R2Bucket,
   uploadId: string,
   thumbnails: readonly Thumbnail[],
+  cacheControl: string,
 ): Promise<void> {
   const writes = await Promise.allSettled(
     thumbnails.map(({ size, bytes }) =>
-      bucket.put(thumbKeyFor(uploadId, size), bytes, { httpMetadata: { contentType: "image/webp" } }),
+      bucket.put(thumbKeyFor(uploadId, size), bytes, {
+        httpMetadata: { contentType: "image/webp", cacheControl },
+      }),
     ),
   );
   const failed = writes.find((write) => write.status === "rejected");

@@ -16,6 +16,12 @@ const imageTypes = {
   "image/gif": "image",
 } as const satisfies Record<string, UploadKind>;
 
+/** The media types a picture may be: what the profile-picture scope takes. */
+export const IMAGE_TYPES = Object.keys(imageTypes);
+
+/** The largest profile picture, in bytes: uploaded, sent in one call, or imported. */
+export const MAX_PROFILE_PICTURE_BYTES = 10 * MiB;
+
 /**
  * Uploads one user may have `pending` at a time, whatever the scope: enough for a page that starts
  * several uploads at once, few enough that abandoned ones (each up to its scope's size, parked
@@ -25,7 +31,7 @@ export const MAX_PENDING_UPLOADS_PER_USER = 20;
 
 /** What each scope accepts. `complete` then proves the bytes are what was declared. */
 export const scopeRules: Readonly<Record<UploadScope, ScopeRule>> = {
-  profile_picture: { maxBytes: 10 * MiB, types: imageTypes },
+  profile_picture: { maxBytes: MAX_PROFILE_PICTURE_BYTES, types: imageTypes },
   attachment: {
     maxBytes: 25 * MiB,
     types: { ...imageTypes, "application/pdf": "document", "text/plain": "document" },

@@ -80,20 +80,20 @@ describe("the profile-photo page, for an admin", () => {
     await members.search.press("Enter");
     await members.status.getByText('1 member matching "tom".', { exact: true }).waitFor();
     expect(await members.names()).toEqual(["Tom Teammate"]);
-    expect((await loadedImage(members.photoOf("Tom Teammate"))).src).toBe(teammate.workosPictureUrl);
+    expect((await loadedImage(members.photoOf("Tom Teammate"))).src).toBe(teammate.avatarUrl);
 
     await members.pick("Tom Teammate").click();
     await page.getByRole("heading", { name: "Tom Teammate's photo" }).waitFor();
     expect(await members.pick("Tom Teammate").getAttribute("aria-current")).toBe("true");
     const theirs = photoEditor(page, "#member-photo-editor");
-    expect((await loadedImage(theirs.photo)).src).toBe(teammate.workosPictureUrl);
+    expect((await loadedImage(theirs.photo)).src).toBe(teammate.avatarUrl);
 
     await theirs.chooseAndUpload(pngPhoto);
     await theirs.status.getByText("Tom Teammate's new photo is set.").waitFor();
     // Read back: the teammate has it as their photo, and their row in the list shows it.
     const seenByTeammate = await api<Profile>(teammate.token, "GET", ME_AS_THE_PAGE_ASKS);
     expect(seenByTeammate.hasCustomProfilePicture).toBe(true);
-    const newPhoto = { width: PAGE_PICTURE_SIZE, src: seenByTeammate.profilePictureUrl };
+    const newPhoto = { width: PAGE_PICTURE_SIZE, src: seenByTeammate.avatarUrl };
     expect(await loadedImage(members.photoOf("Tom Teammate"))).toEqual(newPhoto);
     expect(await loadedImage(theirs.photo)).toEqual(newPhoto);
     await session.screenshot("admin-teammate-photo");
@@ -101,7 +101,7 @@ describe("the profile-photo page, for an admin", () => {
 
     await theirs.remove.click();
     await theirs.status.getByText("Tom Teammate's photo is removed.").waitFor();
-    expect((await loadedImage(members.photoOf("Tom Teammate"))).src).toBe(teammate.workosPictureUrl);
+    expect((await loadedImage(members.photoOf("Tom Teammate"))).src).toBe(teammate.avatarUrl);
     expect((await api<Profile>(teammate.token, "GET", "/api/v1/users/me")).hasCustomProfilePicture).toBe(
       false,
     );
@@ -212,7 +212,7 @@ describe("the profile-photo page, for an admin", () => {
     const seenByTeammate = await api<Profile>(teammate.token, "GET", ME_AS_THE_PAGE_ASKS);
     expect(await loadedImage(members.photoOf("Tom Teammate"))).toEqual({
       width: PAGE_PICTURE_SIZE,
-      src: seenByTeammate.profilePictureUrl,
+      src: seenByTeammate.avatarUrl,
     });
     expect(await focusedControl(page)).toMatch(/^Choose photo/);
     expect(await isInMemberEditor(page)).toBe(true);
@@ -234,7 +234,7 @@ describe("the profile-photo page, for an admin", () => {
     const set = await api<Profile>(admin.token, "GET", ME_AS_THE_PAGE_ASKS);
     expect(set.hasCustomProfilePicture).toBe(true);
     for (const photo of [mine.photo, picked.photo, members.photoOf("Ada Admin")]) {
-      expect(await loadedImage(photo)).toEqual({ width: PAGE_PICTURE_SIZE, src: set.profilePictureUrl });
+      expect(await loadedImage(photo)).toEqual({ width: PAGE_PICTURE_SIZE, src: set.avatarUrl });
     }
     expect(await mine.remove.isVisible()).toBe(true);
 
@@ -242,7 +242,7 @@ describe("the profile-photo page, for an admin", () => {
     await mine.remove.click();
     await mine.status.getByText("Your photo is removed.").waitFor();
     for (const photo of [mine.photo, picked.photo, members.photoOf("Ada Admin")]) {
-      expect((await loadedImage(photo)).src).toBe(admin.workosPictureUrl);
+      expect((await loadedImage(photo)).src).toBe(admin.avatarUrl);
     }
     expect(await picked.remove.isHidden()).toBe(true);
     expect((await api<Profile>(admin.token, "GET", "/api/v1/users/me")).hasCustomProfilePicture).toBe(false);
@@ -250,27 +250,35 @@ describe("the profile-photo page, for an admin", () => {
     expect(session.problems).toEqual([]);
   });
 
-  it("shows initials for a member with no photo, or one that does not load", async () => {
+  it("draws the initials image the API gives a member with no WorkOS picture, or one it cannot import", async () => {
     const org = newOrganization();
     const admin = await signUp({ firstName: "Ada", lastName: "Admin", org, role: "admin" });
-    await signUp({ firstName: "Nia", lastName: "Nophoto", org, workosPicture: "none" });
-    await signUp({ firstName: "Bo", lastName: "Broken", org, workosPicture: "broken" });
+    const nia = await signUp({ firstName: "Nia", lastName: "Nophoto", org, workosPicture: "none" });
+    const bo = await signUp({ firstName: "Bo", lastName: "Broken", org, workosPicture: "broken" });
     const { session, members } = await openAsAdmin(admin, "3 members.");
-    for (const [name, initials] of [
-      ["Nia Nophoto", "NN"],
-      ["Bo Broken", "BB"],
+    for (const [name, person] of [
+      ["Nia Nophoto", nia],
+      ["Bo Broken", bo],
     ] as const) {
-      const placeholder = members.pick(name).locator('[data-part="no-photo"]');
-      await placeholder.waitFor({ state: "visible" });
-      expect(await placeholder.textContent()).toBe(initials);
-      expect(await members.photoOf(name).isHidden()).toBe(true);
+      const profile = await api<Profile>(
+        admin.token,
+        "GET",
+        `/api/v1/shared/users/${person.id}?pictureSize=128`,
+      );
+      expect(profile.avatarSource).toBe("initials");
+      // An image of the API's own, on its origin, the size asked: the page draws no fallback of its own.
+      expect(profile.avatarUrl.startsWith(`${stack.apiOrigin}/avatars/initials/`)).toBe(true);
+      expect(await loadedImage(members.photoOf(name))).toEqual({
+        width: PAGE_PICTURE_SIZE,
+        src: profile.avatarUrl,
+      });
     }
-    // The initials are not read out: the button's accessible name is the member's name and email.
+    // The image is not read out: the button's accessible name is the member's name and email.
     const named = members.root.getByRole("button", { name: "Bo Broken bo.broken@example.com", exact: true });
     expect(await named.count()).toBe(1);
     await session.screenshot("admin-no-photo");
-    // The browser logs the broken picture's 404; that is the only complaint.
-    expect(session.problems).toEqual([expect.stringMatching(/404/)]);
+    // The broken WorkOS picture is the worker's to fetch, never the browser's: no complaint at all.
+    expect(session.problems).toEqual([]);
   });
 
   it("shows the API's detail when it refuses a search, and keeps the members it listed", async () => {
@@ -309,8 +317,8 @@ describe("the profile-photo page, for an admin", () => {
     expect((await api<Profile>(teammate.token, "GET", "/api/v1/users/me")).hasCustomProfilePicture).toBe(
       false,
     );
-    expect((await loadedImage(members.photoOf("Tom Teammate"))).src).toBe(teammate.workosPictureUrl);
-    expect((await loadedImage(theirs.photo)).src).toBe(teammate.workosPictureUrl);
+    expect((await loadedImage(members.photoOf("Tom Teammate"))).src).toBe(teammate.avatarUrl);
+    expect((await loadedImage(theirs.photo)).src).toBe(teammate.avatarUrl);
 
     // A new search no longer finds them.
     await members.search.fill("tom");

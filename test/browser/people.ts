@@ -14,14 +14,21 @@ export interface Person {
   token: string;
   firstName: string;
   lastName: string;
-  /** The picture WorkOS has for them, served by the WorkOS stand-in. */
+  /** The picture WorkOS has for them, served by the WorkOS stand-in (the API's `profilePictureUrl`). */
   workosPictureUrl: string;
+  /**
+   * What the page draws for them before they set a photo, in the page's size: their WorkOS picture
+   * imported (`signUp` waits for the import), or initials when they have none or it cannot be imported.
+   */
+  avatarUrl: string;
 }
 
 export interface Profile {
   id: string;
   profilePictureUrl: string | null;
   hasCustomProfilePicture: boolean;
+  avatarUrl: string;
+  avatarSource: "custom" | "identity_provider" | "initials";
 }
 
 /**
@@ -49,7 +56,8 @@ export async function api<T>(token: string, method: string, path: string, json?:
 
 /**
  * A new WorkOS user, signed in: known to the WorkOS stand-in, holding a dev token for `org` with
- * `role`, and provisioned by the service (just in time, by a first `GET /users/me`).
+ * `role`, and provisioned by the service (just in time, by a first `GET /users/me`). A user with a
+ * WorkOS picture is answered once the queue has imported it, so the scene is the same every run.
  */
 export async function signUp(options: {
   firstName: string;
@@ -66,14 +74,21 @@ export async function signUp(options: {
   });
   if (registered.status !== 204) throw new Error(`the WorkOS stand-in answered ${registered.status}`);
   const token = await devToken({ sub, org: options.org, role: options.role ?? "member", dir: stack.keyDir });
-  const me = await api<Profile>(token, "GET", "/api/v1/users/me");
+  let me = await api<Profile>(token, "GET", ME_AS_THE_PAGE_ASKS);
+  const imported = (options.workosPicture ?? "served") === "served";
+  for (let waited = 0; imported && me.avatarSource !== "identity_provider"; waited += 200) {
+    if (waited > 30_000) throw new Error(`${firstName}'s WorkOS picture was not imported in 30 s`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    me = await api<Profile>(token, "GET", ME_AS_THE_PAGE_ASKS);
+  }
   return {
     sub,
     id: me.id,
     token,
     firstName,
     lastName,
-    workosPictureUrl: `${stack.workosOrigin}/pictures/${encodeURIComponent(sub)}.svg`,
+    workosPictureUrl: `${stack.workosOrigin}/pictures/${encodeURIComponent(sub)}.png`,
+    avatarUrl: me.avatarUrl,
   };
 }
 

@@ -60,7 +60,7 @@ describe("the profile-photo page", () => {
       const { person, page, mine, session, requestStarts } = await openAsNewMember();
       // The token left the address bar once the page had it.
       expect(page.url()).toBe(`${stack.pageOrigin}/profile`);
-      expect((await loadedImage(mine.photo)).src).toBe(person.workosPictureUrl);
+      expect((await loadedImage(mine.photo)).src).toBe(person.avatarUrl);
       expect(await mine.remove.isHidden()).toBe(true);
 
       await mine.chooseAndUpload(file);
@@ -94,7 +94,7 @@ describe("the profile-photo page", () => {
       await mine.name.getByText(`${person.firstName} ${person.lastName}`).waitFor();
       expect(await loadedImage(mine.photo)).toEqual({
         width: PAGE_PICTURE_SIZE,
-        src: profile.profilePictureUrl,
+        src: profile.avatarUrl,
       });
       expect(session.problems).toEqual([]);
     },
@@ -112,7 +112,7 @@ describe("the profile-photo page", () => {
       await mine.status.getByText("Your new photo is set.").waitFor();
 
       const profile = await api<Profile>(person.token, "GET", `/api/v1/users/me?pictureSize=${size}`);
-      expect(await loadedImage(mine.photo)).toEqual({ width, src: profile.profilePictureUrl });
+      expect(await loadedImage(mine.photo)).toEqual({ width, src: profile.avatarUrl });
       const patch = session.requests.find((request) => request.startsWith("PATCH "));
       expect(new URL(patch?.split(" ")[1] ?? "").searchParams.get("pictureSize")).toBe(String(size));
       expect(session.problems).toEqual([]);
@@ -212,21 +212,25 @@ describe("the profile-photo page", () => {
     expect(sent).toEqual([null, null, `00000000-00000002-00000000-${"0".repeat(32)}`]);
   });
 
-  it("removes the photo and shows the WorkOS picture again", async () => {
+  it("removes the photo and shows their WorkOS picture again, as the service imported it", async () => {
     const { person, mine, session } = await openAsNewMember("Katherine", "Johnson");
     await mine.chooseAndUpload(jpegPhoto);
     await mine.status.getByText("Your new photo is set.").waitFor();
 
     await mine.remove.click();
     await mine.status.getByText("Your photo is removed.").waitFor();
-    expect((await loadedImage(mine.photo)).src).toBe(person.workosPictureUrl);
+    expect((await loadedImage(mine.photo)).src).toBe(person.avatarUrl);
     expect(await mine.remove.isHidden()).toBe(true);
     await session.screenshot("profile-photo-removed");
-    const profile = await api<Profile>(person.token, "GET", "/api/v1/users/me");
+    const profile = await api<Profile>(person.token, "GET", ME_AS_THE_PAGE_ASKS);
     expect(profile).toMatchObject({
       hasCustomProfilePicture: false,
       profilePictureUrl: person.workosPictureUrl,
+      avatarSource: "identity_provider",
+      avatarUrl: person.avatarUrl,
     });
+    // Drawn from the bucket, never hot-linked from the identity provider.
+    expect(person.avatarUrl.startsWith(`${stack.storageOrigin}/__s3/`)).toBe(true);
     expect(session.problems).toEqual([]);
   });
 
@@ -250,7 +254,7 @@ describe("the profile-photo page", () => {
     expect(shown).toBe(`The photo was refused: ${upload.failureReason}`);
     const profile = await api<Profile>(person.token, "GET", "/api/v1/users/me");
     expect(profile.hasCustomProfilePicture).toBe(false);
-    expect((await loadedImage(mine.photo)).src).toBe(person.workosPictureUrl);
+    expect((await loadedImage(mine.photo)).src).toBe(person.avatarUrl);
     expect(session.problems).toEqual([]);
   });
 
@@ -290,7 +294,7 @@ describe("the profile-photo page", () => {
     expect(await focusedControl(page)).toBe("Remove photo");
     await page.keyboard.press("Enter");
     await mine.status.getByText("Your photo is removed.").waitFor();
-    expect((await loadedImage(mine.photo)).src).toBe(person.workosPictureUrl);
+    expect((await loadedImage(mine.photo)).src).toBe(person.avatarUrl);
     expect(session.problems).toEqual([]);
   });
 

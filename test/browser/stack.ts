@@ -58,7 +58,6 @@ export async function startStack(): Promise<StackInfo & { stop: () => Promise<vo
     R2_S3_ENDPOINT: `${storageOrigin}/__s3`,
     CORS_ORIGINS: pageOrigin,
     PAGE_API_ORIGIN: apiOrigin,
-    PAGE_IMAGE_ORIGINS: workos.origin,
   };
   // With --env-file, wrangler reads no .dev.vars: nothing depends on a developer's local setup.
   const envFile = path.join(tmp, "browser-tests.env");

@@ -1,10 +1,28 @@
 import { createServer, type Server } from "node:http";
+import { createRequire } from "node:module";
 
-/** The picture WorkOS has for everyone here: unlike any uploaded test photo, so a screenshot tells them apart. */
-const workosPicture = (initials: string) =>
-  `<svg xmlns="http://www.w3.org/2000/svg" width="128" height="128" viewBox="0 0 128 128">` +
-  `<rect width="128" height="128" fill="#6b4fbb"/>` +
-  `<text x="64" y="80" font-family="sans-serif" font-size="44" fill="#fff" text-anchor="middle">${initials}</text></svg>`;
+/** sharp, which miniflare installs for the local Images binding: it draws the stand-in's pictures. */
+const sharp = createRequire(import.meta.url)("sharp") as (input: Buffer) => {
+  png(): { toBuffer(): Promise<Buffer> };
+};
+
+/**
+ * The picture WorkOS has for everyone here, a PNG as an identity provider serves one (the service
+ * imports it: SVG is no photo), unlike any uploaded test photo or initials image, so a screenshot
+ * tells them apart: a stripe of the person's own colour on purple.
+ */
+const workosPicture = (seed: string) => {
+  const hue = [...seed].reduce((sum, char) => sum + char.charCodeAt(0), 0) % 360;
+  return sharp(
+    Buffer.from(
+      `<svg xmlns="http://www.w3.org/2000/svg" width="160" height="160">` +
+        `<rect width="160" height="160" fill="#6b4fbb"/>` +
+        `<rect y="56" width="160" height="48" fill="hsl(${hue},70%,60%)"/></svg>`,
+    ),
+  )
+    .png()
+    .toBuffer();
+};
 
 export interface StubUser {
   id: string;
@@ -27,7 +45,7 @@ export function workosUser(user: StubUser, origin: string, updatedAt = new Date(
     first_name: user.firstName,
     last_name: user.lastName,
     profile_picture_url:
-      user.picture === "none" ? null : `${origin}/pictures/${encodeURIComponent(user.id)}.svg`,
+      user.picture === "none" ? null : `${origin}/pictures/${encodeURIComponent(user.id)}.png`,
     last_sign_in_at: updatedAt.toISOString(),
     created_at: updatedAt.toISOString(),
     updated_at: updatedAt.toISOString(),
@@ -37,8 +55,8 @@ export function workosUser(user: StubUser, origin: string, updatedAt = new Date(
 /**
  * A loopback stand-in for WorkOS, so the worker under test provisions users just in time as it
  * would after a real sign-in: `GET /user_management/users/{id}` answers the users the tests
- * registered (`POST /test/users`), each with a profile picture served here too, so the WorkOS
- * picture loads with no internet. `/blank` is an empty page on an origin the API does not allow.
+ * registered (`POST /test/users`), each with a profile picture served here too, so the worker
+ * imports the WorkOS picture with no internet. `/blank` is an empty page on an origin the API does not allow.
  */
 export async function startWorkOSStub(apiKey: string): Promise<{ origin: string; server: Server }> {
   const users = new Map<string, StubUser>();
@@ -54,12 +72,14 @@ export async function startWorkOSStub(apiKey: string): Promise<{ origin: string;
         .writeHead(200, { "content-type": "application/json" })
         .end(JSON.stringify(workosUser(found, origin)));
     }
-    const picture = /^\/pictures\/([^/]+)\.svg$/.exec(url.pathname);
+    const picture = /^\/pictures\/([^/]+)\.png$/.exec(url.pathname);
     if (request.method === "GET" && picture) {
       const found = users.get(decodeURIComponent(picture[1] ?? ""));
       if (!found || found.picture === "broken") return response.writeHead(404).end();
-      const initials = `${found.firstName[0] ?? ""}${found.lastName[0] ?? ""}`.replace(/[^A-Za-z]/g, "");
-      return response.writeHead(200, { "content-type": "image/svg+xml" }).end(workosPicture(initials));
+      void workosPicture(found.id).then((png) =>
+        response.writeHead(200, { "content-type": "image/png" }).end(png),
+      );
+      return;
     }
     if (request.method === "GET" && url.pathname === "/blank") {
       return response

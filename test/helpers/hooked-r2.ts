@@ -24,3 +24,19 @@ export function bucketChangedBefore<M extends "get" | "put" | "delete">(
     },
   });
 }
+
+/** The real local R2 binding, counting every call made on it: a read that must not reach R2 makes none. */
+export function countingBucket(real: R2Bucket): R2Bucket & { readonly calls: string[] } {
+  const calls: string[] = [];
+  return new Proxy(real, {
+    get(target, property) {
+      if (property === "calls") return calls;
+      const value = Reflect.get(target, property);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        calls.push(String(property));
+        return value.apply(target, args);
+      };
+    },
+  }) as R2Bucket & { readonly calls: string[] };
+}

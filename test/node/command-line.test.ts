@@ -20,6 +20,7 @@ const SCRIPTS = {
   walkthrough: ["--api", "--photo", "--token", "--persist-to"],
   "r2:cors": ["--print", "--config"],
   "check:production": ["--config"],
+  "initials:glyphs": [],
 };
 
 describe("the scripts a user runs", { timeout: 60_000, concurrent: true }, () => {
@@ -65,6 +66,7 @@ describe("the scripts a user runs", { timeout: 60_000, concurrent: true }, () =>
     ["r2:cors", ["--print=yes"], /'--print' does not take an argument/],
     ["check:production", ["--config", "/nonexistent/wrangler.toml"], /--config: no such file/],
     ["check:production", ["--bogus"], /Unknown option '--bogus'/],
+    ["initials:glyphs", ["--bogus"], /Unknown option '--bogus'/],
   ] as const)("npm run %s -- %j is refused in one line with exit code 2", async (script, args, message) => {
     const { code, stdout, stderr } = await npmRun(script, [...args]);
     expect(code).toBe(2);

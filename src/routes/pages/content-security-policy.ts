@@ -18,8 +18,8 @@ const serialize = (directives: Directives) =>
 /**
  * The profile-photo page: its own scripts and styles only (no inline script); it talks to the API
  * (its own origin unless `PAGE_API_ORIGIN` names another) and PUTs the bytes to the bucket's S3
- * endpoint; it shows presigned thumbnails from that endpoint, WorkOS pictures from
- * `PAGE_IMAGE_ORIGINS`, and the chosen file's preview (`blob:`).
+ * endpoint; it shows each person's `avatarUrl` (presigned thumbnails from that endpoint, initials
+ * images from the API's origin, never an identity provider's) and the chosen file's preview (`blob:`).
  */
 export function profilePagePolicy(config: Config): string {
   const storage = new URL(config.r2.endpoint).origin;
@@ -28,7 +28,7 @@ export function profilePagePolicy(config: Config): string {
     ...lockedDown,
     "script-src": ["'self'"],
     "style-src": ["'self'"],
-    "img-src": ["'self'", "blob:", storage, ...config.page.imageOrigins],
+    "img-src": ["'self'", "blob:", storage, ...(api ? [api] : [])],
     "connect-src": ["'self'", ...(api ? [api] : []), storage],
   });
 }

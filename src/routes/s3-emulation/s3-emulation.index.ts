@@ -34,12 +34,12 @@ export const s3EmulationRouter = createRouter().all("/__s3/:bucket/:key{.+}", as
         },
       );
     }
-    const { validUntil } = await verifyPresignedRequest(c.req.raw, c.var.config.r2);
+    await verifyPresignedRequest(c.req.raw, c.var.config.r2);
     if (bucket !== c.var.config.r2.bucket) {
       throw new S3Error(404, "NoSuchBucket", "The specified bucket does not exist.");
     }
     if (c.req.method === "PUT") return await putObject(c, key);
-    return await getObject(c, key, validUntil);
+    return await getObject(c, key);
   } catch (error) {
     if (error instanceof S3Error) return s3ErrorResponse(error, resource, c.var.requestId);
     throw error;
@@ -83,7 +83,12 @@ async function bodyToStore(request: Request): Promise<ReadableStream | ArrayBuff
   return bytes;
 }
 
-async function getObject(c: Context<AppBindings>, key: string, validUntil: number): Promise<Response> {
+/**
+ * GET and HEAD as R2 answers them: the object's own stored HTTP metadata (`Content-Type`,
+ * `Cache-Control`, ...) and nothing of ours. R2 sends no `Cache-Control` an object was not stored
+ * with, so neither does this: a default here would hide an object stored without one.
+ */
+async function getObject(c: Context<AppBindings>, key: string): Promise<Response> {
   const request = c.req.raw;
   const range = parseRange(request.headers.get("range"));
   const object =
@@ -103,11 +108,6 @@ async function getObject(c: Context<AppBindings>, key: string, validUntil: numbe
   headers.set("Last-Modified", object.uploaded.toUTCString());
   headers.set("Accept-Ranges", "bytes");
   if (!headers.has("Content-Type")) headers.set("Content-Type", "application/octet-stream");
-  // A presigned URL is a capability that expires: let the browser keep the bytes no longer than that.
-  if (!headers.has("Cache-Control")) {
-    const maxAge = Math.max(0, validUntil - Math.floor(Date.now() / 1000));
-    headers.set("Cache-Control", `private, max-age=${maxAge}`);
-  }
   if (!hasBody(object)) {
     if (request.method === "HEAD") {
       headers.set("Content-Length", String(object.size));

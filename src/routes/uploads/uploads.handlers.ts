@@ -14,7 +14,13 @@ export const createUploadHandler: AppRouteHandler<typeof createUpload> = async (
 export const completeUploadHandler: AppRouteHandler<typeof completeRoute> = async (c) => {
   const { db, config, caller } = c.var;
   const upload = await requireOwnUpload(db, caller, c.req.valid("param").upload_id);
-  const completed = await settleUpload({ db, bucket: c.env.BUCKET, images: c.env.IMAGES }, upload);
+  const storage = {
+    db,
+    bucket: c.env.BUCKET,
+    images: c.env.IMAGES,
+    thumbUrlTtlSeconds: config.thumbUrlTtlSeconds,
+  };
+  const completed = await settleUpload(storage, upload);
   return c.json(await toUploadJson(completed, config), 200);
 };
 

@@ -1,12 +1,12 @@
 import { createRoute } from "@hono/zod-openapi";
 import { callerErrors, requireCaller } from "../../identity/auth-middleware";
-import { HOUR_MS, PENDING_MAX_AGE_MS } from "../../jobs/storage-cleanup";
 import { errorResponses } from "../../lib/errors/openapi";
 import { jsonBody, jsonBodyErrors } from "../../lib/json-body";
 import { THUMB_SIZES } from "../../lib/object-keys";
 import { bearerSecurity } from "../../lib/openapi-schemas";
 import { limitWrites, writeLimitErrors } from "../../lib/rate-limit";
 import { startAtPrimary } from "../../lib/request-context";
+import { HOUR_MS, PENDING_MAX_AGE_MS } from "../../pictures/retention";
 import { MAX_IMAGE_SIDE } from "../../pictures/settle-upload";
 import { describeScopeRules, MAX_PENDING_UPLOADS_PER_USER } from "../../pictures/upload-rules";
 import { UPLOAD_URL_TTL_SECONDS } from "./start-upload";

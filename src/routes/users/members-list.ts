@@ -184,6 +184,8 @@ export function pageWithCaller(db: Database, sub: string, organizationId: string
         workosUpdatedAt: members.workosUpdatedAt,
         profilePictureUploadId: members.profilePictureUploadId,
         profilePictureThumbSizes: members.profilePictureThumbSizes,
+        importedPictureUploadId: members.importedPictureUploadId,
+        pictureImportUrl: members.pictureImportUrl,
         createdAt: members.createdAt,
         updatedAt: members.updatedAt,
         role: members.role,

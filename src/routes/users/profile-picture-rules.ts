@@ -141,10 +141,14 @@ export const profilePictureRules: readonly Rule[] = [
   },
   {
     about: "the upload",
-    says: "the upload exists and is the caller's own, also when an admin acts for someone else",
+    says:
+      "the upload exists and is the caller's own, also when an admin acts for someone else (an upload " +
+      "the caller made: the service's imports of WorkOS pictures are no client's to attach)",
     code: "upload_not_found",
     condition: (_db, { claims, uploadId }, { owner }) =>
-      uploadId === null ? undefined : and(eq(uploads.id, uploadId), eq(owner.workosUserId, claims.sub)),
+      uploadId === null
+        ? undefined
+        : and(eq(uploads.id, uploadId), eq(owner.workosUserId, claims.sub), eq(uploads.origin, "upload")),
     holds: ({ upload }) => upload !== undefined,
     // One body for "no such upload" and "someone else's" (SECURITY-CASES 19).
     detail: () => errorCatalogue.upload_not_found.detail,

@@ -96,7 +96,7 @@ export async function setProfilePictureFromImage(
   const resolved = await resolveCaller(inputs);
   await refuseIfAny(inputs.db, resolved, { claims: inputs.claims, target, uploadId: null, ifMatch });
   const caller = resolved.user;
-  const deps = { db: inputs.db, ...storage };
+  const deps = { db: inputs.db, thumbUrlTtlSeconds: inputs.config.thumbUrlTtlSeconds, ...storage };
   const upload = await storeImage(deps, caller, await receive(), inputs.requestId);
   try {
     const updated = await updateProfilePicture(inputs, target, upload.id, ifMatch);

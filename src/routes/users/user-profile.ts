@@ -1,42 +1,37 @@
-import type { User } from "../../db/schema";
 import type { UserInRole } from "../../identity/memberships";
 import type { Config } from "../../lib/config";
-import { DEFAULT_THUMB_SIZE, type ThumbSize, thumbKeyFor } from "../../lib/object-keys";
-import { presignThumbUrl } from "../../lib/presign";
+import type { ThumbSize } from "../../lib/object-keys";
+import { profilePicturesOf } from "../../pictures/avatar";
 import type { UserProfile } from "./users.schemas";
 
 type Profile = (typeof UserProfile)["_output"];
 
 export const toRfc3339 = (date: Date) => date.toISOString();
 
-/** The size of the custom photo's thumbnail to show for `asked`: it, or 256 px for a photo from before there were sizes. */
-const storedSize = (user: User, asked: ThumbSize): ThumbSize =>
-  (user.profilePictureThumbSizes ?? [DEFAULT_THUMB_SIZE]).includes(asked) ? asked : DEFAULT_THUMB_SIZE;
-
 /**
- * The wire shape of a user, its custom photo in the size `pictureSize` asks for. The thumbnail key
- * is derived from the upload id and the sizes ride on the users row, so a custom photo resolves to
- * its presigned URL without reading the upload row or R2.
+ * The wire shape of a user, its pictures in the size `pictureSize` asks for, resolved from the users
+ * row alone (`profilePicturesOf`); an initials avatar is served from `apiOrigin`, the API's own.
  */
 export async function toUserProfile(
   { user, role }: UserInRole,
   config: Config,
   pictureSize: ThumbSize,
+  apiOrigin: string,
 ): Promise<Profile> {
-  const custom = user.profilePictureUploadId;
+  const pictures = await profilePicturesOf(user, config, apiOrigin, pictureSize);
   return {
     id: user.id,
     email: user.email,
     emailVerified: user.emailVerified,
     firstName: user.firstName,
     lastName: user.lastName,
-    profilePictureUrl: custom
-      ? await presignThumbUrl(config, thumbKeyFor(custom, storedSize(user, pictureSize)))
-      : user.workosProfilePictureUrl,
+    profilePictureUrl: pictures.profilePictureUrl,
     role,
     state: user.state,
     lastLogin: user.lastLogin ? toRfc3339(user.lastLogin) : null,
     createdAt: toRfc3339(user.createdAt),
-    hasCustomProfilePicture: custom !== null,
+    hasCustomProfilePicture: user.profilePictureUploadId !== null,
+    avatarUrl: pictures.avatarUrl,
+    avatarSource: pictures.avatarSource,
   };
 }

@@ -23,9 +23,12 @@ import type {
   updateUserProfilePicture,
 } from "./users.routes";
 
+/** The API's own origin, as the client reached it: where its initials avatars are served. */
+const apiOriginOf = (c: Context<AppBindings>) => new URL(c.req.url).origin;
+
 /** One profile in the size asked for, its `ETag` set on the answer: made from the body as sent. */
 async function taggedProfile(c: Context<AppBindings>, inRole: UserInRole, pictureSize: ThumbSize) {
-  const profile = await toUserProfile(inRole, c.var.config, pictureSize);
+  const profile = await toUserProfile(inRole, c.var.config, pictureSize, apiOriginOf(c));
   const etag = await profileETag(versionOf(inRole), JSON.stringify(profile));
   c.header("ETag", etag);
   return { profile, etag };
@@ -58,14 +61,15 @@ export const getSharedUserHandler: AppRouteHandler<typeof getSharedUser> = async
 };
 
 export const listSharedUsersHandler: AppRouteHandler<typeof listSharedUsers> = async (c) => {
-  const { db, config, claims, requestId } = c.var;
+  const { db, config, claims, requestId, jobs } = c.var;
   const query = c.req.valid("query");
-  const page = await listMembers({ db, config, claims, requestId }, query);
+  const page = await listMembers({ db, config, claims, requestId, jobs }, query);
   if (page.caller) c.set("caller", page.caller);
+  const apiOrigin = apiOriginOf(c);
   return c.json(
     {
       items: await Promise.all(
-        page.members.map((member) => toUserProfile(member, config, query.pictureSize)),
+        page.members.map((member) => toUserProfile(member, config, query.pictureSize, apiOrigin)),
       ),
       nextCursor: page.nextCursor,
     },
@@ -91,8 +95,8 @@ function patchPicture(
   uploadId: string | null,
   ifMatch: EntityTagCondition | undefined,
 ) {
-  const { db, config, claims, requestId } = c.var;
-  return updateProfilePicture({ db, config, claims, requestId }, target, uploadId, versionsOf(ifMatch));
+  const { db, config, claims, requestId, jobs } = c.var;
+  return updateProfilePicture({ db, config, claims, requestId, jobs }, target, uploadId, versionsOf(ifMatch));
 }
 
 /** The one-call PUT on `target`: the image in the body, read once the caller may send it. */
@@ -101,9 +105,9 @@ function putPicture(
   target: ProfilePictureTarget,
   ifMatch: EntityTagCondition | undefined,
 ) {
-  const { db, config, claims, requestId } = c.var;
+  const { db, config, claims, requestId, jobs } = c.var;
   return setProfilePictureFromImage(
-    { db, config, claims, requestId },
+    { db, config, claims, requestId, jobs },
     { bucket: c.env.BUCKET, images: c.env.IMAGES },
     target,
     () => receiveImage(c.req.raw),

@@ -2,6 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { MAX_ENTITY_TAGS, parseEntityTags } from "../../lib/entity-tags";
 import { DEFAULT_THUMB_SIZE, THUMB_SIZES, type ThumbSize } from "../../lib/object-keys";
 import { DateTime, Uuid } from "../../lib/openapi-schemas";
+import { AVATAR_SOURCES } from "../../pictures/avatar";
 
 const MEMBERS_PAGE_DEFAULT = 50;
 const MEMBERS_PAGE_MAX = 100;
@@ -28,6 +29,16 @@ export const UserProfile = z
     hasCustomProfilePicture: z.boolean().default(false).openapi({
       description:
         'Lets the front end show a "Remove photo" affordance only when there is a custom photo to remove.',
+    }),
+    avatarUrl: z.string().openapi({
+      description:
+        "The picture to draw for the user, never null, absolute, in the size `pictureSize` asks for (see `avatarSource`). It stays the same URL while the picture and the URL signing window stay the same. Images are served with a `Cache-Control` that lets a browser keep them for as long as the URL is handed out.",
+      example:
+        "https://api.example.com/avatars/initials/WyJ2MSIsMywyNTYsIkFMIl0.3kR1N1s8Xx3kM8iQm8ZkZb5m9v4o5w9ZlQf8a2S7h0E.png",
+    }),
+    avatarSource: z.enum(AVATAR_SOURCES).openapi({
+      description:
+        "Where `avatarUrl` comes from: `custom`, the custom photo (the same thumbnail `profilePictureUrl` presigns); `identity_provider`, the picture WorkOS gave, imported into the service's storage (checked like an upload, four sizes, presigned like a thumbnail), so clients never hot-link the identity provider; `initials`, an image the service generates: the initials of the first and last name (else of the email) on a background colour derived from the user's id, a PNG of exactly `pictureSize` px square, public and the same for everyone with the same initials and colour. Until an import is ready, or when it failed, the avatar is `initials`.",
     }),
   })
   .openapi("UserProfile", { description: "User profile for /users/me endpoint." });

@@ -5,7 +5,7 @@ import { readLimited } from "../../lib/limited-body";
 import { clientIp, enforceLimit } from "../../lib/rate-limit";
 import type { AppBindings } from "../../lib/types";
 import { MAX_WEBHOOK_BODY_BYTES } from "./webhooks.routes";
-import { parseEvent, recordEvent, statementsFor, wasProcessed } from "./workos-events";
+import { importDueAfter, parseEvent, recordEvent, statementsFor, wasProcessed } from "./workos-events";
 
 // No WWW-Authenticate: a signature is not an HTTP authentication scheme a client could answer.
 const badSignature = () =>
@@ -27,8 +27,15 @@ export const workosWebhookHandler: Handler<AppBindings> = async (c) => {
   const event = parseEvent(rawBody);
   const [first, ...rest] = statementsFor(db, event);
   if (first) {
+    const dueRead = importDueAfter(db, event);
     try {
-      await db.batch([recordEvent(db, event), first, ...rest]);
+      const results = await db.batch([recordEvent(db, event), first, ...rest, ...(dueRead ? [dueRead] : [])]);
+      const due = dueRead ? (results.at(-1) as Awaited<typeof dueRead>) : [];
+      await c.var.jobs.send(
+        due.flatMap(({ workosUserId, url }) =>
+          url ? [{ type: "import_picture" as const, workosUserId, url }] : [],
+        ),
+      );
     } catch (error) {
       if (!(await wasProcessed(db, event.id))) throw error;
     }

@@ -2,7 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { and, eq, ne, or, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Database } from "../../db/client";
-import { nextUpdatedAt, uploads, users, webhookEvents } from "../../db/schema";
+import { importDue, nextUpdatedAt, uploads, users, webhookEvents } from "../../db/schema";
 import { type MembershipChange, upsertMembership } from "../../identity/memberships";
 import { workosUserColumns } from "../../identity/provisioning";
 import { WorkOSUser } from "../../identity/workos-api";
@@ -149,6 +149,10 @@ function upsertUser(db: Database, workosUser: WorkOSUser, now: Date) {
         lastNameKey: sql`excluded.last_name_key`,
         emailKey: sql`excluded.email_key`,
         workosProfilePictureUrl: sql`excluded.workos_profile_picture_url`,
+        // Another URL: the import of the old one is no longer shown (its upload goes with the
+        // cleanup) and the new one is due; the same URL keeps what was imported or refused.
+        importedPictureUploadId: sql`CASE WHEN excluded.workos_profile_picture_url IS ${users.workosProfilePictureUrl} THEN ${users.importedPictureUploadId} ELSE NULL END`,
+        pictureImportUrl: sql`CASE WHEN excluded.workos_profile_picture_url IS ${users.workosProfilePictureUrl} THEN ${users.pictureImportUrl} ELSE NULL END`,
         lastLogin: sql`CASE WHEN ${users.lastLogin} IS NULL OR ${users.lastLogin} < excluded.last_login THEN excluded.last_login ELSE ${users.lastLogin} END`,
         workosUpdatedAt: sql`excluded.workos_updated_at`,
         updatedAt: nextUpdatedAt(now),
@@ -207,6 +211,8 @@ function deleteUser(db: Database, workosUserId: string, now: Date) {
         state: "deleted",
         profilePictureUploadId: null,
         profilePictureThumbSizes: null,
+        importedPictureUploadId: null,
+        pictureImportUrl: null,
         updatedAt: nextUpdatedAt(now),
       },
       setWhere: ne(users.state, "deleted"),
@@ -232,6 +238,21 @@ function membershipChange(event: WorkOSEvent, data: z.output<typeof MembershipDa
     state: deleted ? "deleted" : status,
     changedAt,
   };
+}
+
+/**
+ * For a `user.created` or `user.updated` that gives the user a picture: a read, to run last in the
+ * event's batch, of whether its import is due after the event's write (a new user, another URL). The
+ * webhook enqueues it then, and only then: the same URL again changes nothing.
+ */
+export function importDueAfter(db: Database, event: WorkOSEvent) {
+  if (event.event !== "user.created" && event.event !== "user.updated") return undefined;
+  const data = WorkOSUser.safeParse(event.data);
+  if (!data.success || !data.data.profile_picture_url) return undefined;
+  return db
+    .select({ workosUserId: users.workosUserId, url: users.workosProfilePictureUrl })
+    .from(users)
+    .where(and(eq(users.workosUserId, data.data.id), importDue(users)));
 }
 
 /** Records the event id; fails (and so rolls back the whole batch) when it was seen before. */

@@ -1,0 +1,25 @@
+import { enqueueBacklog } from "./backlog";
+import { cleanUpStorage } from "./storage-cleanup";
+
+/**
+ * The hourly jobs, each on a cron of its own (`[triggers]` in wrangler.toml) so each invocation has
+ * the platform's limits to itself: the storage cleanup uses most of its 1,000 subrequests.
+ */
+export const CRONS = {
+  storageCleanup: "17 * * * *",
+  backlog: "47 * * * *",
+} as const;
+
+/** What a cron runs. A cron this worker does not know is a deploy out of step with its code: it fails loudly. */
+export async function runScheduled(cron: string, env: Env, now: Date): Promise<void> {
+  switch (cron) {
+    case CRONS.storageCleanup:
+      await cleanUpStorage(env, now);
+      return;
+    case CRONS.backlog:
+      await enqueueBacklog(env);
+      return;
+    default:
+      throw new Error(`no job runs on cron ${JSON.stringify(cron)}`);
+  }
+}
