@@ -237,6 +237,7 @@ function membershipChange(event: WorkOSEvent, data: z.output<typeof MembershipDa
     role: data.role?.slug ?? data.roles?.[0]?.slug ?? "member",
     state: deleted ? "deleted" : status,
     changedAt,
+    source: "event",
   };
 }
 
