@@ -41,6 +41,18 @@ describe("migrations", () => {
         now - 2000,
       ),
       insert.bind(
+        "44444444-4444-4444-8444-444444444444",
+        "user_gone",
+        "Zoe@Example.com",
+        "Zoë",
+        "Ångström",
+        "member",
+        "deleted",
+        "org_a",
+        now,
+        now - 3000,
+      ),
+      insert.bind(
         "33333333-3333-4333-8333-333333333333",
         "user_alone",
         "grace@example.com",
@@ -70,6 +82,18 @@ describe("migrations", () => {
         email_key: "ada@example.com",
       },
       {
+        workos_user_id: "user_gone",
+        organization_id: "org_a",
+        role: "member",
+        state: "active",
+        changed_at: now - 3000,
+        user_id: "44444444-4444-4444-8444-444444444444",
+        user_state: "deleted",
+        last_name_key: "",
+        first_name_key: "",
+        email_key: "",
+      },
+      {
         workos_user_id: "user_member",
         organization_id: "org_a",
         role: "member",
@@ -82,9 +106,27 @@ describe("migrations", () => {
         email_key: "alan@example.com",
       },
     ]);
+    // A user deleted before user.deleted erased personal data is erased by the migration (case 50).
+    expect(
+      await rows(
+        "SELECT email, email_verified, first_name, last_name, first_name_key, last_name_key, email_key, workos_profile_picture_url, last_login FROM users WHERE state = 'deleted'",
+      ),
+    ).toEqual([
+      {
+        email: "",
+        email_verified: 0,
+        first_name: "",
+        last_name: "",
+        first_name_key: "",
+        last_name_key: "",
+        email_key: "",
+        workos_profile_picture_url: null,
+        last_login: null,
+      },
+    ]);
     const columns = await rows<{ name: string }>("SELECT name FROM pragma_table_info('users')");
     expect(columns.map((c) => c.name)).not.toContain("role");
     expect(columns.map((c) => c.name)).not.toContain("organization_id");
-    expect(await rows("SELECT count(*) AS n FROM users")).toEqual([{ n: 3 }]);
+    expect(await rows("SELECT count(*) AS n FROM users")).toEqual([{ n: 4 }]);
   });
 });
