@@ -40,6 +40,8 @@ const malformed: Case[] = [
   // The page's policy lists origins: a path, another scheme or a wildcard is not one.
   ["PAGE_API_ORIGIN", "https://api.example.com/v1"],
   ["PAGE_API_ORIGIN", "javascript:alert(1)"],
+  ["MAX_ATTACHMENT_BYTES_PER_USER", "1 GiB"],
+  ["MAX_ATTACHMENT_BYTES_PER_USER", "0"],
 ];
 
 /** Development-only settings, and the placeholders the committed wrangler.toml ships with. */

@@ -66,6 +66,54 @@ describe("migrations", () => {
       ),
     ]);
 
+    const upload = db().prepare(
+      `INSERT INTO uploads (id, owner_id, kind, scope, state, content_type, size, object_key, created_at, updated_at)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'uploads/' || ?1 || '/original', ?8, ?8)`,
+    );
+    const admin = "11111111-1111-4111-8111-111111111111";
+    await db().batch([
+      upload.bind(
+        "a0000000-0000-4000-8000-000000000001",
+        admin,
+        "document",
+        "attachment",
+        "ready",
+        "text/plain",
+        500,
+        now,
+      ),
+      upload.bind(
+        "a0000000-0000-4000-8000-000000000002",
+        admin,
+        "document",
+        "attachment",
+        "pending",
+        "text/plain",
+        70,
+        now,
+      ),
+      upload.bind(
+        "a0000000-0000-4000-8000-000000000003",
+        admin,
+        "document",
+        "attachment",
+        "failed",
+        "text/plain",
+        300,
+        now,
+      ),
+      upload.bind(
+        "a0000000-0000-4000-8000-000000000004",
+        admin,
+        "image",
+        "profile_picture",
+        "ready",
+        "image/png",
+        900,
+        now,
+      ),
+    ]);
+
     await applyD1Migrations(db(), env.TEST_MIGRATIONS);
 
     expect(await rows("SELECT * FROM memberships ORDER BY workos_user_id")).toEqual([
@@ -123,6 +171,10 @@ describe("migrations", () => {
         workos_profile_picture_url: null,
         last_login: null,
       },
+    ]);
+    // The attachments already stored count against the quota: ready and pending ones, by owner.
+    expect(await rows("SELECT id, attachment_bytes FROM users WHERE attachment_bytes > 0")).toEqual([
+      { id: admin, attachment_bytes: 570 },
     ]);
     const columns = await rows<{ name: string }>("SELECT name FROM pragma_table_info('users')");
     expect(columns.map((c) => c.name)).not.toContain("role");

@@ -52,6 +52,12 @@ export const users = sqliteTable(
      * never fetched again. Null while the current URL has not been tried (the import is due).
      */
     pictureImportUrl: text("picture_import_url"),
+    /**
+     * The bytes of the user's `attachment` uploads that are `pending` or `ready`: what
+     * `MAX_ATTACHMENT_BYTES_PER_USER` bounds. Kept by triggers on `uploads` (migrations/0012), so
+     * the insert that checks it reads one row, however many attachments the user has.
+     */
+    attachmentBytes: integer("attachment_bytes").notNull().default(0),
     createdAt: timestamp("created_at").notNull(),
     /**
      * When a key of the profile last changed, and so its version: every write that changes one moves

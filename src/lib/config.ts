@@ -86,7 +86,13 @@ const developmentSettings = z.object({
   CORS_ORIGINS: optional(commaList),
   PAGE_API_ORIGIN: optional(httpOrigin),
   LOCAL_S3_EMULATION: optional(z.enum(["true", "false"])),
+  MAX_ATTACHMENT_BYTES_PER_USER: optional(
+    z.coerce.number({ error: "must be a number of bytes" }).int().min(1).max(Number.MAX_SAFE_INTEGER),
+  ),
 });
+
+/** What one user's attachments may take in all, pending and ready, unless `MAX_ATTACHMENT_BYTES_PER_USER` says otherwise: 1 GiB. */
+export const DEFAULT_MAX_ATTACHMENT_BYTES_PER_USER = 1024 * 1024 * 1024;
 
 const developmentOnly = (what: string) =>
   optional(z.undefined({ error: `is for local development only: ${what}` }));
@@ -137,6 +143,8 @@ export interface Config {
     secretAccessKey: string;
   };
   thumbUrlTtlSeconds: number;
+  /** The bytes of attachments (pending and ready) one user may store. */
+  maxAttachmentBytesPerUser: number;
   corsOrigins: string[];
   /** The profile-photo page: the API origin it calls (undefined: its own) and where WorkOS pictures live. */
   page: { apiOrigin: string | undefined };
@@ -228,6 +236,7 @@ function buildConfig(env: Readonly<Record<string, unknown>>): Config {
       secretAccessKey: s.R2_SECRET_ACCESS_KEY,
     },
     thumbUrlTtlSeconds: s.THUMB_URL_TTL_SECONDS ?? 3600,
+    maxAttachmentBytesPerUser: s.MAX_ATTACHMENT_BYTES_PER_USER ?? DEFAULT_MAX_ATTACHMENT_BYTES_PER_USER,
     corsOrigins: s.CORS_ORIGINS ?? [],
     page: { apiOrigin: s.PAGE_API_ORIGIN },
     localS3Emulation: s.LOCAL_S3_EMULATION === "true",

@@ -46,7 +46,7 @@ export async function storeImage(
     contentType: image.contentType,
     size: image.size,
   };
-  const upload = await createPendingUpload(deps.db, owner, crypto.randomUUID(), declared, Date.now(), origin);
+  const upload = await createPendingUpload(deps.db, owner, crypto.randomUUID(), declared, { origin });
   try {
     const stored = await deps.bucket.put(upload.objectKey, image.bytes, {
       httpMetadata: { contentType: image.contentType },

@@ -34,7 +34,8 @@ function uploadHeadersFor(body: { contentType: string; size: number }): Record<s
 /**
  * Create a `pending` upload owned by `caller` and a presigned PUT URL for its bytes. The URL is
  * made first: when presigning fails, nothing has been written. 429 when the caller already has
- * `MAX_PENDING_UPLOADS_PER_USER` uploads pending.
+ * `MAX_PENDING_UPLOADS_PER_USER` uploads pending; 403 `quota_exceeded` when an attachment would take
+ * the caller's attachments past `MAX_ATTACHMENT_BYTES_PER_USER`.
  */
 export async function startUpload(
   db: Database,
@@ -53,7 +54,10 @@ export async function startUpload(
     signedAt,
     headers: uploadHeaders,
   });
-  const upload = await createPendingUpload(db, caller, id, body, nowMs);
+  const upload = await createPendingUpload(db, caller, id, body, {
+    nowMs,
+    maxAttachmentBytes: config.maxAttachmentBytesPerUser,
+  });
   return {
     upload,
     uploadUrl,

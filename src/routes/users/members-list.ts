@@ -186,6 +186,7 @@ export function pageWithCaller(db: Database, sub: string, organizationId: string
         profilePictureThumbSizes: members.profilePictureThumbSizes,
         importedPictureUploadId: members.importedPictureUploadId,
         pictureImportUrl: members.pictureImportUrl,
+        attachmentBytes: members.attachmentBytes,
         createdAt: members.createdAt,
         updatedAt: members.updatedAt,
         role: members.role,
