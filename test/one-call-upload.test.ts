@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { type Upload, type User, uploads } from "../src/db/schema";
+import { type Upload, type User, uploadObjectsToDelete, uploads } from "../src/db/schema";
 import { cleanUpStorage } from "../src/jobs/storage-cleanup";
 import {
   originalKeyFor,
@@ -18,6 +18,7 @@ import { changedBefore, countingD1 } from "./helpers/counting-d1";
 import { createUpload, createUser, db, readUpload, readUser } from "./helpers/db";
 import { faultyD1 } from "./helpers/faulty-d1";
 import { bucketChangedBefore } from "./helpers/hooked-r2";
+import { laggingReplica } from "./helpers/lagging-replica";
 import { expectError, expectUnchanged, expectValidationErrorAt } from "./helpers/refusals";
 import { tokenFor } from "./helpers/tokens";
 import { countUploads, imageInfo, imageOfEveryType } from "./helpers/uploads";
@@ -32,7 +33,6 @@ afterEach(() => {
 
 const ME = "/api/v1/users/me/profile-picture";
 const shared = (userId: string) => `/api/v1/shared/users/${userId}/profile-picture`;
-const HOUR = 60 * 60 * 1000;
 /** Both one-call PUTs, each sent by `user` about themself. */
 const putRoutes = [
   { route: "PUT /users/me", path: (_user: User) => ME },
@@ -96,6 +96,12 @@ function recordingBucket(real: R2Bucket = env.BUCKET) {
 }
 
 /** The upload ids whose objects a request wrote, from the keys it wrote. */
+/** Whether the upload's objects are recorded for the storage cleanup to delete (its row gone). */
+const recordedToDelete = async (uploadId: string) =>
+  (await db().query.uploadObjectsToDelete.findFirst({
+    where: eq(uploadObjectsToDelete.uploadId, uploadId),
+  })) !== undefined;
+
 const uploadIdsIn = (keys: string[]) => [...new Set(keys.map((key) => key.split("/")[1] as string))];
 
 /** Nothing of upload `id` is kept: no row, no original, no thumbnail in any size. */
@@ -547,7 +553,7 @@ describe("PUT profile-picture: all or nothing", () => {
     await expectNothingLeftBy(written);
   });
 
-  it("what cannot be removed at once is logged and left to the storage cleanup, which removes it", async () => {
+  it("objects R2 cannot delete at once stay recorded, logged, and the storage cleanup's next run deletes them", async () => {
     vi.spyOn(console, "warn").mockImplementation(() => {});
     vi.spyOn(console, "log").mockImplementation(() => {});
     const errors = vi.spyOn(console, "error").mockImplementation(() => {});
@@ -568,16 +574,45 @@ describe("PUT profile-picture: all or nothing", () => {
     const logged = errors.mock.calls.map(([line]) => JSON.parse(String(line)) as Record<string, unknown>);
     expect(logged).toContainEqual(
       expect.objectContaining({
-        msg: "upload not discarded; the storage cleanup will delete it",
-        uploadId: id,
+        msg: "objects not deleted; the storage cleanup's next run tries again",
+        uploadIds: [id],
         error: "R2 delete failed",
       }),
     );
-    // Left pending with its original: the hourly cleanup's next run a day later takes both.
-    expect(await readUpload(id)).toMatchObject({ state: "pending" });
+    // The row went first; its objects stay recorded, and the next run deletes them, whenever it runs.
+    expect(await readUpload(id)).toBeUndefined();
     expect(await env.BUCKET.head(originalKeyFor(id))).not.toBeNull();
-    await cleanUpStorage(env, new Date(Date.now() + 25 * HOUR));
+    expect(await recordedToDelete(id)).toBe(true);
+    await cleanUpStorage(env, new Date());
     await expectNothingKept(id);
+    expect(await recordedToDelete(id)).toBe(false);
+  });
+
+  it("never deletes the objects of a photo its lost attach set, even when a lagging replica says it is not attached", async () => {
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const user = await createUser();
+    const { bucket, written } = recordingBucket();
+    // Every try of the attaching statement commits and loses its reply: D1 gives up (503), the photo
+    // set. A read of "who shows this upload?" from a replica would not see it yet.
+    const replica = laggingReplica(
+      env.DB,
+      /^select .* from "users" where .*"profile_picture_upload_id" = \?/i,
+    );
+    const faulty = faultyD1(replica, [
+      { sql: /^update "users"/i, message: "D1_ERROR: Network connection lost.", times: 99, when: "after" },
+    ]);
+
+    const response = await putImage(ME, user, images.png, "image/png", {
+      env: { BUCKET: bucket, DB: faulty.db },
+    });
+
+    await expectError(response, 503, "unavailable");
+    const [id] = uploadIdsIn(written) as [string];
+    expect((await readUser(user.id))?.profilePictureUploadId).toBe(id);
+    expect(await readUpload(id)).toMatchObject({ state: "ready" });
+    for (const key of [originalKeyFor(id), ...thumbKeysFor(id)])
+      expect(await env.BUCKET.head(key), key).not.toBeNull();
+    expect(await recordedToDelete(id)).toBe(false);
   });
 
   it("keeps the upload when the attaching statement wrote though its reply was lost: a photo in use is never deleted", async () => {

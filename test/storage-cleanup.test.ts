@@ -3,17 +3,24 @@ import { env } from "cloudflare:workers";
 import { eq, inArray } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createDb } from "../src/db/client";
-import { type Upload, type User, uploads, users, webhookEvents } from "../src/db/schema";
+import {
+  type Upload,
+  type User,
+  uploadObjectsToDelete,
+  uploads,
+  users,
+  webhookEvents,
+} from "../src/db/schema";
 import worker from "../src/index";
 import {
   cleanUpStorage,
   deleteUnreferencedUploads,
-  R2_DELETE_MAX_KEYS,
   WEBHOOK_EVENT_RETENTION_MS,
 } from "../src/jobs/storage-cleanup";
 import { loadConfig } from "../src/lib/config";
 import { thumbKeyFor, thumbKeysFor } from "../src/lib/object-keys";
 import { presignThumbUrl } from "../src/lib/presign";
+import { R2_DELETE_MAX_KEYS } from "../src/pictures/objects-to-delete";
 import { call } from "./helpers/api";
 import { changedBefore } from "./helpers/counting-d1";
 import { createUpload, createUser, db, readUpload, readUser } from "./helpers/db";
@@ -56,6 +63,12 @@ async function storedUpload(owner: User, age: number, overrides: Partial<Upload>
 }
 
 const stored = async (key: string | null) => key !== null && (await env.BUCKET.head(key)) !== null;
+
+/** Whether the upload's objects are recorded to delete (its row gone, its objects not yet). */
+const recordedToDelete = async (uploadId: string) =>
+  (await db().query.uploadObjectsToDelete.findFirst({
+    where: eq(uploadObjectsToDelete.uploadId, uploadId),
+  })) !== undefined;
 
 /** The row, the original and a thumbnail in every size are gone. */
 async function expectDeleted(upload: Upload) {
@@ -261,7 +274,8 @@ describe("scheduled storage cleanup", () => {
       unreferencedProfilePictures: expect.any(Number),
       ofDeletedUsers: expect.any(Number),
       objects: expect.any(Number),
-      objectsLeaked: 0,
+      objectsLeft: 0,
+      objectsRetried: expect.any(Number),
       webhookEvents: expect.any(Number),
     });
     expect(entry.left).toEqual({});
@@ -286,7 +300,7 @@ describe("deleteUnreferencedUploads", () => {
     );
 
     // The original and four thumbnails of the one deleted.
-    expect(result).toEqual({ selected: 2, uploads: 1, objects: 5, objectsLeaked: 0 });
+    expect(result).toEqual({ selected: 2, uploads: 1, objects: 5, objectsLeft: 0 });
     await expectKept(racing);
     await expectDeleted(garbage);
   });
@@ -310,11 +324,11 @@ describe("deleteUnreferencedUploads", () => {
       201,
     );
 
-    expect(result).toEqual({ selected: 201, uploads: 201, objects: 1005, objectsLeaked: 0 });
+    expect(result).toEqual({ selected: 201, uploads: 201, objects: 1005, objectsLeft: 0 });
     expect(calls).toEqual([R2_DELETE_MAX_KEYS, 5]);
   });
 
-  it("deletes the row even when R2 refuses, and reports the objects as leaked", async () => {
+  it("deletes the row even when R2 refuses, and leaves its objects recorded for the next run, which deletes them", async () => {
     const owner = await createUser();
     const upload = await storedUpload(owner, 8 * DAY);
     const refusingBucket = {
@@ -331,10 +345,17 @@ describe("deleteUnreferencedUploads", () => {
       10,
     );
 
-    expect(result).toEqual({ selected: 1, uploads: 1, objects: 0, objectsLeaked: 5 });
+    expect(result).toEqual({ selected: 1, uploads: 1, objects: 0, objectsLeft: 5 });
     expect(await readUpload(upload.id)).toBeUndefined();
     expect(await stored(upload.objectKey)).toBe(true);
-    expect(logError).toHaveBeenCalledWith(expect.stringContaining(upload.objectKey));
+    expect(await recordedToDelete(upload.id)).toBe(true);
+    expect(logError).toHaveBeenCalledWith(expect.stringContaining(upload.id));
+
+    const { counts } = await cleanUpLogged();
+
+    expect(counts.objectsRetried).toBeGreaterThanOrEqual(5);
+    await expectDeleted(upload);
+    expect(await recordedToDelete(upload.id)).toBe(false);
   });
 
   it("deletes the thumbnails by the keys derived from the id, every size, also when the row never recorded them", async () => {
@@ -357,7 +378,7 @@ describe("deleteUnreferencedUploads", () => {
     const counts = await cleanUpStorage(env, new Date(RUN_AT));
 
     await expectDeleted(legacy);
-    expect(counts.objectsLeaked).toBe(0);
+    expect(counts.objectsLeft).toBe(0);
   });
 });
 

@@ -207,6 +207,22 @@ export const webhookEvents = sqliteTable(
   (t) => [index("webhook_events_received_at_idx").on(t.receivedAt)],
 );
 
+/**
+ * Uploads whose rows are gone and whose objects (the original, a thumbnail per size: keys derived
+ * from the id) are still to be deleted from R2. Recorded in the batch that deletes the rows, so a
+ * failed R2 delete, or an invocation that dies before it, leaves a record the storage cleanup's
+ * next run retries; forgotten once R2 has deleted them. An id is recorded only when no upload row
+ * has it any more, and ids are never reused, so its objects are garbage for good.
+ */
+export const uploadObjectsToDelete = sqliteTable(
+  "upload_objects_to_delete",
+  {
+    uploadId: text("upload_id").primaryKey(),
+    recordedAt: timestamp("recorded_at").notNull(),
+  },
+  (t) => [index("upload_objects_to_delete_recorded_at_idx").on(t.recordedAt)],
+);
+
 export type User = typeof users.$inferSelect;
 export type NewUser = typeof users.$inferInsert;
 export type Membership = typeof memberships.$inferSelect;
