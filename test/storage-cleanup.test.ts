@@ -24,7 +24,9 @@ import { R2_DELETE_MAX_KEYS } from "../src/pictures/objects-to-delete";
 import { call } from "./helpers/api";
 import { changedBefore } from "./helpers/counting-d1";
 import { createUpload, createUser, db, readUpload, readUser } from "./helpers/db";
-import { emulated } from "./helpers/uploads";
+import { tokenFor } from "./helpers/tokens";
+import { emulated, putObject, startUpload } from "./helpers/uploads";
+import { mockWorkOS } from "./helpers/workos";
 import { deliverWebhook, newWorkOSUserId, workosEvent, workosUserObject } from "./helpers/workos-users";
 
 /**
@@ -32,7 +34,8 @@ import { deliverWebhook, newWorkOSUserId, workosEvent, workosUserObject } from "
  * test files date their rows around today, so this file's runs can never pick (or delete) theirs.
  */
 const RUN_AT = Date.UTC(2001, 0, 1);
-const HOUR = 60 * 60 * 1000;
+const MINUTE = 60 * 1000;
+const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 const ago = (ms: number) => new Date(RUN_AT - ms);
 
@@ -406,6 +409,56 @@ describe("uploads of deleted users", () => {
     expect(counts.ofDeletedUsers).toBe(owned.length);
     for (const upload of owned) await expectDeleted(upload);
     await expectKept(theirs);
+  });
+
+  it("keeps a deleted user's pending and failed uploads while their upload URL may still write, and takes them at the first run after", async () => {
+    const owner = await createUser();
+    const ready = await storedUpload(owner, 1 * MINUTE);
+    const writable = [
+      await storedUpload(owner, 5 * MINUTE, { state: "pending", thumbKey: null }),
+      await storedUpload(owner, 24 * MINUTE, {
+        state: "failed",
+        failureReason: "not an image",
+        thumbKey: null,
+      }),
+    ];
+    await deleteUser(owner);
+
+    const counts = await cleanUpStorage(env, new Date(RUN_AT));
+
+    // A ready upload's URL is spent (write-once): it goes at once.
+    expect(counts.ofDeletedUsers).toBe(1);
+    await expectDeleted(ready);
+    for (const upload of writable) await expectKept(upload);
+
+    // Ten minutes of validity and fifteen of clock skew after each started.
+    await cleanUpStorage(env, new Date(RUN_AT + 2 * MINUTE));
+    await expectDeleted(writable[1] as Upload);
+    await expectKept(writable[0] as Upload);
+    await cleanUpStorage(env, new Date(RUN_AT + 21 * MINUTE));
+    await expectDeleted(writable[0] as Upload);
+  });
+
+  it("end to end: bytes PUT through a URL handed out before user.deleted land under a row, and the run after its expiry deletes both", async () => {
+    mockWorkOS();
+    const owner = await createUser();
+    const started = await startUpload(await tokenFor(owner), { contentType: "image/png", size: 5 });
+    expect(
+      (await deliverWebhook(workosEvent("user.deleted", workosUserObject(owner.workosUserId)))).status,
+    ).toBe(200);
+    const now = Date.now();
+
+    await cleanUpStorage(env, new Date(now));
+    const put = await putObject(started.uploadUrl, new Uint8Array(5), started.uploadHeaders);
+
+    expect(put.status).toBe(200);
+    const upload = (await readUpload(started.upload.id)) as Upload;
+    expect(upload).toMatchObject({ ownerId: owner.id, state: "pending" });
+    expect(await stored(upload.objectKey)).toBe(true);
+
+    await cleanUpStorage(env, new Date(now + 26 * MINUTE));
+
+    await expectDeleted(upload);
   });
 
   it("answers 404 for a thumbnail URL handed out before the user was deleted", async () => {

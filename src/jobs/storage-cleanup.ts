@@ -1,4 +1,4 @@
-import { and, asc, count, eq, inArray, lt, type SQL, sql } from "drizzle-orm";
+import { and, asc, count, eq, inArray, lt, or, type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { createDb, type Database } from "../db/client";
@@ -15,6 +15,7 @@ import {
 import { unreferenced } from "../pictures/references";
 import {
   DAY_MS,
+  DELETED_OWNER_UPLOAD_WRITABLE_MS,
   FAILED_MAX_AGE_MS,
   PENDING_MAX_AGE_MS,
   UNREFERENCED_MAX_AGE_MS,
@@ -303,13 +304,16 @@ export function garbageCategories(db: Database, now: Date): Record<GarbageCatego
       ) as SQL,
       oldestFirst: uploads.updatedAt,
     },
-    // Everything a deleted user owns, at once: no grace period. Reached through the partial
-    // `users_deleted_idx`, one probe of `uploads_owner_id_state_created_at_idx` per deleted user.
+    // Everything a deleted user owns, with no grace period, except what an upload URL handed out
+    // before the deletion may still write to: a pending or failed upload whose URL has not expired
+    // (plus skew) keeps its row until then, or a late PUT would store an object no row knows. Reached
+    // through the partial `users_deleted_idx`, one probe of `uploads_owner_id_state_created_at_idx`
+    // per deleted user.
     ofDeletedUsers: {
-      where: inArray(
-        uploads.ownerId,
-        db.select({ id: users.id }).from(users).where(eq(users.state, "deleted")),
-      ),
+      where: and(
+        inArray(uploads.ownerId, db.select({ id: users.id }).from(users).where(eq(users.state, "deleted"))),
+        or(eq(uploads.state, "ready"), lt(uploads.createdAt, before(DELETED_OWNER_UPLOAD_WRITABLE_MS))),
+      ) as SQL,
     },
   };
 }

@@ -4,10 +4,8 @@ import type { Config } from "../../lib/config";
 import { originalKeyFor } from "../../lib/object-keys";
 import { presignUrl } from "../../lib/presign";
 import { createPendingUpload } from "../../pictures/pending-upload";
+import { UPLOAD_URL_TTL_SECONDS } from "../../pictures/retention";
 import type { CreateUploadBody } from "./uploads.schemas";
-
-/** How long the presigned PUT URL is valid: long enough for a slow phone upload, no more. */
-export const UPLOAD_URL_TTL_SECONDS = 600;
 
 export interface StartedUpload {
   upload: Upload;

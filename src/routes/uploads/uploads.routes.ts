@@ -6,10 +6,9 @@ import { THUMB_SIZES } from "../../lib/object-keys";
 import { bearerSecurity } from "../../lib/openapi-schemas";
 import { limitWrites, writeLimitErrors } from "../../lib/rate-limit";
 import { startAtPrimary } from "../../lib/request-context";
-import { HOUR_MS, PENDING_MAX_AGE_MS } from "../../pictures/retention";
+import { HOUR_MS, PENDING_MAX_AGE_MS, UPLOAD_URL_TTL_SECONDS } from "../../pictures/retention";
 import { MAX_IMAGE_SIDE } from "../../pictures/settle-upload";
 import { describeScopeRules, MAX_PENDING_UPLOADS_PER_USER } from "../../pictures/upload-rules";
-import { UPLOAD_URL_TTL_SECONDS } from "./start-upload";
 import { CreateUploadBody, CreateUploadResponse, Upload, UploadIdParams } from "./uploads.schemas";
 
 const tags = ["Uploads"];
