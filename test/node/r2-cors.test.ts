@@ -39,6 +39,24 @@ describe("the R2 bucket's CORS policy (npm run r2:cors)", () => {
     );
   });
 
+  for (const origins of ["https://app.example.com/", "app.example.com", "http://app.example.com"]) {
+    it(`stops with exit 1, naming CORS_ORIGINS, rather than push ${JSON.stringify(origins)} to the bucket`, () => {
+      const config = filledInToml({ CORS_ORIGINS: `https://admin.example.com,${origins}` });
+      for (const args of [["--print"], []]) {
+        const { status, stdout, stderr } = runScript(
+          "r2-cors.mjs",
+          [...args, "--config", config],
+          withoutWrangler,
+        );
+        expect(status).toBe(1);
+        expect(stdout).toBe("");
+        expect(stderr).toMatch(
+          /^Not setting a CORS policy: CORS_ORIGINS of \[env\.production\] is not valid:\n {2}- CORS_ORIGINS\.1 /,
+        );
+      }
+    });
+  }
+
   for (const print of [true, false]) {
     it(`stops with exit 1 when [env.production] lists no origins${print ? " (--print too)" : ""}`, () => {
       const args = [...(print ? ["--print"] : []), "--config", COMMITTED_TOML];
