@@ -42,6 +42,12 @@ export const users = sqliteTable(
      */
     profilePictureThumbSizes: thumbSizes("profile_picture_thumb_sizes"),
     /**
+     * The id of the request whose PATCH (or one-call PUT) last changed the custom photo, set by the
+     * same statement: a request whose reply was lost after its write committed, and whose retry then
+     * misses because the version moved (`If-Match`), knows the write was its own.
+     */
+    profilePictureWriteId: text("profile_picture_write_id"),
+    /**
      * The picture WorkOS gave (`workos_profile_picture_url`), imported into R2 as an upload of the user's
      * (origin `import`, four sizes, like any ready photo): what `avatarUrl` shows when no custom photo is
      * set. Cleared by the write that changes the WorkOS URL, so it is always the import of the current one.

@@ -184,6 +184,7 @@ export function pageWithCaller(db: Database, sub: string, organizationId: string
         workosUpdatedAt: members.workosUpdatedAt,
         profilePictureUploadId: members.profilePictureUploadId,
         profilePictureThumbSizes: members.profilePictureThumbSizes,
+        profilePictureWriteId: members.profilePictureWriteId,
         importedPictureUploadId: members.importedPictureUploadId,
         pictureImportUrl: members.pictureImportUrl,
         attachmentBytes: members.attachmentBytes,
