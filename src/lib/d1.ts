@@ -143,6 +143,13 @@ class SessionStatement {
   }
 }
 
+/**
+ * The most values D1 binds to one statement (local SQLite takes far more, so only a count catches a
+ * statement past it): a list of any length is bound as one JSON value and read with `json_each`.
+ * @see https://developers.cloudflare.com/d1/platform/limits/
+ */
+export const D1_MAX_BOUND_PARAMETERS = 100;
+
 export const MAX_ATTEMPTS = 3;
 /** @see https://developers.cloudflare.com/d1/observability/debug-d1/#error-list */
 const TRANSIENT = /network connection lost|reset|transient/i;
