@@ -95,13 +95,13 @@ function recordingBucket(real: R2Bucket = env.BUCKET) {
   return { bucket, written };
 }
 
-/** The upload ids whose objects a request wrote, from the keys it wrote. */
 /** Whether the upload's objects are recorded for the storage cleanup to delete (its row gone). */
 const recordedToDelete = async (uploadId: string) =>
   (await db().query.uploadObjectsToDelete.findFirst({
     where: eq(uploadObjectsToDelete.uploadId, uploadId),
   })) !== undefined;
 
+/** The upload ids whose objects a request wrote, from the keys it wrote. */
 const uploadIdsIn = (keys: string[]) => [...new Set(keys.map((key) => key.split("/")[1] as string))];
 
 /** Nothing of upload `id` is kept: no row, no original, no thumbnail in any size. */
