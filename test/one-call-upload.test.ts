@@ -3,6 +3,7 @@ import { eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { type Upload, type User, uploadObjectsToDelete, uploads } from "../src/db/schema";
 import { cleanUpStorage } from "../src/jobs/storage-cleanup";
+import { chunksReleasedAsRead, readChunksLimited } from "../src/lib/limited-body";
 import {
   originalKeyFor,
   THUMB_SIZES,
@@ -11,7 +12,7 @@ import {
   thumbKeysFor,
 } from "../src/lib/object-keys";
 import { MAX_PENDING_UPLOADS_PER_USER } from "../src/pictures/upload-rules";
-import { MAX_IMAGE_BODY_BYTES } from "../src/routes/users/image-body";
+import { MAX_IMAGE_BODY_BYTES, receiveImage } from "../src/routes/users/image-body";
 import * as images from "./fixtures/images";
 import { type CallOptions, call, json } from "./helpers/api";
 import { changedBefore, countingD1 } from "./helpers/counting-d1";
@@ -654,6 +655,51 @@ describe("PUT profile-picture: all or nothing", () => {
 
     await expectError(response, 429, "rate_limited");
     await expectNothingStored(written, user, MAX_PENDING_UPLOADS_PER_USER);
+  });
+});
+
+describe("a body sent chunked, without Content-Length", () => {
+  it("is held once, as the very chunks that arrived, each let go of as it is read: never joined into a copy", async () => {
+    const parts = [images.png.slice(0, 100), images.png.slice(100, 500), images.png.slice(500)];
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (const part of parts) controller.enqueue(part);
+        controller.close();
+      },
+    });
+
+    const { chunks, size } = await readChunksLimited(
+      body,
+      MAX_IMAGE_BODY_BYTES,
+      () => new Error("too large"),
+    );
+
+    expect(size).toBe(images.png.byteLength);
+    expect(chunks).toHaveLength(parts.length);
+    for (const [i, chunk] of chunks.entries()) expect(chunk).toBe(parts[i]);
+    const reader = chunksReleasedAsRead(chunks).getReader();
+    for (const part of parts) {
+      expect((await reader.read()).value).toBe(part);
+      // What was read is no longer held here.
+      expect(chunks).not.toContain(part);
+    }
+    expect(await reader.read()).toEqual({ done: true, value: undefined });
+    expect(chunks).toEqual([]);
+  });
+
+  it("goes on to R2 as a stream of the body's length, not as a buffer held through the checks", async () => {
+    const request = new Request("https://api.test/api/v1/users/me/profile-picture", {
+      method: "PUT",
+      headers: { "Content-Type": "image/png" },
+      body: chunkedStream(images.png).stream,
+    });
+    expect(request.headers.get("Content-Length")).toBeNull();
+
+    const image = await receiveImage(request);
+
+    expect(image.size).toBe(images.png.byteLength);
+    expect(image.bytes).toBeInstanceOf(ReadableStream);
+    expect(new Uint8Array(await new Response(image.bytes).arrayBuffer())).toEqual(images.png);
   });
 });
 

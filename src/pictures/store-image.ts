@@ -13,8 +13,9 @@ export interface ReceivedImage {
   contentType: string;
   size: number;
   /**
-   * A stream that yields exactly `size` bytes or fails (a body with `Content-Length`, streamed), or
-   * the bytes themselves (a body sent without one, read up to the limit).
+   * A stream that yields exactly `size` bytes or fails (a request's body: streamed as it arrives, or,
+   * sent without a length, read ahead and let go of chunk by chunk as R2 stores it), or the bytes
+   * themselves (an imported picture, fetched whole).
    */
   bytes: ReadableStream<Uint8Array> | Uint8Array;
 }
