@@ -1,6 +1,8 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { searchKeysToRefold } from "../src/db/schema";
 import { enqueueBacklog } from "../src/jobs/backlog";
+import { refoldSearchKeys } from "../src/jobs/search-keys";
 import { cleanUpStorage } from "../src/jobs/storage-cleanup";
 import { D1_MAX_BOUND_PARAMETERS } from "../src/lib/d1";
 import { MAX_ENTITY_TAGS } from "../src/lib/entity-tags";
@@ -8,7 +10,7 @@ import { encodeCursor } from "../src/routes/users/members-list";
 import * as images from "./fixtures/images";
 import { call } from "./helpers/api";
 import { type CountingD1, countingD1 } from "./helpers/counting-d1";
-import { addMembership, createUpload, createUser } from "./helpers/db";
+import { addMembership, createUpload, createUser, db } from "./helpers/db";
 import { consume, importMessage } from "./helpers/jobs";
 import { signToken, tokenFor } from "./helpers/tokens";
 import { emulated, putObject, startUpload } from "./helpers/uploads";
@@ -242,6 +244,15 @@ const scenarios: Scenario[] = [
       vi.spyOn(console, "error").mockImplementation(() => {});
       await cleanUpStorage({ ...env, DB: d1, BUCKET: refusing }, new Date(), { timeBudgetMs: 0 });
       await cleanUpStorage({ ...env, DB: d1 }, new Date(Date.now() + 40 * 24 * 60 * 60 * 1000));
+    },
+  },
+  {
+    name: "the hourly refold of search keys SQLite folded ASCII-only",
+    sends: /^update "users" set "first_name_key"/,
+    async run(d1) {
+      const user = await createUser({ firstName: "Élodie", lastName: "Ångström" });
+      await db().insert(searchKeysToRefold).values({ userId: user.id });
+      await refoldSearchKeys({ ...env, DB: d1 });
     },
   },
   {

@@ -229,6 +229,18 @@ export const uploadObjectsToDelete = sqliteTable(
   (t) => [index("upload_objects_to_delete_recorded_at_idx").on(t.recordedAt)],
 );
 
+/**
+ * Users whose sort and search keys may have been folded by SQLite's ASCII-only `lower()` (migration
+ * 0003, for the rows there then), so a name or email with a non-ASCII capital ("Élodie") is not
+ * found by a lower-case search nor sorted with its lower-case peers. Filled once by migration 0016
+ * with the rows whose names or email hold a non-ASCII character; the hourly job
+ * (`src/jobs/search-keys.ts`) folds their keys again with `searchKey` and forgets them. A row written
+ * since then has the right keys already, so folding it again changes nothing.
+ */
+export const searchKeysToRefold = sqliteTable("search_keys_to_refold", {
+  userId: text("user_id").primaryKey(),
+});
+
 export type User = typeof users.$inferSelect;
 export type NewUser = typeof users.$inferInsert;
 export type Membership = typeof memberships.$inferSelect;

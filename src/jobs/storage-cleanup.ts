@@ -3,12 +3,11 @@ import type { BatchItem } from "drizzle-orm/batch";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { createDb, type Database } from "../db/client";
 import { type UploadState, uploads, users, webhookEvents } from "../db/schema";
-import { D1Session } from "../lib/d1";
+import { D1Session, isOneOf } from "../lib/d1";
 import {
   countRecordedUploads,
   deleteObjectsOf,
   forget,
-  isOneOf,
   recordedUploads,
   recordGone,
 } from "../pictures/objects-to-delete";

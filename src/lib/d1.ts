@@ -1,3 +1,5 @@
+import { type SQL, sql } from "drizzle-orm";
+import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { ApiError, retryAfter } from "./errors/api-error";
 
 /**
@@ -149,6 +151,10 @@ class SessionStatement {
  * @see https://developers.cloudflare.com/d1/platform/limits/
  */
 export const D1_MAX_BOUND_PARAMETERS = 100;
+
+/** In a statement: `column` is one of `values`, bound as one JSON value (`D1_MAX_BOUND_PARAMETERS`). */
+export const isOneOf = (column: SQLiteColumn, values: readonly string[]): SQL =>
+  sql`${column} in (select value from json_each(${JSON.stringify(values)}))`;
 
 export const MAX_ATTEMPTS = 3;
 /** @see https://developers.cloudflare.com/d1/observability/debug-d1/#error-list */

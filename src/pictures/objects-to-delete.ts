@@ -1,7 +1,7 @@
-import { asc, count, type SQL, sql } from "drizzle-orm";
-import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
+import { asc, count, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { uploadObjectsToDelete } from "../db/schema";
+import { isOneOf } from "../lib/d1";
 import { originalKeyFor, thumbKeysFor } from "../lib/object-keys";
 
 /**
@@ -21,10 +21,6 @@ export const objectKeysOf = (uploadId: string) => [originalKeyFor(uploadId), ...
 
 /** How many uploads' keys fit in one R2 delete. */
 const UPLOADS_PER_R2_DELETE = Math.floor(R2_DELETE_MAX_KEYS / objectKeysOf("").length);
-
-/** `column` is one of `ids`, bound as one value: D1 binds at most 100 values a statement. */
-export const isOneOf = (column: SQLiteColumn, ids: readonly string[]): SQL =>
-  sql`${column} in (select value from json_each(${JSON.stringify(ids)}))`;
 
 /**
  * In a batch, after the statement that deletes uploads `ids`: record those whose row is gone now
