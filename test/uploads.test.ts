@@ -216,7 +216,7 @@ describe("POST /api/v1/uploads", () => {
         await createUpload(user, { state: "pending", createdAt, updatedAt: createdAt });
     };
 
-    it("refuses one more with 429 rate_limited and a Retry-After for when the oldest is gone, creating nothing", async () => {
+    it("case 51: refuses one more with 429 rate_limited and a Retry-After for when the oldest is gone, creating nothing", async () => {
       const { user, token } = await caller();
       const oldest = new Date(Math.floor(Date.now() / 1000) * 1000 - 3 * HOUR);
       await pendingUploads(user, 1, oldest);
@@ -252,7 +252,7 @@ describe("POST /api/v1/uploads", () => {
       expect((await start(other.token)).status).toBe(429);
     });
 
-    it("never overshoots when creates race: the count and the insert are one statement", async () => {
+    it("case 51: never overshoots when creates race: the count and the insert are one statement", async () => {
       const { user, token } = await caller();
       await pendingUploads(user, MAX_PENDING_UPLOADS_PER_USER - 2);
 
