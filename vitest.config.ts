@@ -73,6 +73,7 @@ export default defineConfig(async () => {
             R2_SECRET_ACCESS_KEY: "test-secret-access-key",
             R2_S3_ENDPOINT: "",
             THUMB_URL_TTL_SECONDS: "3600",
+            MAX_ATTACHMENT_BYTES_PER_USER: "1073741824",
             CORS_ORIGINS: "https://app.example.com",
             LOCAL_S3_EMULATION: "true",
           },

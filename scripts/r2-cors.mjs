@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { corsOriginsOf } from "../src/lib/config.ts";
+import { ConfigError, productionCorsOrigins } from "../src/lib/config.ts";
 import { r2CorsPolicy } from "../src/lib/r2-cors-policy.ts";
 import { parseCommandLine } from "./lib/command-line.mjs";
 import { configOption, readProductionConfig } from "./lib/production-config.mjs";
@@ -22,7 +22,18 @@ const values = parseCommandLine({
   },
 });
 const config = readProductionConfig(values.config);
-const origins = corsOriginsOf(config.vars ?? {});
+/** @type {string[]} */
+let origins;
+try {
+  origins = productionCorsOrigins(config.vars ?? {});
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  // An origin a browser never sends would be pushed to the bucket and silently never match.
+  process.stderr.write(
+    `Not setting a CORS policy: CORS_ORIGINS of [env.production] is not valid:\n${error.problems.map((problem) => `  - ${problem}\n`).join("")}`,
+  );
+  process.exit(1);
+}
 if (origins.length === 0) {
   process.stderr.write(
     "Not setting a CORS policy: CORS_ORIGINS of [env.production] is empty, so no browser could use it.\n" +

@@ -7,6 +7,7 @@ const CONTRACT: Record<keyof typeof errorCatalogue, number> = {
   unauthenticated: 401,
   forbidden: 403,
   user_inactive: 403,
+  quota_exceeded: 403,
   user_not_found: 404,
   upload_not_found: 404,
   not_found: 404,

@@ -4,6 +4,7 @@ import type { User } from "../src/db/schema";
 import { type CallOptions, call, json } from "./helpers/api";
 import { countingD1 } from "./helpers/counting-d1";
 import { createUpload, createUser, readUser } from "./helpers/db";
+import { faultyD1 } from "./helpers/faulty-d1";
 import { expectError, expectUnchanged, expectValidationErrorAt } from "./helpers/refusals";
 import { tokenFor } from "./helpers/tokens";
 import { mockWorkOS } from "./helpers/workos";
@@ -218,6 +219,32 @@ describe("If-Match on the PATCH", () => {
       expect((await readUser(target.id))?.profilePictureUploadId).toBe(upload.id);
       expect(written).not.toBe(etag);
       expect(etagOf(await read(caller, readPath))).toBe(written);
+    },
+  );
+
+  it.for(writes)(
+    "case 41: $name with the current ETag, its reply lost after the write committed: 200 as written, not 412; the same tag again is 412",
+    async ({ setup }) => {
+      const { caller, target, read: readPath, write } = await setup();
+      const etag = etagOf(await read(caller, readPath));
+      const upload = await createUpload(caller);
+      // The D1 layer retries the statement, which now misses: the version moved, by this very write.
+      const faulty = faultyD1(env.DB, [
+        { sql: /^update "users"/i, message: "D1_ERROR: Network connection lost.", times: 1, when: "after" },
+      ]);
+
+      const response = await patch(caller, write, upload.id, etag, { env: { DB: faulty.db } });
+
+      const written = etagOf(response);
+      expect(faulty.attempts[0]).toBeGreaterThan(1);
+      expect(await json(response)).toMatchObject({ id: target.id, hasCustomProfilePicture: true });
+      expect((await readUser(target.id))?.profilePictureUploadId).toBe(upload.id);
+      expect(etagOf(await read(caller, readPath))).toBe(written);
+      // Another request with the same tag is not this write: exactly one wins.
+      const after = (await readUser(target.id)) as User;
+      const other = await createUpload(caller);
+      await expectError(await patch(caller, write, other.id, etag), 412, "precondition_failed");
+      await expectUnchanged(after, other);
     },
   );
 

@@ -40,6 +40,15 @@ const malformed: Case[] = [
   // The page's policy lists origins: a path, another scheme or a wildcard is not one.
   ["PAGE_API_ORIGIN", "https://api.example.com/v1"],
   ["PAGE_API_ORIGIN", "javascript:alert(1)"],
+  // CORS compares origins as strings: one a browser never sends would boot and never match.
+  ["CORS_ORIGINS", "https://app.example.com/"],
+  ["CORS_ORIGINS", "app.example.com"],
+  ["CORS_ORIGINS", "https://app.example.com,https://admin.example.com/login"],
+  ["CORS_ORIGINS", "https://App.Example.com"],
+  ["CORS_ORIGINS", "https://app.example.com:443"],
+  ["CORS_ORIGINS", "*"],
+  ["MAX_ATTACHMENT_BYTES_PER_USER", "1 GiB"],
+  ["MAX_ATTACHMENT_BYTES_PER_USER", "0"],
 ];
 
 /** Development-only settings, and the placeholders the committed wrangler.toml ships with. */
@@ -57,7 +66,8 @@ const refusedInProduction: Case[] = [
   ["WORKOS_CLIENT_ID", "client_local_dev"],
   ["WORKOS_CLIENT_ID", "01HZY3M4K5N6P7Q8R9S0T1V2W3"],
   ["R2_BUCKET_NAME", "REPLACE_ME"],
-  ["CORS_ORIGINS", "https://REPLACE_ME.example.com"],
+  ["CORS_ORIGINS", "https://replace_me.example.com"],
+  ["CORS_ORIGINS", "https://app.example.com,http://admin.example.com"],
   // The page sends the bearer token there.
   ["PAGE_API_ORIGIN", "http://api.example.com"],
 ];

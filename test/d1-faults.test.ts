@@ -1,13 +1,14 @@
 import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { users } from "../src/db/schema";
+import { uploadObjectsToDelete, users } from "../src/db/schema";
 import { cleanUpStorage } from "../src/jobs/storage-cleanup";
 import { originalKeyFor, thumbKeyFor, thumbKeysFor } from "../src/lib/object-keys";
 import * as images from "./fixtures/images";
 import { call, json } from "./helpers/api";
 import { createUpload, createUser, db, readUpload, readUser } from "./helpers/db";
 import { faultyD1 } from "./helpers/faulty-d1";
+import { bucketChangedBefore } from "./helpers/hooked-r2";
 import { expectError, expectUnchanged } from "./helpers/refusals";
 import { signToken, tokenFor } from "./helpers/tokens";
 import { countUploads, emulated, putObject, startUpload } from "./helpers/uploads";
@@ -185,6 +186,10 @@ describe("D1 faults", () => {
 describe("D1 replies lost after commit, in uploads and the storage cleanup", () => {
   const HOUR = 60 * 60 * 1000;
   const stored = async (key: string) => (await env.BUCKET.head(key)) !== null;
+  const recordedToDelete = async (uploadId: string) =>
+    (await db().query.uploadObjectsToDelete.findFirst({
+      where: eq(uploadObjectsToDelete.uploadId, uploadId),
+    })) !== undefined;
 
   async function pendingWithBytes() {
     const { user, token } = await setup();
@@ -233,6 +238,59 @@ describe("D1 replies lost after commit, in uploads and the storage cleanup", () 
     for (const key of thumbKeysFor(id)) expect(await stored(key), key).toBe(false);
   });
 
+  it("complete: thumbnails that land after the cron deleted the row, its state change then failing, are recorded, and the next run deletes them", async () => {
+    const { token, id } = await pendingWithBytes();
+    // The cron's run a day later takes the pending upload while complete makes its thumbnails:
+    // the run deletes the row and the objects there are, then complete stores the thumbnails.
+    let run: Promise<unknown> | undefined;
+    const bucket = bucketChangedBefore(env.BUCKET, "put", async (key) => {
+      if (!key.includes("/thumb-")) return;
+      run ??= cleanUpNextDay();
+      await run;
+    });
+    const faulty = faultyD1(env.DB, [{ sql: /^update "uploads"/i, message: LOST, times: 99 }]);
+
+    const response = await call(`/api/v1/uploads/${id}/complete`, {
+      method: "POST",
+      token,
+      env: { ...emulated, DB: faulty.db, BUCKET: bucket },
+    });
+
+    expect(response.status).toBe(503);
+    expect(await readUpload(id)).toBeUndefined();
+    for (const key of thumbKeysFor(id)) expect(await stored(key), key).toBe(true);
+    expect(await recordedToDelete(id)).toBe(true);
+
+    await cleanUpNextDay();
+
+    for (const key of [originalKeyFor(id), ...thumbKeysFor(id)]) expect(await stored(key), key).toBe(false);
+    expect(await recordedToDelete(id)).toBe(false);
+  });
+
+  it("storage cleanup: a run that dies between its batch and the R2 delete leaves the objects recorded, and the next run deletes them", async () => {
+    const { user } = await setup();
+    const upload = await createUpload(user, { state: "pending", thumbKey: null });
+    await env.BUCKET.put(upload.objectKey, "original bytes");
+    for (const key of thumbKeysFor(upload.id)) await env.BUCKET.put(key, "thumbnail bytes");
+    // The batch commits, then the invocation is gone before it reaches R2.
+    const dying = faultyD1(env.DB, [
+      { sql: /delete from "uploads"/i, message: "The invocation was cancelled.", times: 1, when: "after" },
+    ]);
+
+    await expect(cleanUpNextDay(dying.db)).rejects.toThrow();
+
+    expect(await readUpload(upload.id)).toBeUndefined();
+    expect(await stored(upload.objectKey)).toBe(true);
+    expect(await recordedToDelete(upload.id)).toBe(true);
+
+    const counts = await cleanUpNextDay();
+
+    expect(counts.objectsRetried).toBeGreaterThanOrEqual(5);
+    expect(await stored(upload.objectKey)).toBe(false);
+    for (const key of thumbKeysFor(upload.id)) expect(await stored(key), key).toBe(false);
+    expect(await recordedToDelete(upload.id)).toBe(false);
+  });
+
   it("storage cleanup: a reply lost after the delete committed is retried, and the objects still go", async () => {
     const { user } = await setup();
     const upload = await createUpload(user, { state: "pending", thumbKey: null });
@@ -246,7 +304,7 @@ describe("D1 replies lost after commit, in uploads and the storage cleanup", () 
 
     expect(faulty.attempts[0]).toBe(2);
     expect(counts.pending).toBeGreaterThanOrEqual(1);
-    expect(counts.objectsLeaked).toBe(0);
+    expect(counts.objectsLeft).toBe(0);
     expect(await readUpload(upload.id)).toBeUndefined();
     expect(await stored(upload.objectKey)).toBe(false);
     for (const key of thumbKeysFor(upload.id)) expect(await stored(key), key).toBe(false);

@@ -297,6 +297,86 @@ describe("organization_membership webhooks", () => {
     expect(afterRemoval).toMatchObject({ state: "deleted" });
   });
 
+  it.for([
+    {
+      name: "created at T0, deleted at T1, deleted at T3, then a delayed re-creation at T2",
+      history: [
+        ["created", "active", "2026-11-20T10:00:00.000Z"],
+        ["deleted", "active", T1],
+        ["deleted", "active", T3],
+        ["created", "active", T2],
+      ],
+      state: "deleted",
+    },
+    {
+      name: "active at T0, inactive at T1, inactive at T3, then a delayed active at T2",
+      history: [
+        ["updated", "active", "2026-11-20T10:00:00.000Z"],
+        ["updated", "inactive", T1],
+        ["updated", "inactive", T3],
+        ["updated", "active", T2],
+      ],
+      state: "inactive",
+    },
+  ] as const)(
+    "keeps the time of the newest event even when it changed nothing, so an older one delivered later loses: $name",
+    async ({ history, state }) => {
+      const org = newOrg();
+      const admin = await createUser({ role: "admin", organizationId: org });
+      const user = await createUser({ organizationId: null });
+
+      for (const [type, status, at] of history) {
+        // A deletion is dated by its event too: the event is sent when it happened.
+        const event = workosEvent(
+          `organization_membership.${type}`,
+          membershipObject(user, org, { status, updated_at: at }),
+          { created_at: at },
+        );
+        expect((await deliverWebhook(event)).status).toBe(200);
+      }
+
+      expect(await readMembership(user, org)).toMatchObject({ state, changedAt: new Date(T3) });
+      const token = await tokenFor(admin);
+      await expectError(await call(sharedUser(user.id), { token }), 404, "user_not_found");
+      await expectError(await setPhoto(token, admin, user), 404, "user_not_found");
+      const page = await json<{ items: { id: string }[] }>(await call("/api/v1/shared/users", { token }));
+      expect(page.items.map((item) => item.id)).toEqual([admin.id]);
+    },
+  );
+
+  it("a token that agrees with the stored membership writes nothing, and one older than the newest event changes nothing", async () => {
+    const org = newOrg();
+    const user = await createUser({ organizationId: null });
+    const created = workosEvent("organization_membership.created", membershipObject(user, org), {
+      created_at: T1,
+    });
+    expect((await deliverWebhook(created)).status).toBe(200);
+    const recorded = await readMembership(user, org);
+
+    // Newer than the event, and saying the same: no write, so the event's time stays.
+    expect((await call(ME, { token: await tokenFor(user, { org_id: org }) })).status).toBe(200);
+    expect(await readMembership(user, org)).toEqual(recorded);
+
+    // A removal dated now, then a token issued before it: the removal and its time stand.
+    const removedAt = new Date().toISOString();
+    const removal = workosEvent(
+      "organization_membership.deleted",
+      membershipObject(user, org, { updated_at: removedAt }),
+      { created_at: removedAt },
+    );
+    expect((await deliverWebhook(removal)).status).toBe(200);
+    const older = await tokenFor(user, {
+      org_id: org,
+      role: "admin",
+      iat: Math.floor(Date.now() / 1000) - 60,
+    });
+    expect((await call(ME, { token: older })).status).toBe(200);
+    expect(await readMembership(user, org)).toMatchObject({
+      state: "deleted",
+      changedAt: new Date(removedAt),
+    });
+  });
+
   it("applies a redelivered event once: a change made meanwhile is not undone", async () => {
     const org = newOrg();
     const user = await createUser({ organizationId: null });

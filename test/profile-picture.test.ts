@@ -246,8 +246,9 @@ describe.for(selfPaths)("%s", ([, pathFor]) => {
       const user = await createUser();
       const current = await createUpload(user);
       await patch(pathFor(user), user, { uploadId: current.id });
-      const before = (await readUser(user.id)) as User;
       const uploadId = await uploadIdFor(user);
+      // Read after the setup: a user's attachments count on their row (`attachment_bytes`).
+      const before = (await readUser(user.id)) as User;
       const upload = await readUpload(uploadId);
       const body = await expectError(await patch(pathFor(user), user, { uploadId }), status, code);
       if (detail) expect(body.detail).toBe(detail);
@@ -279,13 +280,16 @@ describe.for(selfPaths)("%s", ([, pathFor]) => {
       const user = await createUser();
       const upload = await createUpload(user);
       // Change the upload just before the write goes out: only a check inside that one statement
-      // can see the change.
-      const d1 = changedBefore(env.DB, /^update "users"/i, () =>
-        env.DB.prepare(change).bind(upload.id).run(),
-      );
+      // can see the change. The user as it then is (an upload made an attachment counts on its
+      // owner's row) is what the PATCH must leave alone.
+      let before = user;
+      const d1 = changedBefore(env.DB, /^update "users"/i, async () => {
+        await env.DB.prepare(change).bind(upload.id).run();
+        before = (await readUser(user.id)) as User;
+      });
       const response = await patch(pathFor(user), user, { uploadId: upload.id }, { env: { DB: d1 } });
       await expectError(response, status, code);
-      await expectUnchanged(user);
+      await expectUnchanged(before);
     },
   );
 

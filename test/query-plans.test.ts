@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { users, webhookEvents } from "../src/db/schema";
+import { uploads, users, webhookEvents } from "../src/db/schema";
 import { enqueueBacklog } from "../src/jobs/backlog";
 import { cleanUpStorage } from "../src/jobs/storage-cleanup";
 import { MAX_PENDING_UPLOADS_PER_USER } from "../src/pictures/upload-rules";
@@ -9,6 +9,7 @@ import * as images from "./fixtures/images";
 import { call } from "./helpers/api";
 import { type BoundStatement, countingD1 } from "./helpers/counting-d1";
 import { createUpload, createUser, db } from "./helpers/db";
+import { bucketChangedBefore } from "./helpers/hooked-r2";
 import { consume, importMessage } from "./helpers/jobs";
 import { signToken } from "./helpers/tokens";
 import { mockWorkOS } from "./helpers/workos";
@@ -186,7 +187,7 @@ describe("every statement of a storage cleanup run is indexed", () => {
 
     const plans = await Promise.all(
       d1.statements
-        .filter((statement) => !statement.sql.includes('"webhook_events"'))
+        .filter((statement) => !/"(webhook_events|upload_objects_to_delete)"/.test(statement.sql))
         .map(async (statement) => ({
           sql: statement.sql,
           plan: (await planOf(statement)).join(" | "),
@@ -194,12 +195,13 @@ describe("every statement of a storage cleanup run is indexed", () => {
     );
     // Per category: the candidates, the guarded delete and its read-back (one batch), and the count of what is left.
     expect(plans).toHaveLength(4 * 4);
+
     for (const { sql, plan } of plans) {
       // The one scan allowed: the partial index that holds nothing but deleted users.
       const scans = plan.split(" | ").filter((step) => /^SCAN (users|uploads)\b/.test(step));
       expect(scans, sql).toEqual(scans.map(() => "SCAN users USING COVERING INDEX users_deleted_idx"));
       expect(plan, sql).not.toContain("TEMP B-TREE");
-      if (/^(delete|select "id" from)/.test(sql)) {
+      if (/^(delete|select "id" from "uploads" where "uploads"."id" in)/.test(sql)) {
         // The batch's own rows by primary key, never the category's whole backlog.
         expect(plan, sql).toMatch(
           /^SEARCH uploads USING (COVERING )?INDEX sqlite_autoindex_uploads_1 \(id=\?\)/,
@@ -250,6 +252,45 @@ describe("imports of WorkOS pictures are indexed", () => {
         plan.filter((step) => /^SCAN (users|uploads)\b|USE TEMP B-TREE/.test(step)),
         statement.sql,
       ).toEqual([]);
+    }
+  });
+});
+
+describe("the records of objects to delete are indexed", () => {
+  it("records by the uploads' primary key, forgets by its own, and takes the oldest through its index", async () => {
+    const owner = await createUser();
+    // A day and more old: garbage for a run dated now, never for the runs of storage-cleanup.test.ts (2001).
+    const old = new Date(Date.now() - 2 * 24 * 60 * 60 * 1000);
+    const upload = await createUpload(owner, { state: "pending", createdAt: old, updatedAt: old });
+    // R2 refuses once: the record stays for the next run's retry, which then forgets it.
+    const refusing = bucketChangedBefore(env.BUCKET, "delete", async () => {
+      throw new Error("R2 is down");
+    });
+    const d1 = countingD1(env.DB);
+    vi.spyOn(console, "log").mockImplementation(() => {});
+    vi.spyOn(console, "error").mockImplementation(() => {});
+
+    await cleanUpStorage({ ...env, DB: d1, BUCKET: refusing }, new Date(), { batchSize: 1, timeBudgetMs: 0 });
+    await cleanUpStorage({ ...env, DB: d1 }, new Date(), { batchSize: 1, timeBudgetMs: 0 });
+
+    expect(await db().query.uploads.findFirst({ where: eq(uploads.id, upload.id) })).toBeUndefined();
+    const plans = await Promise.all(
+      d1.statements
+        .filter((statement) => statement.sql.includes('"upload_objects_to_delete"'))
+        .map(async (statement) => ({ sql: statement.sql, plan: (await planOf(statement)).join(" | ") })),
+    );
+    const kinds = new Set(plans.map(({ sql }) => sql.split(" ")[0]));
+    expect(kinds).toEqual(new Set(["select", "insert", "delete"]));
+    for (const { sql, plan } of plans) {
+      const expected = sql.startsWith("insert")
+        ? "SEARCH uploads USING COVERING INDEX sqlite_autoindex_uploads_1 (id=?)"
+        : sql.startsWith("delete")
+          ? "SEARCH upload_objects_to_delete USING COVERING INDEX sqlite_autoindex_upload_objects_to_delete_1 (upload_id=?)"
+          : sql.includes("count(")
+            ? "SCAN upload_objects_to_delete USING COVERING INDEX"
+            : "SCAN upload_objects_to_delete USING INDEX upload_objects_to_delete_recorded_at_idx";
+      expect(plan, sql).toContain(expected);
+      expect(plan, sql).not.toContain("TEMP B-TREE");
     }
   });
 });

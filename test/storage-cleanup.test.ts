@@ -3,21 +3,30 @@ import { env } from "cloudflare:workers";
 import { eq, inArray } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createDb } from "../src/db/client";
-import { type Upload, type User, uploads, users, webhookEvents } from "../src/db/schema";
+import {
+  type Upload,
+  type User,
+  uploadObjectsToDelete,
+  uploads,
+  users,
+  webhookEvents,
+} from "../src/db/schema";
 import worker from "../src/index";
 import {
   cleanUpStorage,
   deleteUnreferencedUploads,
-  R2_DELETE_MAX_KEYS,
   WEBHOOK_EVENT_RETENTION_MS,
 } from "../src/jobs/storage-cleanup";
 import { loadConfig } from "../src/lib/config";
 import { thumbKeyFor, thumbKeysFor } from "../src/lib/object-keys";
 import { presignThumbUrl } from "../src/lib/presign";
+import { R2_DELETE_MAX_KEYS } from "../src/pictures/objects-to-delete";
 import { call } from "./helpers/api";
 import { changedBefore } from "./helpers/counting-d1";
 import { createUpload, createUser, db, readUpload, readUser } from "./helpers/db";
-import { emulated } from "./helpers/uploads";
+import { tokenFor } from "./helpers/tokens";
+import { emulated, putObject, startUpload } from "./helpers/uploads";
+import { mockWorkOS } from "./helpers/workos";
 import { deliverWebhook, newWorkOSUserId, workosEvent, workosUserObject } from "./helpers/workos-users";
 
 /**
@@ -25,7 +34,8 @@ import { deliverWebhook, newWorkOSUserId, workosEvent, workosUserObject } from "
  * test files date their rows around today, so this file's runs can never pick (or delete) theirs.
  */
 const RUN_AT = Date.UTC(2001, 0, 1);
-const HOUR = 60 * 60 * 1000;
+const MINUTE = 60 * 1000;
+const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 const ago = (ms: number) => new Date(RUN_AT - ms);
 
@@ -56,6 +66,12 @@ async function storedUpload(owner: User, age: number, overrides: Partial<Upload>
 }
 
 const stored = async (key: string | null) => key !== null && (await env.BUCKET.head(key)) !== null;
+
+/** Whether the upload's objects are recorded to delete (its row gone, its objects not yet). */
+const recordedToDelete = async (uploadId: string) =>
+  (await db().query.uploadObjectsToDelete.findFirst({
+    where: eq(uploadObjectsToDelete.uploadId, uploadId),
+  })) !== undefined;
 
 /** The row, the original and a thumbnail in every size are gone. */
 async function expectDeleted(upload: Upload) {
@@ -261,7 +277,8 @@ describe("scheduled storage cleanup", () => {
       unreferencedProfilePictures: expect.any(Number),
       ofDeletedUsers: expect.any(Number),
       objects: expect.any(Number),
-      objectsLeaked: 0,
+      objectsLeft: 0,
+      objectsRetried: expect.any(Number),
       webhookEvents: expect.any(Number),
     });
     expect(entry.left).toEqual({});
@@ -286,7 +303,7 @@ describe("deleteUnreferencedUploads", () => {
     );
 
     // The original and four thumbnails of the one deleted.
-    expect(result).toEqual({ selected: 2, uploads: 1, objects: 5, objectsLeaked: 0 });
+    expect(result).toEqual({ selected: 2, uploads: 1, objects: 5, objectsLeft: 0 });
     await expectKept(racing);
     await expectDeleted(garbage);
   });
@@ -310,11 +327,11 @@ describe("deleteUnreferencedUploads", () => {
       201,
     );
 
-    expect(result).toEqual({ selected: 201, uploads: 201, objects: 1005, objectsLeaked: 0 });
+    expect(result).toEqual({ selected: 201, uploads: 201, objects: 1005, objectsLeft: 0 });
     expect(calls).toEqual([R2_DELETE_MAX_KEYS, 5]);
   });
 
-  it("deletes the row even when R2 refuses, and reports the objects as leaked", async () => {
+  it("deletes the row even when R2 refuses, and leaves its objects recorded for the next run, which deletes them", async () => {
     const owner = await createUser();
     const upload = await storedUpload(owner, 8 * DAY);
     const refusingBucket = {
@@ -331,10 +348,17 @@ describe("deleteUnreferencedUploads", () => {
       10,
     );
 
-    expect(result).toEqual({ selected: 1, uploads: 1, objects: 0, objectsLeaked: 5 });
+    expect(result).toEqual({ selected: 1, uploads: 1, objects: 0, objectsLeft: 5 });
     expect(await readUpload(upload.id)).toBeUndefined();
     expect(await stored(upload.objectKey)).toBe(true);
-    expect(logError).toHaveBeenCalledWith(expect.stringContaining(upload.objectKey));
+    expect(await recordedToDelete(upload.id)).toBe(true);
+    expect(logError).toHaveBeenCalledWith(expect.stringContaining(upload.id));
+
+    const { counts } = await cleanUpLogged();
+
+    expect(counts.objectsRetried).toBeGreaterThanOrEqual(5);
+    await expectDeleted(upload);
+    expect(await recordedToDelete(upload.id)).toBe(false);
   });
 
   it("deletes the thumbnails by the keys derived from the id, every size, also when the row never recorded them", async () => {
@@ -357,7 +381,7 @@ describe("deleteUnreferencedUploads", () => {
     const counts = await cleanUpStorage(env, new Date(RUN_AT));
 
     await expectDeleted(legacy);
-    expect(counts.objectsLeaked).toBe(0);
+    expect(counts.objectsLeft).toBe(0);
   });
 });
 
@@ -385,6 +409,56 @@ describe("uploads of deleted users", () => {
     expect(counts.ofDeletedUsers).toBe(owned.length);
     for (const upload of owned) await expectDeleted(upload);
     await expectKept(theirs);
+  });
+
+  it("keeps a deleted user's pending and failed uploads while their upload URL may still write, and takes them at the first run after", async () => {
+    const owner = await createUser();
+    const ready = await storedUpload(owner, 1 * MINUTE);
+    const writable = [
+      await storedUpload(owner, 5 * MINUTE, { state: "pending", thumbKey: null }),
+      await storedUpload(owner, 24 * MINUTE, {
+        state: "failed",
+        failureReason: "not an image",
+        thumbKey: null,
+      }),
+    ];
+    await deleteUser(owner);
+
+    const counts = await cleanUpStorage(env, new Date(RUN_AT));
+
+    // A ready upload's URL is spent (write-once): it goes at once.
+    expect(counts.ofDeletedUsers).toBe(1);
+    await expectDeleted(ready);
+    for (const upload of writable) await expectKept(upload);
+
+    // Ten minutes of validity and fifteen of clock skew after each started.
+    await cleanUpStorage(env, new Date(RUN_AT + 2 * MINUTE));
+    await expectDeleted(writable[1] as Upload);
+    await expectKept(writable[0] as Upload);
+    await cleanUpStorage(env, new Date(RUN_AT + 21 * MINUTE));
+    await expectDeleted(writable[0] as Upload);
+  });
+
+  it("end to end: bytes PUT through a URL handed out before user.deleted land under a row, and the run after its expiry deletes both", async () => {
+    mockWorkOS();
+    const owner = await createUser();
+    const started = await startUpload(await tokenFor(owner), { contentType: "image/png", size: 5 });
+    expect(
+      (await deliverWebhook(workosEvent("user.deleted", workosUserObject(owner.workosUserId)))).status,
+    ).toBe(200);
+    const now = Date.now();
+
+    await cleanUpStorage(env, new Date(now));
+    const put = await putObject(started.uploadUrl, new Uint8Array(5), started.uploadHeaders);
+
+    expect(put.status).toBe(200);
+    const upload = (await readUpload(started.upload.id)) as Upload;
+    expect(upload).toMatchObject({ ownerId: owner.id, state: "pending" });
+    expect(await stored(upload.objectKey)).toBe(true);
+
+    await cleanUpStorage(env, new Date(now + 26 * MINUTE));
+
+    await expectDeleted(upload);
   });
 
   it("answers 404 for a thumbnail URL handed out before the user was deleted", async () => {

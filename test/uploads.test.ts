@@ -4,8 +4,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { type Upload, type User, uploads } from "../src/db/schema";
 import { originalKeyFor, THUMB_SIZES, thumbKeyFor, thumbKeysFor } from "../src/lib/object-keys";
 import { amzDate } from "../src/lib/presign";
+import { UPLOAD_URL_TTL_SECONDS } from "../src/pictures/retention";
 import { MAX_PENDING_UPLOADS_PER_USER } from "../src/pictures/upload-rules";
-import { UPLOAD_URL_TTL_SECONDS } from "../src/routes/uploads/start-upload";
 import * as images from "./fixtures/images";
 import { call, json } from "./helpers/api";
 import { changedBefore } from "./helpers/counting-d1";
@@ -216,7 +216,7 @@ describe("POST /api/v1/uploads", () => {
         await createUpload(user, { state: "pending", createdAt, updatedAt: createdAt });
     };
 
-    it("refuses one more with 429 rate_limited and a Retry-After for when the oldest is gone, creating nothing", async () => {
+    it("case 51: refuses one more with 429 rate_limited and a Retry-After for when the oldest is gone, creating nothing", async () => {
       const { user, token } = await caller();
       const oldest = new Date(Math.floor(Date.now() / 1000) * 1000 - 3 * HOUR);
       await pendingUploads(user, 1, oldest);
@@ -252,7 +252,7 @@ describe("POST /api/v1/uploads", () => {
       expect((await start(other.token)).status).toBe(429);
     });
 
-    it("never overshoots when creates race: the count and the insert are one statement", async () => {
+    it("case 51: never overshoots when creates race: the count and the insert are one statement", async () => {
       const { user, token } = await caller();
       await pendingUploads(user, MAX_PENDING_UPLOADS_PER_USER - 2);
 
@@ -260,6 +260,102 @@ describe("POST /api/v1/uploads", () => {
 
       expect(responses.map((response) => response.status).sort()).toEqual([201, 201, 429, 429, 429, 429]);
       expect(await countUploads(user.id)).toBe(MAX_PENDING_UPLOADS_PER_USER);
+    });
+  });
+
+  describe("at most MAX_ATTACHMENT_BYTES_PER_USER bytes of attachments per user", () => {
+    const LIMIT = 1000;
+    const startAttachment = (token: string, size: number, limit = LIMIT) =>
+      call("/api/v1/uploads", {
+        method: "POST",
+        token,
+        json: { kind: "document", scope: "attachment", contentType: "text/plain", size },
+        env: { ...emulated, MAX_ATTACHMENT_BYTES_PER_USER: String(limit) },
+      });
+    const attachment = (user: User, size: number, state: Upload["state"] = "ready") =>
+      createUpload(user, {
+        kind: "document",
+        scope: "attachment",
+        contentType: "text/plain",
+        size,
+        state,
+        thumbKey: null,
+      });
+
+    it("case 51: refuses an attachment past the quota with 403 quota_exceeded, the bytes used and the limit in detail, storing nothing", async () => {
+      const { user, token } = await caller();
+      await attachment(user, 600, "ready");
+      await attachment(user, 300, "pending");
+
+      const refused = await startAttachment(token, 101);
+
+      expect(refused.status).toBe(403);
+      expect(await json(refused)).toEqual({
+        detail:
+          "Your attachments, pending and ready, take 900 bytes of the 1000 bytes one user may store; this one's " +
+          "101 bytes would pass that. Nothing was stored.",
+        code: "quota_exceeded",
+      });
+      expect(await countUploads(user.id)).toBe(2);
+      // Up to the limit exactly is fine; then nothing more.
+      expect((await startAttachment(token, 100)).status).toBe(201);
+      await expectError(await startAttachment(token, 1), 403, "quota_exceeded");
+      expect(await countUploads(user.id)).toBe(3);
+      expect(await readUser(user.id)).toMatchObject({ attachmentBytes: 1000 });
+    });
+
+    it("counts the caller's ready and pending attachments only, and frees what fails or is deleted", async () => {
+      const { user, token } = await caller();
+      await attachment(user, 900, "failed");
+      await createUpload(user, { size: 900 });
+      await attachment((await caller()).user, 900);
+      const pending = await attachment(user, 900, "pending");
+      await expectError(await startAttachment(token, 200), 403, "quota_exceeded");
+
+      // A pending attachment whose bytes fail stops counting, as does one the cleanup deletes.
+      await db().update(uploads).set({ state: "failed" }).where(eq(uploads.id, pending.id));
+      expect(await readUser(user.id)).toMatchObject({ attachmentBytes: 0 });
+      const started = await startAttachment(token, 1000);
+      expect(started.status).toBe(201);
+      const { upload } = await json<{ upload: UploadJson }>(started);
+      await db().delete(uploads).where(eq(uploads.id, upload.id));
+      expect(await readUser(user.id)).toMatchObject({ attachmentBytes: 0 });
+      // Profile pictures are bounded by their own rules, not this quota.
+      const photo = await call("/api/v1/uploads", {
+        method: "POST",
+        token,
+        json: { kind: "image", scope: "profile_picture", contentType: "image/png", size: 5000 },
+        env: { ...emulated, MAX_ATTACHMENT_BYTES_PER_USER: "1" },
+      });
+      expect(photo.status).toBe(201);
+    });
+
+    it("case 51: never overshoots when creates race: the quota and the insert are one statement", async () => {
+      const { user, token } = await caller();
+      await attachment(user, 100);
+
+      const responses = await Promise.all(Array.from({ length: 6 }, () => startAttachment(token, 300)));
+
+      expect(responses.map((response) => response.status).sort()).toEqual([201, 201, 201, 403, 403, 403]);
+      const stored = await db()
+        .select({ size: uploads.size })
+        .from(uploads)
+        .where(eq(uploads.ownerId, user.id));
+      expect(stored.reduce((sum, row) => sum + row.size, 0)).toBe(1000);
+      expect(await readUser(user.id)).toMatchObject({ attachmentBytes: 1000 });
+    });
+
+    it("is 1 GiB unless configured", async () => {
+      const { user, token } = await caller();
+      await attachment(user, 1024 * MiB - 10);
+      const over = await call("/api/v1/uploads", {
+        method: "POST",
+        token,
+        json: { kind: "document", scope: "attachment", contentType: "text/plain", size: 11 },
+        env: { ...emulated, MAX_ATTACHMENT_BYTES_PER_USER: "" },
+      });
+      await expectError(over, 403, "quota_exceeded");
+      expect((await startAttachment(token, 10, 1024 * MiB)).status).toBe(201);
     });
   });
 
@@ -910,6 +1006,12 @@ describe("GET /openapi.json", () => {
       `at most ${MAX_PENDING_UPLOADS_PER_USER} uploads \`pending\` at a time: one more is \`429 rate_limited\``,
     );
     expect(doc.paths["/api/v1/uploads"]?.post?.responses).toHaveProperty("429");
+    // The attachment quota too.
+    expect(description).toContain("`403 quota_exceeded`");
+    expect(doc.paths["/api/v1/uploads"]?.post?.responses).toHaveProperty(
+      "403.description",
+      expect.stringContaining("`quota_exceeded`"),
+    );
     // What a browser page must know about uploadHeaders.
     const uploadHeaders = doc.components.schemas.CreateUploadResponse?.properties.uploadHeaders;
     expect(uploadHeaders?.description).toContain("a browser refuses a script-set one");

@@ -1,10 +1,10 @@
 import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { users, webhookEvents } from "../src/db/schema";
+import { memberships, type User, users, webhookEvents } from "../src/db/schema";
 import { call, json } from "./helpers/api";
 import { countingD1 } from "./helpers/counting-d1";
-import { createUpload, createUser, db, readUpload, readUser } from "./helpers/db";
+import { addMembership, createUpload, createUser, db, readUpload, readUser } from "./helpers/db";
 import { signToken } from "./helpers/tokens";
 import { mockWorkOS } from "./helpers/workos";
 import {
@@ -32,6 +32,8 @@ async function signedDelivery(event: unknown) {
 
 const rowFor = (workosUserId: string) =>
   db().query.users.findFirst({ where: eq(users.workosUserId, workosUserId) });
+const membershipsOf = (user: User) =>
+  db().select().from(memberships).where(eq(memberships.workosUserId, user.workosUserId)).all();
 const recorded = (eventId: string) =>
   db().query.webhookEvents.findFirst({ where: eq(webhookEvents.id, eventId) });
 
@@ -211,10 +213,60 @@ describe("POST /webhooks/workos", () => {
       // One batch: the event id, and one statement that both sets the state and detaches the photo.
       expect(d1.trips).toHaveLength(1);
       expect(d1.trips[0]).toMatch(
-        /; insert into "users" .* on conflict .* do update set "state" = \?, "profile_picture_upload_id" = \?/i,
+        /; insert into "users" .* on conflict .* do update set "email" = \?, .*"state" = \?, .*"profile_picture_upload_id" = \?/i,
       );
       // The upload itself stays for the storage cleanup, which deletes a deleted user's uploads.
       expect(await readUpload(upload.id)).toMatchObject({ id: upload.id, state: "ready" });
+    });
+
+    it("case 50: user.deleted erases the person: no email, name, search key, WorkOS picture URL or last sign-in stays, on the user or their memberships", async () => {
+      const person = {
+        email: "Zoë.Ångström@Example.com",
+        firstName: "Zoë",
+        lastName: "Ångström",
+        workosProfilePictureUrl: "https://workoscdn.com/images/zoe.png",
+      };
+      const user = await createUser({ ...person, organizationId: "org_acme" });
+      await addMembership(user, "org_other", { role: "admin" });
+      const upload = await createUpload(user);
+      await db().update(users).set({ profilePictureUploadId: upload.id }).where(eq(users.id, user.id));
+      const before = (await readUser(user.id)) as User;
+      expect(await membershipsOf(user)).toHaveLength(2);
+
+      const response = await deliverWebhook(workosEvent("user.deleted", workosUserObject(user.workosUserId)));
+
+      expect(response.status).toBe(200);
+      const tombstone = await readUser(user.id);
+      expect(tombstone).toEqual({
+        ...before,
+        email: "",
+        emailVerified: false,
+        firstName: "",
+        lastName: "",
+        firstNameKey: "",
+        lastNameKey: "",
+        emailKey: "",
+        workosProfilePictureUrl: null,
+        lastLogin: null,
+        profilePictureUploadId: null,
+        profilePictureThumbSizes: null,
+        state: "deleted",
+        updatedAt: expect.any(Date),
+      });
+      const copies = await membershipsOf(user);
+      expect(copies).toHaveLength(2);
+      for (const membership of copies) {
+        expect(membership).toMatchObject({
+          userState: "deleted",
+          firstNameKey: "",
+          lastNameKey: "",
+          emailKey: "",
+        });
+      }
+      // Nothing of the person in any form: as given, or lower-cased into a key.
+      const stored = JSON.stringify([tombstone, copies]).toLowerCase();
+      for (const value of ["zoë", "ångström", "example.com", "workoscdn"])
+        expect(stored).not.toContain(value);
     });
 
     it("remembers a deleted WorkOS id it never saw: a late user.created, user.updated or first sign-in brings no one back", async () => {

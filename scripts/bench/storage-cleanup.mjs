@@ -52,14 +52,15 @@ export async function measureCleanup(sourceDir, jwksPort) {
     .find((l) => l.includes('"msg":"storage cleanup"'));
   if (!line) throw new Error(`the scheduled run logged no result:\n${tail(worker.logFile)}`);
   const logged = JSON.parse(line.slice(line.indexOf("{")));
-  const { objects, objectsLeaked, webhookEvents, ...byKind } = logged.deleted;
+  const { objects, objectsLeft, objectsRetried, webhookEvents, ...byKind } = logged.deleted;
   const rows = Object.values(byKind).reduce((sum, n) => sum + n, 0);
   const uploadsMs = logged.durationMs - logged.webhookEventsMs;
   return {
     ...logged,
     rows,
     objects,
-    objectsLeaked,
+    objectsLeft,
+    objectsRetried,
     uploadsMs,
     rowsPerSecond: rows / (uploadsMs / 1000),
     webhookEvents,

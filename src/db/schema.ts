@@ -42,6 +42,12 @@ export const users = sqliteTable(
      */
     profilePictureThumbSizes: thumbSizes("profile_picture_thumb_sizes"),
     /**
+     * The id of the request whose PATCH (or one-call PUT) last changed the custom photo, set by the
+     * same statement: a request whose reply was lost after its write committed, and whose retry then
+     * misses because the version moved (`If-Match`), knows the write was its own.
+     */
+    profilePictureWriteId: text("profile_picture_write_id"),
+    /**
      * The picture WorkOS gave (`workos_profile_picture_url`), imported into R2 as an upload of the user's
      * (origin `import`, four sizes, like any ready photo): what `avatarUrl` shows when no custom photo is
      * set. Cleared by the write that changes the WorkOS URL, so it is always the import of the current one.
@@ -52,6 +58,12 @@ export const users = sqliteTable(
      * never fetched again. Null while the current URL has not been tried (the import is due).
      */
     pictureImportUrl: text("picture_import_url"),
+    /**
+     * The bytes of the user's `attachment` uploads that are `pending` or `ready`: what
+     * `MAX_ATTACHMENT_BYTES_PER_USER` bounds. Kept by triggers on `uploads` (migrations/0012), so
+     * the insert that checks it reads one row, however many attachments the user has.
+     */
+    attachmentBytes: integer("attachment_bytes").notNull().default(0),
     createdAt: timestamp("created_at").notNull(),
     /**
      * When a key of the profile last changed, and so its version: every write that changes one moves
@@ -200,6 +212,34 @@ export const webhookEvents = sqliteTable(
   },
   (t) => [index("webhook_events_received_at_idx").on(t.receivedAt)],
 );
+
+/**
+ * Uploads whose rows are gone and whose objects (the original, a thumbnail per size: keys derived
+ * from the id) are still to be deleted from R2. Recorded in the batch that deletes the rows, so a
+ * failed R2 delete, or an invocation that dies before it, leaves a record the storage cleanup's
+ * next run retries; forgotten once R2 has deleted them. An id is recorded only when no upload row
+ * has it any more, and ids are never reused, so its objects are garbage for good.
+ */
+export const uploadObjectsToDelete = sqliteTable(
+  "upload_objects_to_delete",
+  {
+    uploadId: text("upload_id").primaryKey(),
+    recordedAt: timestamp("recorded_at").notNull(),
+  },
+  (t) => [index("upload_objects_to_delete_recorded_at_idx").on(t.recordedAt)],
+);
+
+/**
+ * Users whose sort and search keys may have been folded by SQLite's ASCII-only `lower()` (migration
+ * 0003, for the rows there then), so a name or email with a non-ASCII capital ("Élodie") is not
+ * found by a lower-case search nor sorted with its lower-case peers. Filled once by migration 0016
+ * with the rows whose names or email hold a non-ASCII character; the hourly job
+ * (`src/jobs/search-keys.ts`) folds their keys again with `searchKey` and forgets them. A row written
+ * since then has the right keys already, so folding it again changes nothing.
+ */
+export const searchKeysToRefold = sqliteTable("search_keys_to_refold", {
+  userId: text("user_id").primaryKey(),
+});
 
 export type User = typeof users.$inferSelect;
 export type NewUser = typeof users.$inferInsert;

@@ -35,6 +35,12 @@ export interface MembershipChange {
   role: string;
   state: MembershipState;
   changedAt: Date;
+  /**
+   * Who speaks: a WorkOS event is written whenever it is newer, also when it changes nothing, so
+   * its time outranks every older event delivered after it; a token only when it differs, so a
+   * request does not write on every call.
+   */
+  source: "token" | "event";
 }
 
 export type StoredMembership = Pick<Membership, "state" | "role" | "changedAt">;
@@ -55,6 +61,7 @@ export function membershipFromToken(
     role: tokenRole(claims),
     state: "active",
     changedAt: new Date(Math.min(claims.iat * 1000, nowMs)),
+    source: "token",
   };
 }
 
@@ -63,20 +70,24 @@ export function changesStored(stored: StoredMembership | null, change: Membershi
   return (
     stored === null ||
     (stored.changedAt.getTime() < change.changedAt.getTime() &&
-      (stored.state !== change.state || stored.role !== change.role))
+      (change.source === "event" || stored.state !== change.state || stored.role !== change.role))
   );
 }
 
 /**
  * Record `change` in one conditional statement: insert the membership, or update it when the
- * change is newer than the stored one and differs from it; otherwise write nothing. Tokens and
- * webhook events both go through here, so one clock orders them: a token issued before a removal
- * never brings the membership back, and an event older than what is stored changes nothing.
+ * change is newer than the stored one (a token's only when it also differs); otherwise write
+ * nothing, and never move `changed_at` back. Tokens and webhook events both go through here, so
+ * one clock orders them: a token issued before a removal never brings the membership back, and an
+ * event older than the newest one stored changes nothing, even when the newest changed nothing
+ * itself (created, deleted, deleted again, then the delayed re-creation between them: removed).
  */
 export function upsertMembership(db: Database, change: MembershipChange) {
+  const { source, ...membership } = change;
+  const newer = sql`${memberships.changedAt} < excluded.changed_at`;
   return db
     .insert(memberships)
-    .values(change)
+    .values(membership)
     .onConflictDoUpdate({
       target: [memberships.workosUserId, memberships.organizationId],
       set: {
@@ -84,7 +95,10 @@ export function upsertMembership(db: Database, change: MembershipChange) {
         state: sql`excluded.state`,
         changedAt: sql`excluded.changed_at`,
       },
-      setWhere: sql`${memberships.changedAt} < excluded.changed_at AND (${memberships.state} IS NOT excluded.state OR ${memberships.role} IS NOT excluded.role)`,
+      setWhere:
+        source === "event"
+          ? newer
+          : sql`${newer} AND (${memberships.state} IS NOT excluded.state OR ${memberships.role} IS NOT excluded.role)`,
     });
 }
 

@@ -1,4 +1,5 @@
 import { enqueueBacklog } from "./backlog";
+import { refoldSearchKeys } from "./search-keys";
 import { cleanUpStorage } from "./storage-cleanup";
 
 /**
@@ -18,6 +19,8 @@ export async function runScheduled(cron: string, env: Env, now: Date): Promise<v
       return;
     case CRONS.backlog:
       await enqueueBacklog(env);
+      // Also work D1 shows is still to do: the search keys SQLite folded ASCII-only (migration 0016).
+      await refoldSearchKeys(env);
       return;
     default:
       throw new Error(`no job runs on cron ${JSON.stringify(cron)}`);

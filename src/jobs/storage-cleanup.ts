@@ -1,12 +1,20 @@
-import { and, asc, count, eq, inArray, lt, type SQL, sql } from "drizzle-orm";
+import { and, asc, count, eq, inArray, lt, or, type SQL, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { createDb, type Database } from "../db/client";
 import { type UploadState, uploads, users, webhookEvents } from "../db/schema";
-import { D1Session } from "../lib/d1";
-import { thumbKeysFor } from "../lib/object-keys";
+import { D1Session, isOneOf } from "../lib/d1";
+import {
+  countRecordedUploads,
+  deleteObjectsOf,
+  forget,
+  recordedUploads,
+  recordGone,
+} from "../pictures/objects-to-delete";
 import { unreferenced } from "../pictures/references";
 import {
   DAY_MS,
+  DELETED_OWNER_UPLOAD_WRITABLE_MS,
   FAILED_MAX_AGE_MS,
   PENDING_MAX_AGE_MS,
   UNREFERENCED_MAX_AGE_MS,
@@ -21,9 +29,6 @@ import {
  */
 export const WEBHOOK_EVENT_RETENTION_MS = 30 * DAY_MS;
 
-/** R2 deletes at most 1,000 keys a call. @see https://developers.cloudflare.com/r2/api/workers/workers-api-reference/#bucket-method-definitions */
-export const R2_DELETE_MAX_KEYS = 1000;
-
 export interface CleanupLimits {
   /** Uploads per batch: five keys each (the original and a thumbnail per size), so 500 make three R2 calls. */
   batchSize: number;
@@ -31,6 +36,11 @@ export interface CleanupLimits {
   timeBudgetMs: number;
   /** Nor after this many rounds, each one batch of every unfinished category. */
   maxRounds: number;
+  /**
+   * Batches (of `batchSize` uploads) of objects that earlier runs left recorded to delete (a failed R2
+   * delete, an invocation that died), retried first.
+   */
+  maxRetryBatches: number;
   /** Processed webhook event ids forgotten per statement, */
   eventBatchSize: number;
   /** in at most this many statements a run, after the uploads. */
@@ -38,20 +48,24 @@ export interface CleanupLimits {
 }
 
 /**
- * A run takes batches until every category comes back short, for at most 30 s and 48 rounds: well
- * inside a Cron Trigger's limits (on the Paid plan, 15 minutes of CPU for a schedule of an hour or
- * more, and 15 minutes of wall clock). A batch of 500 uploads names up to 2,500 keys (each upload's
- * original and its thumbnails, `THUMB_SIZES`), three R2 calls, so a round makes at most 20
- * subrequests (per category: the selection, the delete batch, three R2 calls) and 48 rounds at most
- * 960; the webhook event ids then take at most 10 statements of 10,000 (100,000 an hour, 2.4 million
- * sign-ins a day), and a run that stops early counts what is left (at most 5 more): under 980 in
- * all, inside even the older limit of 1,000 per invocation. And D1 runs one query at a time: 30 s an hour leaves it to the requests.
+ * A run first retries what earlier runs left recorded to delete, at most 4 batches (each one D1
+ * round trip and three R2 calls: 16 subrequests). Then it takes batches until every category comes
+ * back short, for at most 30 s and 48 rounds: well inside a Cron Trigger's limits (on the Paid plan,
+ * 15 minutes of CPU for a schedule of an hour or more, and 15 minutes of wall clock). A batch of 500
+ * uploads names up to 2,500 keys (each upload's original and its thumbnails, `THUMB_SIZES`), three
+ * R2 calls, so a round makes at most 20 subrequests (per category: the selection, the delete batch,
+ * three R2 calls) and 48 rounds at most 960; one statement then forgets the last batch's records
+ * (each batch forgets the one before it in its own round trip); the webhook event ids take at most
+ * 10 statements of 10,000 (100,000 an hour, 2.4 million sign-ins a day), and a run that stops early
+ * counts what is left (at most 6 more): under 995 in all, inside even the older limit of 1,000 per
+ * invocation. And D1 runs one query at a time: 30 s an hour leaves it to the requests.
  * @see https://developers.cloudflare.com/workers/platform/limits/
  */
 export const CLEANUP_LIMITS: CleanupLimits = {
   batchSize: 500,
   timeBudgetMs: 30_000,
   maxRounds: 48,
+  maxRetryBatches: 4,
   eventBatchSize: 10_000,
   maxEventBatches: 10,
 };
@@ -59,13 +73,48 @@ export const CLEANUP_LIMITS: CleanupLimits = {
 export type GarbageCategory = "pending" | "failed" | "unreferencedProfilePictures" | "ofDeletedUsers";
 
 export type CleanupCounts = Record<GarbageCategory, number> & {
-  /** R2 keys deleted (originals and thumbnails; a key with no object counts too). */
+  /** R2 keys of this run's uploads deleted (originals and thumbnails; a key with no object counts too). */
   objects: number;
-  /** R2 keys whose delete failed after their row was gone; logged by key, to remove by hand. */
-  objectsLeaked: number;
+  /**
+   * R2 keys whose delete failed after their row was gone: their uploads stay recorded
+   * (`upload_objects_to_delete`), and the next run tries again.
+   */
+  objectsLeft: number;
+  /** R2 keys deleted for uploads earlier runs (or discarded uploads) left recorded. */
+  objectsRetried: number;
   /** Processed webhook event ids forgotten (`WEBHOOK_EVENT_RETENTION_MS`). */
   webhookEvents: number;
 };
+
+type Statement = BatchItem<"sqlite">;
+
+/** A batch's statements, as the non-empty tuple `db.batch` takes: every caller passes its own last one. */
+const nonEmpty = (...statements: Statement[]) => statements as [Statement, ...Statement[]];
+
+/**
+ * Uploads whose objects R2 has deleted, still recorded: their records are forgotten by the run's
+ * next D1 batch, which costs no round trip of its own, or by `flush` at the end.
+ */
+export class DeletedObjects {
+  #uploadIds: string[] = [];
+
+  add(uploadIds: readonly string[]): void {
+    this.#uploadIds.push(...uploadIds);
+  }
+
+  /** The statement forgetting them, to ride in the next batch (none when there is nothing to forget). */
+  take(db: Database): Statement[] {
+    if (this.#uploadIds.length === 0) return [];
+    const statement = forget(db, this.#uploadIds);
+    this.#uploadIds = [];
+    return [statement];
+  }
+
+  async flush(db: Database): Promise<void> {
+    const [statement] = this.take(db);
+    if (statement) await statement;
+  }
+}
 
 /**
  * Delete garbage uploads as of `now`, with their objects, in rounds of one batch per category
@@ -78,7 +127,7 @@ export async function cleanUpStorage(
   now: Date,
   limits: Partial<CleanupLimits> = {},
 ): Promise<CleanupCounts> {
-  const { batchSize, timeBudgetMs, maxRounds, eventBatchSize, maxEventBatches } = {
+  const { batchSize, timeBudgetMs, maxRounds, maxRetryBatches, eventBatchSize, maxEventBatches } = {
     ...CLEANUP_LIMITS,
     ...limits,
   };
@@ -94,23 +143,47 @@ export async function cleanUpStorage(
     unreferencedProfilePictures: 0,
     ofDeletedUsers: 0,
     objects: 0,
-    objectsLeaked: 0,
+    objectsLeft: 0,
+    objectsRetried: 0,
     webhookEvents: 0,
   };
+  const deletedObjects = new DeletedObjects();
+  let retriesFinished = false;
+  for (let batch = 0; !retriesFinished && batch < maxRetryBatches; batch++) {
+    // The records of the previous batch go in the same round trip as the next selection.
+    const results = await db.batch(nonEmpty(...deletedObjects.take(db), recordedUploads(db, batchSize)));
+    const recorded = results.at(-1) as Awaited<ReturnType<typeof recordedUploads>>;
+    const retried = await deleteObjectsOf(
+      env.BUCKET,
+      recorded.map((row) => row.uploadId),
+    );
+    deletedObjects.add(retried.deleted);
+    counts.objectsRetried += retried.objects;
+    counts.objectsLeft += retried.objectsLeft;
+    retriesFinished = recorded.length < batchSize;
+  }
+
   let unfinished = Object.keys(categories) as GarbageCategory[];
   let rounds = 0;
   do {
     rounds++;
     const finished = new Set<GarbageCategory>();
     for (const category of unfinished) {
-      const batch = await deleteUnreferencedUploads(db, env.BUCKET, categories[category], batchSize);
+      const batch = await deleteUnreferencedUploads(
+        db,
+        env.BUCKET,
+        categories[category],
+        batchSize,
+        deletedObjects,
+      );
       counts[category] += batch.uploads;
       counts.objects += batch.objects;
-      counts.objectsLeaked += batch.objectsLeaked;
+      counts.objectsLeft += batch.objectsLeft;
       if (batch.selected < batchSize) finished.add(category);
     }
     unfinished = unfinished.filter((category) => !finished.has(category));
   } while (unfinished.length > 0 && Date.now() - started < timeBudgetMs && rounds < maxRounds);
+  await deletedObjects.flush(db);
 
   const eventsStarted = Date.now();
   const eventsBefore = new Date(now.getTime() - WEBHOOK_EVENT_RETENTION_MS);
@@ -123,12 +196,13 @@ export async function cleanUpStorage(
   }
 
   // Stopped early: say how much is left, so a backlog shows in the logs before it shows in R2 or D1.
-  const left: Partial<Record<GarbageCategory | "webhookEvents", number>> = {};
+  const left: Partial<Record<GarbageCategory | "webhookEvents" | "objectsToDelete", number>> = {};
   for (const category of unfinished) left[category] = await countUnreferenced(db, categories[category]);
   if (!eventsFinished) left.webhookEvents = await countWebhookEventsBefore(db, eventsBefore);
+  if (!retriesFinished || counts.objectsLeft > 0) left.objectsToDelete = await countRecordedUploads(db);
   console.log(
     JSON.stringify({
-      level: unfinished.length || !eventsFinished ? "warn" : "info",
+      level: Object.keys(left).length > 0 ? "warn" : "info",
       msg: "storage cleanup",
       now: now.toISOString(),
       batchSize,
@@ -155,58 +229,57 @@ export interface BatchResult {
   selected: number;
   /** Upload rows deleted. */
   uploads: number;
+  /** Their R2 keys deleted. */
   objects: number;
-  objectsLeaked: number;
+  /** Their R2 keys whose delete failed: left recorded for the next run. */
+  objectsLeft: number;
 }
 
 /**
  * Delete up to `batchSize` uploads of `garbage` that no user references, then their objects.
  *
  * Every statement here is safe for D1 to repeat after a reply lost past its commit
- * (`src/lib/d1.ts`): the candidates and their keys are read first; the delete repeats the whole
- * condition (an upload completed, attached or re-stamped since it was read is kept, and
- * `users.profile_picture_upload_id`'s foreign key would refuse the delete anyway); and which rows
- * went is read back in the same batch (a D1 batch is one transaction), never taken from a
- * `RETURNING` that a retry would answer empty. Objects go only after their row: a failure between
- * the two leaks an object, it never leaves a row pointing at missing bytes. The thumbnail keys are
- * derived from the id, every size of them, so thumbnails written by a `complete` whose state change
- * failed go too (and the sizes an upload from before there were sizes never had cost nothing).
+ * (`src/lib/d1.ts`): the candidates are read first; the delete repeats the whole condition (an
+ * upload completed, attached or re-stamped since it was read is kept, and
+ * `users.profile_picture_upload_id`'s foreign key would refuse the delete anyway); the same batch (a
+ * D1 batch is one transaction) records the uploads whose rows went, so their objects are never lost
+ * track of (`objects-to-delete.ts`), and reads back which rows went, never trusting a `RETURNING`
+ * that a retry would answer empty. Objects go only after their row: a failure between the two, or
+ * an invocation that dies there, leaves the record, and the next run deletes them. The keys are
+ * derived from the id, every size of thumbnail, so thumbnails written by a `complete` whose state
+ * change failed go too (and the sizes an upload from before there were sizes never had cost
+ * nothing). `deletedObjects` carries the records to forget into the next batch; without one the
+ * batch forgets its own in a statement of their own.
  */
 export async function deleteUnreferencedUploads(
   db: Database,
   bucket: R2Bucket,
   garbage: Garbage,
   batchSize: number,
+  deletedObjects?: DeletedObjects,
 ): Promise<BatchResult> {
+  const carried = deletedObjects ?? new DeletedObjects();
   const candidates = await selectCandidates(db, garbage, batchSize);
-  if (candidates.length === 0) return { selected: 0, uploads: 0, objects: 0, objectsLeaked: 0 };
+  if (candidates.length === 0) return { selected: 0, uploads: 0, objects: 0, objectsLeft: 0 };
   const ids = candidates.map((candidate) => candidate.id);
-  const [, kept] = await db.batch([guardedDelete(db, garbage, ids), stillStored(db, ids)]);
-  const keptIds = new Set(kept.map((row) => row.id));
-  const deleted = candidates.filter((candidate) => !keptIds.has(candidate.id));
-  const keys = deleted.flatMap((row) => [row.objectKey, ...thumbKeysFor(row.id)]);
-  let objectsLeaked = 0;
-  for (let i = 0; i < keys.length; i += R2_DELETE_MAX_KEYS) {
-    const chunk = keys.slice(i, i + R2_DELETE_MAX_KEYS);
-    try {
-      await bucket.delete(chunk);
-    } catch (error) {
-      objectsLeaked += chunk.length;
-      console.error(
-        JSON.stringify({
-          level: "error",
-          msg: "storage cleanup: objects not deleted",
-          keys: chunk,
-          error: error instanceof Error ? error.message : String(error),
-        }),
-      );
-    }
-  }
+  const results = await db.batch(
+    nonEmpty(
+      ...carried.take(db),
+      guardedDelete(db, garbage, ids),
+      recordGone(db, ids, new Date()),
+      stillStored(db, ids),
+    ),
+  );
+  const kept = new Set((results.at(-1) as { id: string }[]).map((row) => row.id));
+  const deleted = ids.filter((id) => !kept.has(id));
+  const removed = await deleteObjectsOf(bucket, deleted);
+  carried.add(removed.deleted);
+  if (!deletedObjects) await carried.flush(db);
   return {
     selected: candidates.length,
     uploads: deleted.length,
-    objects: keys.length - objectsLeaked,
-    objectsLeaked,
+    objects: removed.objects,
+    objectsLeft: removed.objectsLeft,
   };
 }
 
@@ -230,28 +303,31 @@ export function garbageCategories(db: Database, now: Date): Record<GarbageCatego
       ) as SQL,
       oldestFirst: uploads.updatedAt,
     },
-    // Everything a deleted user owns, at once: no grace period. Reached through the partial
-    // `users_deleted_idx`, one probe of `uploads_owner_id_state_created_at_idx` per deleted user.
+    // Everything a deleted user owns, with no grace period, except what an upload URL handed out
+    // before the deletion may still write to: a pending or failed upload whose URL has not expired
+    // (plus skew) keeps its row until then, or a late PUT would store an object no row knows. Reached
+    // through the partial `users_deleted_idx`, one probe of `uploads_owner_id_state_created_at_idx`
+    // per deleted user.
     ofDeletedUsers: {
-      where: inArray(
-        uploads.ownerId,
-        db.select({ id: users.id }).from(users).where(eq(users.state, "deleted")),
-      ),
+      where: and(
+        inArray(uploads.ownerId, db.select({ id: users.id }).from(users).where(eq(users.state, "deleted"))),
+        or(eq(uploads.state, "ready"), lt(uploads.createdAt, before(DELETED_OWNER_UPLOAD_WRITABLE_MS))),
+      ) as SQL,
     },
   };
 }
 
-/** One batch's candidates with the key of their original. */
+/** One batch's candidates. */
 const selectCandidates = (db: Database, garbage: Garbage, batchSize: number) =>
   db
-    .select({ id: uploads.id, objectKey: uploads.objectKey })
+    .select({ id: uploads.id })
     .from(uploads)
     .where(and(garbage.where, unreferenced(db)))
     .orderBy(...(garbage.oldestFirst ? [asc(garbage.oldestFirst)] : []))
     .limit(batchSize);
 
 /** The candidates, by id, as a single bound value: D1 binds at most 100 values a statement. */
-const inIds = (ids: string[]) => sql`${uploads.id} in (select value from json_each(${JSON.stringify(ids)}))`;
+const inIds = (ids: string[]) => isOneOf(uploads.id, ids);
 
 /**
  * The candidates, if they still are garbage. The repeated condition is wrapped in a unary `+`,

@@ -55,6 +55,26 @@ const httpsOrigin = z
   )
   .transform(originOf);
 
+/**
+ * An origin exactly as a browser sends it in `Origin`, which CORS compares as a string (and R2's
+ * bucket policy too): `scheme://host[:port]`, the host in lower case, no default port, no path, not
+ * even a trailing slash. Anything else would be accepted here and never match a request.
+ */
+const corsOrigin = (protocol: RegExp, rule: string) =>
+  z.string().refine((value) => {
+    try {
+      const url = new URL(value);
+      return protocol.test(url.protocol) && url.origin === value;
+    } catch {
+      return false;
+    }
+  }, `must list origins as browsers send them: ${rule}, the host in lower case, no path or trailing slash`);
+const corsOrigins = optional(commaList.pipe(z.array(corsOrigin(/^https?:$/, "scheme://host[:port]"))));
+/** Pages that send a bearer token are served over TLS in production. */
+const httpsCorsOrigins = optional(
+  commaList.pipe(z.array(corsOrigin(/^https:$/, "https://host[:port] in production"))),
+);
+
 const inlineJwks = z.string().transform((value, ctx) => {
   try {
     const parsed: unknown = JSON.parse(value);
@@ -83,10 +103,16 @@ const developmentSettings = z.object({
   R2_SECRET_ACCESS_KEY: required,
   R2_S3_ENDPOINT: optional(httpUrl),
   THUMB_URL_TTL_SECONDS: optional(z.coerce.number().int().min(60).max(604_800)),
-  CORS_ORIGINS: optional(commaList),
+  CORS_ORIGINS: corsOrigins,
   PAGE_API_ORIGIN: optional(httpOrigin),
   LOCAL_S3_EMULATION: optional(z.enum(["true", "false"])),
+  MAX_ATTACHMENT_BYTES_PER_USER: optional(
+    z.coerce.number({ error: "must be a number of bytes" }).int().min(1).max(Number.MAX_SAFE_INTEGER),
+  ),
 });
+
+/** What one user's attachments may take in all, pending and ready, unless `MAX_ATTACHMENT_BYTES_PER_USER` says otherwise: 1 GiB. */
+export const DEFAULT_MAX_ATTACHMENT_BYTES_PER_USER = 1024 * 1024 * 1024;
 
 const developmentOnly = (what: string) =>
   optional(z.undefined({ error: `is for local development only: ${what}` }));
@@ -103,6 +129,7 @@ const productionSettings = developmentSettings.extend({
   WORKOS_API_URL: optional(httpsUrl),
   R2_ACCOUNT_ID: required.regex(/^[0-9a-f]{32}$/i, "must be the Cloudflare account id (32 hex digits)"),
   R2_S3_ENDPOINT: optional(httpsUrl),
+  CORS_ORIGINS: httpsCorsOrigins,
   PAGE_API_ORIGIN: optional(httpsOrigin),
   LOCAL_S3_EMULATION: optional(z.literal("false", { error: "is for local development only" })),
 });
@@ -137,6 +164,8 @@ export interface Config {
     secretAccessKey: string;
   };
   thumbUrlTtlSeconds: number;
+  /** The bytes of attachments (pending and ready) one user may store. */
+  maxAttachmentBytesPerUser: number;
   corsOrigins: string[];
   /** The profile-photo page: the API origin it calls (undefined: its own) and where WorkOS pictures live. */
   page: { apiOrigin: string | undefined };
@@ -199,9 +228,18 @@ export function varsProblems(vars: Readonly<Record<string, unknown>>): string[] 
   return "problems" in result ? result.problems : [];
 }
 
-/** The origins `CORS_ORIGINS` allows, read as the worker reads them. */
-export function corsOriginsOf(vars: Readonly<Record<string, unknown>>): string[] {
-  return developmentSettings.shape.CORS_ORIGINS.parse(vars.CORS_ORIGINS) ?? [];
+/**
+ * The origins `CORS_ORIGINS` of production's vars allows, read as the production worker reads them;
+ * `ConfigError` naming the setting when it would refuse them.
+ */
+export function productionCorsOrigins(vars: Readonly<Record<string, unknown>>): string[] {
+  const parsed = productionSettings.shape.CORS_ORIGINS.safeParse(vars.CORS_ORIGINS);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => `${["CORS_ORIGINS", ...issue.path].join(".")} ${issue.message}`),
+    );
+  }
+  return parsed.data ?? [];
 }
 
 function buildConfig(env: Readonly<Record<string, unknown>>): Config {
@@ -228,6 +266,7 @@ function buildConfig(env: Readonly<Record<string, unknown>>): Config {
       secretAccessKey: s.R2_SECRET_ACCESS_KEY,
     },
     thumbUrlTtlSeconds: s.THUMB_URL_TTL_SECONDS ?? 3600,
+    maxAttachmentBytesPerUser: s.MAX_ATTACHMENT_BYTES_PER_USER ?? DEFAULT_MAX_ATTACHMENT_BYTES_PER_USER,
     corsOrigins: s.CORS_ORIGINS ?? [],
     page: { apiOrigin: s.PAGE_API_ORIGIN },
     localS3Emulation: s.LOCAL_S3_EMULATION === "true",

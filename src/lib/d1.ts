@@ -1,3 +1,5 @@
+import { type SQL, sql } from "drizzle-orm";
+import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { ApiError, retryAfter } from "./errors/api-error";
 
 /**
@@ -142,6 +144,17 @@ class SessionStatement {
     return this.owner.run((session) => this.in(session).raw(options as { columnNames: true }));
   }
 }
+
+/**
+ * The most values D1 binds to one statement (local SQLite takes far more, so only a count catches a
+ * statement past it): a list of any length is bound as one JSON value and read with `json_each`.
+ * @see https://developers.cloudflare.com/d1/platform/limits/
+ */
+export const D1_MAX_BOUND_PARAMETERS = 100;
+
+/** In a statement: `column` is one of `values`, bound as one JSON value (`D1_MAX_BOUND_PARAMETERS`). */
+export const isOneOf = (column: SQLiteColumn, values: readonly string[]): SQL =>
+  sql`${column} in (select value from json_each(${JSON.stringify(values)}))`;
 
 export const MAX_ATTEMPTS = 3;
 /** @see https://developers.cloudflare.com/d1/observability/debug-d1/#error-list */

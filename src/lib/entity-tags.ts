@@ -7,7 +7,10 @@ export interface EntityTag {
 /** What an `If-Match` or `If-None-Match` names: any current representation (`*`), or these tags. */
 export type EntityTagCondition = "*" | EntityTag[];
 
-/** More tags than this in one header is refused: each tag of an `If-Match` is two bound values of a statement. */
+/**
+ * More tags than this in one header is refused: a client names the versions it has read, a handful
+ * at most, and each is compared in the PATCH's statement (all of them bound there as one value).
+ */
 export const MAX_ENTITY_TAGS = 16;
 
 /** One list element: optional whitespace, an optional `W/`, a quoted opaque tag (`etagc`), up to the next comma. */

@@ -1,6 +1,6 @@
 import { ApiError } from "./errors/api-error";
 
-const payloadTooLarge = (maxBytes: number) =>
+export const payloadTooLarge = (maxBytes: number) =>
   new ApiError("payload_too_large", `The request body is larger than ${maxBytes} bytes.`);
 
 /**
@@ -31,24 +31,52 @@ export async function readStreamLimited(
   maxBytes: number,
   tooLarge: () => Error,
 ): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const reader = stream.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel();
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(total);
+  const { chunks, size } = await readChunksLimited(stream, maxBytes, tooLarge);
+  const bytes = new Uint8Array(size);
   let offset = 0;
   for (const chunk of chunks) {
     bytes.set(chunk, offset);
     offset += chunk.byteLength;
   }
   return bytes;
+}
+
+/**
+ * A stream's chunks as they arrived, and their total size, counted as in `readStreamLimited`, but
+ * never joined: for a body that goes on as a stream (`chunksReleasedAsRead`), which then is held
+ * once, not twice.
+ */
+export async function readChunksLimited(
+  stream: ReadableStream<Uint8Array>,
+  maxBytes: number,
+  tooLarge: () => Error,
+): Promise<{ chunks: Uint8Array[]; size: number }> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return { chunks, size };
+}
+
+/**
+ * A stream of `chunks`, in order, that takes each out of the array as it is read: once its reader
+ * (R2's `put`) has had them, nothing holds them any more, and nothing was copied on the way.
+ */
+export function chunksReleasedAsRead(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      const chunk = chunks.shift();
+      if (chunk) controller.enqueue(chunk);
+      else controller.close();
+    },
+  });
 }

@@ -1,9 +1,11 @@
 import { and, eq } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { type Upload, uploads } from "../db/schema";
+import { databaseErrorText } from "../lib/d1";
 import { ApiError, retryAfter } from "../lib/errors/api-error";
 import { THUMB_SIZES, type ThumbSize, thumbKeyFor, thumbKeysFor } from "../lib/object-keys";
 import { matchesDeclaredType, SNIFF_LENGTH, sniffType } from "./magic-bytes";
+import { recordGone } from "./objects-to-delete";
 import { makeThumbnails, presignedImageCacheControl, storeThumbnails, type Thumbnail } from "./thumbnails";
 
 /** Largest width or height accepted: beyond this, decoding is a memory bomb, not a photo. */
@@ -54,6 +56,38 @@ export async function settleUpload(deps: PictureStorage, upload: Upload, stored?
       "No bytes have been uploaded yet; PUT them to the upload URL first.",
     );
   }
+  try {
+    return await checkAndSettle(deps, upload, object);
+  } catch (error) {
+    await recordIfGone(deps.db, upload.id);
+    throw error;
+  }
+}
+
+/**
+ * After a settling that failed midway (its state change threw, or an R2 call did), thumbnails may
+ * be stored for a row the cron deleted meanwhile, its own delete of the objects done before they
+ * landed: record the upload's objects for the storage cleanup to delete, if its row is gone (a row
+ * still there takes its objects with it when it goes). Best effort: D1 may be what failed, and the
+ * error the caller answers with is the one that got here.
+ */
+async function recordIfGone(db: Database, uploadId: string): Promise<void> {
+  try {
+    await recordGone(db, [uploadId], new Date());
+  } catch (error) {
+    console.error(
+      JSON.stringify({
+        level: "error",
+        msg: "complete failed, and its thumbnails are not recorded for the storage cleanup",
+        uploadId,
+        error: databaseErrorText(error),
+      }),
+    );
+  }
+}
+
+/** `settleUpload` once the object is known: check it, store the thumbnails, change the state. */
+async function checkAndSettle(deps: PictureStorage, upload: Upload, object: R2Object): Promise<Upload> {
   let settled: Upload | undefined;
   try {
     const thumbnails = await inspect(deps, upload, object);
@@ -76,7 +110,8 @@ export async function settleUpload(deps: PictureStorage, upload: Upload, stored?
     // Lost a race: the cron deleted the row meanwhile, or another complete settled it `failed`
     // first. Then no row will ever point at these thumbnails. A `ready` winner wrote the same keys,
     // so then they stay. (When the state change itself fails, its outcome is unknown and the
-    // thumbnails stay too: the cleanup deletes them with the row, by the keys derived from the id.)
+    // thumbnails stay too: the cleanup deletes them with the row, by the keys derived from the id,
+    // or, when the row is gone already, by the record `settleUpload` leaves.)
     if (thumbnails && settled?.state !== "ready") await deps.bucket.delete(thumbKeysFor(upload.id));
   } catch (error) {
     if (!(error instanceof BadBytes)) throw error;

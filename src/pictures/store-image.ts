@@ -1,9 +1,9 @@
-import { and, eq, or } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { type Upload, type UploadOrigin, type User, uploads, users } from "../db/schema";
+import { type Upload, type UploadOrigin, type User, uploads } from "../db/schema";
 import { databaseErrorText } from "../lib/d1";
 import { ApiError } from "../lib/errors/api-error";
-import { originalKeyFor, thumbKeysFor } from "../lib/object-keys";
+import { deleteObjectsOf, forget, recordGone } from "./objects-to-delete";
 import { createPendingUpload, type DeclaredUpload } from "./pending-upload";
 import { unreferenced } from "./references";
 import { type PictureStorage, settleUpload } from "./settle-upload";
@@ -13,8 +13,9 @@ export interface ReceivedImage {
   contentType: string;
   size: number;
   /**
-   * A stream that yields exactly `size` bytes or fails (a body with `Content-Length`, streamed), or
-   * the bytes themselves (a body sent without one, read up to the limit).
+   * A stream that yields exactly `size` bytes or fails (a request's body: streamed as it arrives, or,
+   * sent without a length, read ahead and let go of chunk by chunk as R2 stores it), or the bytes
+   * themselves (an imported picture, fetched whole).
    */
   bytes: ReadableStream<Uint8Array> | Uint8Array;
 }
@@ -46,7 +47,7 @@ export async function storeImage(
     contentType: image.contentType,
     size: image.size,
   };
-  const upload = await createPendingUpload(deps.db, owner, crypto.randomUUID(), declared, Date.now(), origin);
+  const upload = await createPendingUpload(deps.db, owner, crypto.randomUUID(), declared, { origin });
   try {
     const stored = await deps.bucket.put(upload.objectKey, image.bytes, {
       httpMetadata: { contentType: image.contentType },
@@ -63,27 +64,32 @@ export async function storeImage(
 }
 
 /**
- * Delete an upload no user has as their photo, with its objects: the objects first (the original
- * and a thumbnail per size), then the row, so that a failure on the way leaves the row, by which
- * the storage cleanup finds the objects again (a pending upload after 24 hours, a failed or ready
- * one after 7 days). A failure is logged, not thrown: the error that made the request discard it
- * is the answer. An upload some user has as their photo is kept: an attach whose reply was lost
- * may have written it after all, and a photo in use is never garbage.
+ * Delete an upload no user has as their photo, with its objects. The row goes first, in one batch
+ * at the primary (a batch that writes is served there) with the record of its objects
+ * (`recordGone`) and a read of whether it is gone: a read of "is it attached?" on its own could come
+ * from a replica without the attach a lost reply wrote, and deleting by it would leave a live profile
+ * pointing at objects that are gone. The delete says "no user shows it" itself, so an upload some
+ * user has as their photo (an attach whose reply was lost may have written it after all) stays, with
+ * its objects. Only a row that is gone has its objects deleted, and the record forgotten after; a
+ * failure on the way leaves the row (for the storage cleanup's usual categories) or the record (for
+ * its retries). A failure is logged, not thrown: the error that made the request discard it is the
+ * answer.
  */
 export async function discardUpload(
   deps: { db: Database; bucket: R2Bucket },
   uploadId: string,
   requestId: string | null,
 ): Promise<void> {
+  const { db, bucket } = deps;
   try {
-    const [attached] = await deps.db
-      .select({ id: users.id })
-      .from(users)
-      .where(or(eq(users.profilePictureUploadId, uploadId), eq(users.importedPictureUploadId, uploadId)))
-      .limit(1);
-    if (attached) return;
-    await deps.bucket.delete([originalKeyFor(uploadId), ...thumbKeysFor(uploadId)]);
-    await deps.db.delete(uploads).where(and(eq(uploads.id, uploadId), unreferenced(deps.db)));
+    const [, , left] = await db.batch([
+      db.delete(uploads).where(and(eq(uploads.id, uploadId), unreferenced(db))),
+      recordGone(db, [uploadId], new Date()),
+      db.select({ id: uploads.id }).from(uploads).where(eq(uploads.id, uploadId)),
+    ]);
+    if (left.length > 0) return;
+    const removed = await deleteObjectsOf(bucket, [uploadId]);
+    if (removed.deleted.length > 0) await forget(db, removed.deleted);
   } catch (error) {
     // D1's or R2's own words, never a statement's bound values.
     const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;

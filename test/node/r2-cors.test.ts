@@ -39,6 +39,24 @@ describe("the R2 bucket's CORS policy (npm run r2:cors)", () => {
     );
   });
 
+  const refused: [origins: string, print: boolean][] = [
+    ["https://app.example.com/", false],
+    ["app.example.com", true],
+    ["http://app.example.com", false],
+  ];
+  for (const [origins, print] of refused) {
+    it(`stops with exit 1, naming CORS_ORIGINS, rather than push ${JSON.stringify(origins)} to the bucket${print ? " (--print too)" : ""}`, () => {
+      const config = filledInToml({ CORS_ORIGINS: `https://admin.example.com,${origins}` });
+      const args = [...(print ? ["--print"] : []), "--config", config];
+      const { status, stdout, stderr } = runScript("r2-cors.mjs", args, withoutWrangler);
+      expect(status).toBe(1);
+      expect(stdout).toBe("");
+      expect(stderr).toMatch(
+        /^Not setting a CORS policy: CORS_ORIGINS of \[env\.production\] is not valid:\n {2}- CORS_ORIGINS\.1 /,
+      );
+    });
+  }
+
   for (const print of [true, false]) {
     it(`stops with exit 1 when [env.production] lists no origins${print ? " (--print too)" : ""}`, () => {
       const args = [...(print ? ["--print"] : []), "--config", COMMITTED_TOML];

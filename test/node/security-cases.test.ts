@@ -4,11 +4,19 @@ import { describe, expect, it } from "vitest";
 
 /**
  * How many cases the security checklist has: "Bad inputs and faults the service must survive",
- * SECURITY-CASES.md, kept beside the contract outside this repository (cases 1 to 48). Each case is
+ * SECURITY-CASES.md, kept beside the contract outside this repository (cases 1 to 52). Each case is
  * proven by the test that owns the behaviour, whose title names it (`case 12: …`, also through a
  * table row's name); this file checks that none is left unproven.
  */
-const SECURITY_CASES = 48;
+const SECURITY_CASES = 52;
+
+/**
+ * Cases whose behaviour is not built yet, each with what it waits for: named by no test until it is,
+ * and then taken off this list (a test below insists).
+ */
+const NOT_BUILT_YET = new Map<number, string>([
+  [49, "the audit trail: WorkOS Audit Logs events delivered through the queue"],
+]);
 
 const TEST_DIR = path.resolve(import.meta.dirname, "..");
 
@@ -31,8 +39,14 @@ function namedCases(): Map<number, string[]> {
 describe("the security checklist", () => {
   const named = namedCases();
 
-  it.for(Array.from({ length: SECURITY_CASES }, (_, i) => i + 1))("case %i is named by a test", (number) => {
+  const built = Array.from({ length: SECURITY_CASES }, (_, i) => i + 1).filter((n) => !NOT_BUILT_YET.has(n));
+
+  it.for(built)("case %i is named by a test", (number) => {
     expect(named.get(number), `no test title names "case ${number}:"`).toBeDefined();
+  });
+
+  it.for([...NOT_BUILT_YET])("case %i waits for %s, and no test names it yet", ([number]) => {
+    expect(named.get(number), `case ${number} is proven now: take it off NOT_BUILT_YET`).toBeUndefined();
   });
 
   it("names no case the checklist does not have", () => {

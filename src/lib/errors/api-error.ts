@@ -39,6 +39,10 @@ export const errorCatalogue = {
     when: "The caller's account is not active",
     detail: "This account is not active.",
   },
+  quota_exceeded: {
+    status: 403,
+    when: "A storage quota of the caller's is reached; `detail` says what is used and the limit; nothing stored",
+  },
   user_not_found: {
     status: 404,
     when: "No such user, or not visible to the caller",

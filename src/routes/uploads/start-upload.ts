@@ -4,10 +4,8 @@ import type { Config } from "../../lib/config";
 import { originalKeyFor } from "../../lib/object-keys";
 import { presignUrl } from "../../lib/presign";
 import { createPendingUpload } from "../../pictures/pending-upload";
+import { UPLOAD_URL_TTL_SECONDS } from "../../pictures/retention";
 import type { CreateUploadBody } from "./uploads.schemas";
-
-/** How long the presigned PUT URL is valid: long enough for a slow phone upload, no more. */
-export const UPLOAD_URL_TTL_SECONDS = 600;
 
 export interface StartedUpload {
   upload: Upload;
@@ -34,7 +32,8 @@ function uploadHeadersFor(body: { contentType: string; size: number }): Record<s
 /**
  * Create a `pending` upload owned by `caller` and a presigned PUT URL for its bytes. The URL is
  * made first: when presigning fails, nothing has been written. 429 when the caller already has
- * `MAX_PENDING_UPLOADS_PER_USER` uploads pending.
+ * `MAX_PENDING_UPLOADS_PER_USER` uploads pending; 403 `quota_exceeded` when an attachment would take
+ * the caller's attachments past `MAX_ATTACHMENT_BYTES_PER_USER`.
  */
 export async function startUpload(
   db: Database,
@@ -53,7 +52,10 @@ export async function startUpload(
     signedAt,
     headers: uploadHeaders,
   });
-  const upload = await createPendingUpload(db, caller, id, body, nowMs);
+  const upload = await createPendingUpload(db, caller, id, body, {
+    nowMs,
+    maxAttachmentBytes: config.maxAttachmentBytesPerUser,
+  });
   return {
     upload,
     uploadUrl,

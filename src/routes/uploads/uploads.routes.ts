@@ -6,10 +6,9 @@ import { THUMB_SIZES } from "../../lib/object-keys";
 import { bearerSecurity } from "../../lib/openapi-schemas";
 import { limitWrites, writeLimitErrors } from "../../lib/rate-limit";
 import { startAtPrimary } from "../../lib/request-context";
-import { HOUR_MS, PENDING_MAX_AGE_MS } from "../../pictures/retention";
+import { HOUR_MS, PENDING_MAX_AGE_MS, UPLOAD_URL_TTL_SECONDS } from "../../pictures/retention";
 import { MAX_IMAGE_SIDE } from "../../pictures/settle-upload";
 import { describeScopeRules, MAX_PENDING_UPLOADS_PER_USER } from "../../pictures/upload-rules";
-import { UPLOAD_URL_TTL_SECONDS } from "./start-upload";
 import { CreateUploadBody, CreateUploadResponse, Upload, UploadIdParams } from "./uploads.schemas";
 
 const tags = ["Uploads"];
@@ -33,7 +32,9 @@ export const createUpload = createRoute({
     `A caller may have at most ${MAX_PENDING_UPLOADS_PER_USER} uploads \`pending\` at a time: one more is ` +
     "`429 rate_limited`, nothing created, with `Retry-After` saying when the oldest will have expired " +
     `(pending uploads are deleted ${PENDING_MAX_AGE_MS / HOUR_MS} hours after they were started); ` +
-    "completing one frees its place.",
+    "completing one frees its place. A caller's attachments, `pending` and `ready`, may take at most " +
+    "`MAX_ATTACHMENT_BYTES_PER_USER` bytes in all (1 GiB unless configured): an attachment past it is " +
+    "`403 quota_exceeded`, nothing created, with the bytes used and the limit in `detail`.",
   middleware: [startAtPrimary, requireCaller, limitWrites, jsonBody] as const,
   request: {
     body: { required: true, content: { "application/json": { schema: CreateUploadBody } } },
@@ -43,8 +44,8 @@ export const createUpload = createRoute({
       description: "Upload created; PUT the bytes to `uploadUrl`",
       content: { "application/json": { schema: CreateUploadResponse } },
     },
-    // The pending cap is a `rate_limited` too (the description says when).
-    ...errorResponses(callerErrors, writeLimitErrors, jsonBodyErrors, ["rate_limited"]),
+    // The pending cap is a `rate_limited` too (the description says when), and the attachment quota.
+    ...errorResponses(callerErrors, writeLimitErrors, jsonBodyErrors, ["rate_limited", "quota_exceeded"]),
   },
 });
 

@@ -1,6 +1,11 @@
 import { createMiddleware } from "hono/factory";
 import { ApiError, type ErrorCode } from "../../lib/errors/api-error";
-import { declaredLength, readLimited } from "../../lib/limited-body";
+import {
+  chunksReleasedAsRead,
+  declaredLength,
+  payloadTooLarge,
+  readChunksLimited,
+} from "../../lib/limited-body";
 import type { AppBindings } from "../../lib/types";
 import type { ReceivedImage } from "../../pictures/store-image";
 import { kindFor, scopeRules } from "../../pictures/upload-rules";
@@ -47,22 +52,31 @@ export const imageBody = createMiddleware<AppBindings>(async (c, next) => {
 });
 
 /**
- * The image in the request's body, ready to store. With `Content-Length` it is streamed: R2's `put`
- * needs a known length, and a `FixedLengthStream` of that length both gives it one and fails the
- * write if the body turns out longer or shorter. Without (chunked) the length is only known at the
- * end, so the body is read into memory, counted as it arrives, and refused with 413 as soon as it
- * passes the limit; at most 10 MiB, no more than the Images binding holds of it anyway when
- * `complete` reads it. (R2's multipart upload would stream it, at the price of parts of at least
- * 5 MiB held in memory all the same, two more calls and parts to abort on failure.) An empty body:
- * 422 `upload_invalid`.
+ * The image in the request's body, ready to store, as a stream of known length: R2's `put` needs
+ * one, and a `FixedLengthStream` of that length both gives it one and fails the write if the body
+ * turns out longer or shorter. With `Content-Length` the body streams straight through. Without
+ * (chunked) the length is only known at the end, so the body is read first, counted as it arrives
+ * and refused with 413 as soon as it passes the limit, then handed on as the chunks that arrived,
+ * each let go of as R2 takes it: held once (at most 10 MiB), never joined into a copy, and gone
+ * before the checks and thumbnails, which read the stored object. (R2's multipart upload would
+ * stream it, at the price of parts of at least 5 MiB held in memory all the same, two more calls
+ * and parts to abort on failure.) An empty body: 422 `upload_invalid`.
  * @see https://developers.cloudflare.com/workers/runtime-apis/streams/transformstream/#fixedlengthstream
  */
 export async function receiveImage(request: Request): Promise<ReceivedImage> {
   const { contentType, length } = declaredImage(request);
   if (length === null) {
-    const bytes = await readLimited(request, MAX_IMAGE_BODY_BYTES);
-    if (bytes.byteLength === 0) throw emptyBody();
-    return { contentType, size: bytes.byteLength, bytes };
+    const { chunks, size } = await readChunksLimited(
+      request.body ?? new ReadableStream(),
+      MAX_IMAGE_BODY_BYTES,
+      () => payloadTooLarge(MAX_IMAGE_BODY_BYTES),
+    );
+    if (size === 0) throw emptyBody();
+    return {
+      contentType,
+      size,
+      bytes: chunksReleasedAsRead(chunks).pipeThrough(new FixedLengthStream(size)),
+    };
   }
   if (length === 0 || !request.body) throw emptyBody();
   return { contentType, size: length, bytes: request.body.pipeThrough(new FixedLengthStream(length)) };

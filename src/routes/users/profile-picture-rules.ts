@@ -27,6 +27,13 @@ export interface ProfilePictureChange {
    * without `If-Match`, or with `If-Match: *` (any current profile: one the rules let the caller change).
    */
   ifMatch?: readonly ProfileVersion[] | undefined;
+  /**
+   * This request's own id for its write, which the statement records on the row it changes
+   * (`users.profile_picture_write_id`), so a retry that misses can tell its own landed write
+   * (`wroteIt`) from another's. Every change sent has one (`updateProfilePicture`); one only judged
+   * or planned, never written (the one-call PUT's check before it stores a byte), needs none.
+   */
+  writeId?: string;
 }
 
 /** What the reads found when the statement matched nothing: a rule that fails here explains why. */
@@ -129,10 +136,11 @@ export const profilePictureRules: readonly Rule[] = [
     code: "precondition_failed",
     condition: (_db, { claims, ifMatch }, { target }) => {
       if (ifMatch === undefined) return undefined;
-      const atVersion = ifMatch.map(({ updatedAt, role }) =>
-        and(eq(target.updatedAt, new Date(updatedAt)), sql`${roleShown(claims)} = ${role}`),
-      );
-      return atVersion.length > 0 ? or(...atVersion) : sql`0`;
+      if (ifMatch.length === 0) return sql`0`;
+      // The versions bound as one JSON value, however many tags: D1 binds at most 100 values a
+      // statement, and two per tag would take 32 of them.
+      const versions = JSON.stringify(ifMatch.map(({ updatedAt, role }) => [updatedAt, role]));
+      return sql`(${target.updatedAt}, ${roleShown(claims)}) in (select json_extract(value, '$[0]'), json_extract(value, '$[1]') from json_each(${versions}))`;
     },
     holds: ({ target }, { ifMatch }) =>
       ifMatch === undefined ||
@@ -188,8 +196,9 @@ const roleShown = (claims: AccessTokenClaims) =>
  * upload's rules are one `EXISTS`. An upload or a membership that changes between check and write
  * can never slip through, nor can a change of the profile since the version `If-Match` names, and
  * the happy path is one D1 round trip. Setting the photo already set, or removing when none is set,
- * matches and changes nothing (`updated_at`, the profile's version, keeps its value); any other
- * write moves `updated_at` forward and copies the upload's thumbnail sizes onto the row.
+ * matches and changes nothing (`updated_at`, the profile's version, keeps its value, and so does the
+ * write id); any other write moves `updated_at` forward, copies the upload's thumbnail sizes onto
+ * the row and records the request's write id.
  */
 export function conditionalUpdate(db: Database, change: ProfilePictureChange) {
   const { claims, target, uploadId } = change;
@@ -229,6 +238,7 @@ export function conditionalUpdate(db: Database, change: ProfilePictureChange) {
           ? null
           : sql`(${db.select({ sizes: uploads.thumbSizes }).from(uploads).where(eq(uploads.id, uploadId))})`,
       updatedAt: sql`CASE WHEN ${users.profilePictureUploadId} IS ${uploadId} THEN ${users.updatedAt} ELSE ${nextUpdatedAt(new Date())} END`,
+      profilePictureWriteId: sql`CASE WHEN ${users.profilePictureUploadId} IS ${uploadId} THEN ${users.profilePictureWriteId} ELSE ${change.writeId ?? null} END`,
     })
     .where(and(who, ...conditions("the precondition"), uploadUsable))
     .returning({
@@ -237,6 +247,18 @@ export function conditionalUpdate(db: Database, change: ProfilePictureChange) {
       roleShown: roleShown(claims),
     });
 }
+
+/**
+ * Whether the target as the reads found it shows this change's own write: the photo it asks for,
+ * set by this request (`writeId`). A reply lost after the statement committed is retried by the D1
+ * layer, and under `If-Match` the retry misses, the version having moved by that very write: this
+ * tells that write from another request's, which it is never (each request has its own id).
+ */
+export const wroteIt = ({ target }: Findings, change: ProfilePictureChange) =>
+  target !== undefined &&
+  change.writeId !== undefined &&
+  target.user.profilePictureWriteId === change.writeId &&
+  target.user.profilePictureUploadId === change.uploadId;
 
 /** The first rule that fails on what the reads found, as its error; undefined when every rule holds. */
 export function refusalFor(findings: Findings, change: ProfilePictureChange): ApiError | undefined {

@@ -14,6 +14,7 @@ import {
   type ProfilePictureChange,
   type ProfilePictureTarget,
   refusalFor,
+  wroteIt,
 } from "./profile-picture-rules";
 
 /** What a PATCH wrote, and who the caller is when the request found out. */
@@ -42,20 +43,25 @@ export async function updateProfilePicture(
   ifMatch?: readonly ProfileVersion[],
 ): Promise<ProfilePictureUpdate> {
   const { db, claims } = inputs;
-  const change: ProfilePictureChange = { claims, target, uploadId, ifMatch };
+  const change: ProfilePictureChange = { claims, target, uploadId, ifMatch, writeId: crypto.randomUUID() };
   const [updated] = await conditionalUpdate(db, change);
   if (updated) return written(updated, claims);
 
   // Resolved now, also when the request did before (the one-call PUT): the explanation must judge
   // the rows as they are after the miss, the caller's own included.
   const caller = await resolveCaller(inputs);
-  const explain = () => refuseIfAny(db, caller, change);
   // Refuse what the token alone rules out before writing anything.
-  if (!mayChange(caller.user, caller.access, targetIdOf(caller, target))) await explain();
+  if (!mayChange(caller.user, caller.access, targetIdOf(caller, target))) {
+    await refuseIfAny(db, caller, change);
+  }
   for (let attempt = 0; attempt < 2; attempt++) {
     const [retried] = await conditionalUpdate(db, change);
     if (retried) return { caller: caller.user, ...written(retried, claims) };
-    await explain();
+    const findings = await findFor(db, caller, change);
+    // The miss is this request's own write, committed though its reply was lost: it was written.
+    if (wroteIt(findings, change) && findings.target) return { caller: caller.user, target: findings.target };
+    const refusal = refusalFor(findings, change);
+    if (refusal) throw refusal;
     // Nothing explains the miss: the state changed between the write and the read. Try once more.
   }
   throw new ApiError(
@@ -110,16 +116,13 @@ export async function setProfilePictureFromImage(
 const targetIdOf = ({ user }: ResolvedCaller, target: ProfilePictureTarget) =>
   target === "caller" ? user.id : target.userId;
 
+/** What the change's rules are judged on: the rows as they are now. */
+const findFor = (db: Database, caller: ResolvedCaller, change: ProfilePictureChange) =>
+  find(db, caller.user, caller.access, targetIdOf(caller, change.target), change.uploadId);
+
 /** Throws the refusal of the first of the change's rules that fails on the rows as they are now. */
 async function refuseIfAny(db: Database, caller: ResolvedCaller, change: ProfilePictureChange) {
-  const findings = await find(
-    db,
-    caller.user,
-    caller.access,
-    targetIdOf(caller, change.target),
-    change.uploadId,
-  );
-  const refusal = refusalFor(findings, change);
+  const refusal = refusalFor(await findFor(db, caller, change), change);
   if (refusal) throw refusal;
 }
 

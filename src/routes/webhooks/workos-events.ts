@@ -2,7 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { and, eq, ne, or, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Database } from "../../db/client";
-import { importDue, nextUpdatedAt, uploads, users, webhookEvents } from "../../db/schema";
+import { importDue, type NewUser, nextUpdatedAt, uploads, users, webhookEvents } from "../../db/schema";
 import { type MembershipChange, upsertMembership } from "../../identity/memberships";
 import { workosUserColumns } from "../../identity/provisioning";
 import { WorkOSUser } from "../../identity/workos-api";
@@ -188,11 +188,29 @@ function handOverPhoto(db: Database, workosUserId: string) {
 }
 
 /**
- * Take the user out of service and detach their custom photo in one write (the storage cleanup
- * then deletes their uploads). Deletion is final whatever its timestamp. A user never seen gets a
- * row too, in state `deleted` and with nothing of theirs: that row is how a deleted WorkOS id is
- * remembered, so a `user.created` or `user.updated` delivered late, or a still-valid token's
- * just-in-time provisioning, finds it and brings no one back (both leave deleted rows alone).
+ * What a deleted user's row keeps of the person: nothing. Their email, names and the search keys
+ * made of them (which triggers copy onto every membership), the WorkOS picture URL and the last
+ * sign-in are blanked; ids, state and times stay, a tombstone (SECURITY-CASES 50).
+ */
+const erasedPersonalData = {
+  email: "",
+  emailVerified: false,
+  firstName: "",
+  lastName: "",
+  firstNameKey: "",
+  lastNameKey: "",
+  emailKey: "",
+  workosProfilePictureUrl: null,
+  lastLogin: null,
+} satisfies Partial<NewUser>;
+
+/**
+ * Take the user out of service, erase their personal data and detach their custom photo in one
+ * write (the storage cleanup then deletes their uploads). Deletion is final whatever its
+ * timestamp. A user never seen gets a row too, in state `deleted` and with nothing of theirs: that
+ * row is how a deleted WorkOS id is remembered, so a `user.created` or `user.updated` delivered
+ * late, or a still-valid token's just-in-time provisioning, finds it and brings no one back (both
+ * leave deleted rows alone).
  */
 function deleteUser(db: Database, workosUserId: string, now: Date) {
   return db
@@ -200,7 +218,7 @@ function deleteUser(db: Database, workosUserId: string, now: Date) {
     .values({
       id: crypto.randomUUID(),
       workosUserId,
-      email: "",
+      ...erasedPersonalData,
       state: "deleted",
       createdAt: now,
       updatedAt: now,
@@ -208,6 +226,7 @@ function deleteUser(db: Database, workosUserId: string, now: Date) {
     .onConflictDoUpdate({
       target: users.workosUserId,
       set: {
+        ...erasedPersonalData,
         state: "deleted",
         profilePictureUploadId: null,
         profilePictureThumbSizes: null,
@@ -237,6 +256,7 @@ function membershipChange(event: WorkOSEvent, data: z.output<typeof MembershipDa
     role: data.role?.slug ?? data.roles?.[0]?.slug ?? "member",
     state: deleted ? "deleted" : status,
     changedAt,
+    source: "event",
   };
 }
 

@@ -1,0 +1,1 @@
+ALTER TABLE `users` ADD `attachment_bytes` integer DEFAULT 0 NOT NULL;

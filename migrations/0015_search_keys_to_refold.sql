@@ -1,0 +1,3 @@
+CREATE TABLE `search_keys_to_refold` (
+	`user_id` text PRIMARY KEY NOT NULL
+);

@@ -1,0 +1,128 @@
+import { createScheduledController } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { searchKeysToRefold, type User, users } from "../src/db/schema";
+import worker from "../src/index";
+import { refoldSearchKeys } from "../src/jobs/search-keys";
+import { call, json } from "./helpers/api";
+import { createUser, db, readMembership, readUser } from "./helpers/db";
+import { tokenFor } from "./helpers/tokens";
+import { mockWorkOS } from "./helpers/workos";
+
+beforeEach(() => {
+  mockWorkOS();
+});
+afterEach(() => vi.restoreAllMocks());
+
+const newOrg = () => `org_${crypto.randomUUID().replaceAll("-", "")}`;
+
+/**
+ * A user as migration 0003 left the ones already there: keys folded by SQLite's `lower()`, ASCII
+ * only, and recorded for the job by migration 0016.
+ */
+async function foldedByAsciiLower(overrides: Partial<User>, organizationId: string) {
+  const user = await createUser({ ...overrides, organizationId });
+  const asciiLower = (text: string) => text.replace(/[A-Z]/g, (c) => c.toLowerCase());
+  await db()
+    .update(users)
+    .set({
+      firstNameKey: asciiLower(user.firstName),
+      lastNameKey: asciiLower(user.lastName),
+      emailKey: asciiLower(user.email),
+    })
+    .where(eq(users.id, user.id));
+  await db().insert(searchKeysToRefold).values({ userId: user.id });
+  return (await readUser(user.id)) as User;
+}
+
+async function search(token: string, q: string) {
+  const response = await call(`/api/v1/shared/users?q=${encodeURIComponent(q)}`, { token });
+  expect(response.status).toBe(200);
+  return (await json<{ items: { id: string }[] }>(response)).items.map((item) => item.id);
+}
+
+const stillRecorded = async (user: User) =>
+  (await db().query.searchKeysToRefold.findFirst({ where: eq(searchKeysToRefold.userId, user.id) })) !==
+  undefined;
+
+describe("refolding the search keys SQLite folded ASCII-only (the hourly job)", () => {
+  it("folds them with the whole of Unicode, on the user and their memberships: a lower-case search finds them", async () => {
+    vi.spyOn(console, "log").mockImplementation(() => {});
+    const org = newOrg();
+    const elodie = await foldedByAsciiLower(
+      { firstName: "Élodie", lastName: "Ångström", email: "ÉLODIE@example.com" },
+      org,
+    );
+    const token = await tokenFor(elodie);
+    expect(elodie).toMatchObject({ firstNameKey: "Élodie", lastNameKey: "Ångström" });
+    expect(await search(token, "élodie")).toEqual([]);
+
+    await refoldSearchKeys(env);
+
+    expect(await readUser(elodie.id)).toEqual({
+      ...elodie,
+      firstNameKey: "élodie",
+      lastNameKey: "ångström",
+      emailKey: "élodie@example.com",
+    });
+    expect(await readMembership(elodie, org)).toMatchObject({
+      firstNameKey: "élodie",
+      lastNameKey: "ångström",
+      emailKey: "élodie@example.com",
+    });
+    for (const q of ["élodie", "ÅNGSTRÖM", "élodie ång", "élodie@"])
+      expect(await search(token, q)).toEqual([elodie.id]);
+    expect(await stillRecorded(elodie)).toBe(false);
+  });
+
+  it("leaves alone a user renamed since it read them, whose keys the rename wrote, and forgets them", async () => {
+    vi.spyOn(console, "log").mockImplementation(() => {});
+    const org = newOrg();
+    const user = await foldedByAsciiLower({ firstName: "Émile" }, org);
+    let renamed: User | undefined;
+    // The rename lands between the job's read and its write.
+    const renaming = {
+      ...env.DB,
+      withSession: (start?: string) => {
+        const session = env.DB.withSession(start);
+        return {
+          prepare: (query: string) => session.prepare(query),
+          batch: async (statements: D1PreparedStatement[]) => {
+            await db()
+              .update(users)
+              .set({ firstName: "Zoé", firstNameKey: "zoé" })
+              .where(eq(users.id, user.id));
+            renamed = await readUser(user.id);
+            return session.batch(statements);
+          },
+          getBookmark: () => session.getBookmark(),
+        };
+      },
+    } as D1Database;
+
+    await refoldSearchKeys({ ...env, DB: renaming }, { batchSize: 1000, maxBatches: 1 });
+
+    expect(renamed).toMatchObject({ firstName: "Zoé", firstNameKey: "zoé" });
+    expect(await readUser(user.id)).toEqual(renamed);
+    expect(await stillRecorded(user)).toBe(false);
+  });
+
+  it("takes bounded batches, leaves the rest for the next run, and runs on the :47 cron after the backlog", async () => {
+    const log = vi.spyOn(console, "log").mockImplementation(() => {});
+    const org = newOrg();
+    const folded = [];
+    for (let i = 0; i < 3; i++) folded.push(await foldedByAsciiLower({ firstName: `Ærin${i}` }, org));
+
+    const first = await refoldSearchKeys(env, { batchSize: 1, maxBatches: 1 });
+
+    expect(first).toEqual({ users: 1, left: true });
+    expect((await Promise.all(folded.map(stillRecorded))).filter(Boolean)).toHaveLength(2);
+    await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "47 * * * *" }), env);
+    for (const user of folded) {
+      expect(await stillRecorded(user)).toBe(false);
+      expect((await readUser(user.id))?.firstNameKey).toMatch(/^ærin\d$/);
+    }
+    expect(log.mock.calls.map(([line]) => JSON.parse(String(line)).msg)).toContain("search keys refolded");
+  });
+});
