@@ -18,9 +18,9 @@ const TRIGGERS = [
   { name: "uploads_deleted_count_attachment_bytes", table: "uploads" },
   { name: "uploads_inserted_count_attachment_bytes", table: "uploads" },
   { name: "uploads_updated_count_attachment_bytes", table: "uploads" },
-  { name: "users_imported_picture_detached", table: "users" },
+  { name: "users_imported_picture_changed", table: "users" },
   { name: "users_inserted_copy_to_memberships", table: "users" },
-  { name: "users_profile_picture_detached", table: "users" },
+  { name: "users_profile_picture_changed", table: "users" },
   { name: "users_updated_copy_to_memberships", table: "users" },
 ];
 
@@ -140,7 +140,32 @@ describe("migrations", () => {
         900,
         now,
       ),
+      // The admin's photo, shown; and a photo of the user deleted since.
+      upload.bind(
+        "a0000000-0000-4000-8000-000000000005",
+        admin,
+        "image",
+        "profile_picture",
+        "ready",
+        "image/png",
+        800,
+        now - 7000,
+      ),
+      upload.bind(
+        "a0000000-0000-4000-8000-000000000006",
+        "44444444-4444-4444-8444-444444444444",
+        "image",
+        "profile_picture",
+        "ready",
+        "image/png",
+        700,
+        now - 8000,
+      ),
     ]);
+    await db()
+      .prepare("UPDATE users SET profile_picture_upload_id = ? WHERE id = ?")
+      .bind("a0000000-0000-4000-8000-000000000005", admin)
+      .run();
 
     const event = db().prepare("INSERT INTO webhook_events (id, event, received_at) VALUES (?, ?, ?)");
     await db().batch([
@@ -211,8 +236,28 @@ describe("migrations", () => {
     expect(await rows("SELECT id, attachment_bytes FROM users WHERE attachment_bytes > 0")).toEqual([
       { id: admin, attachment_bytes: 570 },
     ]);
+    // The cleanup's dates of garbage: the ready photos no one shows, since their last change (the
+    // admin's photo, shown, has none); the deleted user's uploads, their deletion's (its tombstone's
+    // last change).
+    expect(
+      await rows(
+        "SELECT id, unreferenced_since, owner_deleted_at FROM uploads WHERE scope = 'profile_picture' ORDER BY id",
+      ),
+    ).toEqual([
+      { id: "a0000000-0000-4000-8000-000000000004", unreferenced_since: now, owner_deleted_at: null },
+      { id: "a0000000-0000-4000-8000-000000000005", unreferenced_since: null, owner_deleted_at: null },
+      {
+        id: "a0000000-0000-4000-8000-000000000006",
+        unreferenced_since: now - 8000,
+        owner_deleted_at: now - 3000,
+      },
+    ]);
     // Uploads and processed events come through as they were, with the columns added since defaulted.
-    expect(await rows("SELECT id, state, size, origin, thumb_sizes FROM uploads ORDER BY id")).toEqual([
+    expect(
+      await rows(
+        "SELECT id, state, size, origin, thumb_sizes FROM uploads WHERE id < 'a0000000-0000-4000-8000-000000000005' ORDER BY id",
+      ),
+    ).toEqual([
       {
         id: "a0000000-0000-4000-8000-000000000001",
         state: "ready",

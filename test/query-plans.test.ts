@@ -178,7 +178,12 @@ describe("every statement of a storage cleanup run is indexed", () => {
       await createUpload(owner, { createdAt: ago(8 * DAY), updatedAt: ago(8 * DAY) });
       await createUpload(deleted);
     }
+    // As the user.deleted webhook leaves them: the user a tombstone, their uploads dated by it.
     await db().update(users).set({ state: "deleted" }).where(eq(users.id, deleted.id));
+    await db()
+      .update(uploads)
+      .set({ ownerDeletedAt: new Date(now) })
+      .where(eq(uploads.ownerId, deleted.id));
     const d1 = countingD1(env.DB);
     vi.spyOn(console, "log").mockImplementation(() => {});
 
@@ -197,9 +202,9 @@ describe("every statement of a storage cleanup run is indexed", () => {
     expect(plans).toHaveLength(4 * 4);
 
     for (const { sql, plan } of plans) {
-      // The one scan allowed: the partial index that holds nothing but deleted users.
+      // The one scan allowed: of the partial index that holds nothing but the deleted users' uploads.
       const scans = plan.split(" | ").filter((step) => /^SCAN (users|uploads)\b/.test(step));
-      expect(scans, sql).toEqual(scans.map(() => "SCAN users USING COVERING INDEX users_deleted_idx"));
+      expect(scans, sql).toEqual(scans.map(() => "SCAN uploads USING INDEX uploads_owner_deleted_at_idx"));
       expect(plan, sql).not.toContain("TEMP B-TREE");
       if (/^(delete|select "id" from "uploads" where "uploads"."id" in)/.test(sql)) {
         // The batch's own rows by primary key, never the category's whole backlog.
@@ -208,12 +213,14 @@ describe("every statement of a storage cleanup run is indexed", () => {
         );
         continue;
       }
-      const expected = /"users"."state" = \?/.test(sql)
-        ? "SEARCH uploads USING INDEX uploads_owner_id_state_created_at_idx (owner_id=?)"
-        : /"uploads"."scope" = \?/.test(sql)
-          ? "SEARCH uploads USING INDEX uploads_state_scope_updated_at_idx (state=? AND scope=? AND updated_at<?)"
-          : "SEARCH uploads USING INDEX uploads_state_created_at_idx (state=? AND created_at<?)";
-      expect(plan, sql).toContain(expected);
+      // Each category through the index that holds its garbage and little else: never every photo in
+      // use, nor every tombstone.
+      const expected = /"owner_deleted_at"/.test(sql)
+        ? /^(SEARCH|SCAN) uploads USING INDEX uploads_owner_deleted_at_idx/
+        : /"unreferenced_since"/.test(sql)
+          ? /^SEARCH uploads USING INDEX uploads_unreferenced_since_idx \(unreferenced_since>\? AND unreferenced_since<\?\)/
+          : /^SEARCH uploads USING INDEX uploads_state_created_at_idx \(state=\? AND created_at<\?\)/;
+      expect(plan, sql).toMatch(expected);
       expect(plan, sql).toContain("users_profile_picture_upload_id_idx (profile_picture_upload_id=?)");
       expect(plan, sql).toContain("users_imported_picture_upload_id_idx (imported_picture_upload_id=?)");
     }
