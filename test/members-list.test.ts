@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { and, eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { memberships, type User, users } from "../src/db/schema";
+import { pageWithCaller } from "../src/routes/users/members-list";
 import { call, json } from "./helpers/api";
 import { countingD1 } from "./helpers/counting-d1";
 import { addMembership, createUpload, createUser, db } from "./helpers/db";
@@ -346,6 +347,92 @@ describe("GET /api/v1/shared/users", () => {
       const response = await list(await signToken({ sub: user.workosUserId }), {}, d1);
       expect(response.status).toBe(200);
       expect(d1.roundTrips).toBe(1);
+    });
+  });
+
+  describe("rows read (D1's meta.rows_read of the statement the service sends)", () => {
+    /**
+     * `count` active members of a new organization, inserted by SQL (thousands in a second), every
+     * one matching "mem" (last names Member00001, ...), each through the triggers as any membership is.
+     */
+    async function organizationOfSize(count: number) {
+      const org = newOrg();
+      await env.DB.prepare(
+        `INSERT INTO users (id, workos_user_id, email, first_name, last_name, first_name_key, last_name_key,
+                            email_key, state, created_at, updated_at)
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?2)
+         SELECT lower(hex(randomblob(16))), ?1 || '_' || i, 'user' || i || '@example.com',
+                'First' || i, 'Member' || printf('%05d', i), 'first' || i, 'member' || printf('%05d', i),
+                'user' || i || '@example.com', 'active', 0, 0
+         FROM n`,
+      )
+        .bind(org, count)
+        .run();
+      await env.DB.prepare(
+        `INSERT INTO memberships (workos_user_id, organization_id, role, state, changed_at)
+         SELECT workos_user_id, ?1, 'member', 'active', 0 FROM users
+         WHERE workos_user_id >= ?1 || '_' AND workos_user_id < ?1 || '_~'`,
+      )
+        .bind(org)
+        .run();
+      return { org, caller: `${org}_1`, token: await signToken({ sub: `${org}_1`, org_id: org }) };
+    }
+
+    /** Rows read by the page statement the service sends for `params`, run again with the same values. */
+    async function rowsRead(token: string, params: Params): Promise<number> {
+      const d1 = countingD1(env.DB);
+      expect((await list(token, params, d1)).status).toBe(200);
+      const sent = d1.statements.find(({ sql }) => /^select .* from "users" "caller"/i.test(sql));
+      if (!sent) throw new Error("no page statement sent");
+      const { meta } = await env.DB.prepare(sent.sql)
+        .bind(...sent.params)
+        .all();
+      return meta.rows_read;
+    }
+
+    const LIMIT = 50;
+    // Each member on the page (and the one past it) is an index entry and its users row; then the
+    // caller's row and membership, the same two for the check that withholds the page, and the seek
+    // to a cursor.
+    const MOST = 2 * (LIMIT + 1) + 5;
+
+    it("reads at most 2 × (limit + 1) + 5 rows without q, as many with 4,000 members as with 1,000", async () => {
+      /** Rows read by each kind of page in an organization of `size`, each within its bound. */
+      async function pagesOf(size: number) {
+        const { token } = await organizationOfSize(size);
+        const cursorAfterFirst = async (params: Params) => (await page(token, params)).nextCursor as string;
+        const cases: { name: string; params: Params; most: number }[] = [
+          { name: "no q", params: {}, most: MOST },
+          { name: "no q, after a cursor", params: { cursor: await cursorAfterFirst({}) }, most: MOST },
+        ];
+        const read = new Map<string, number>();
+        for (const { name, params, most } of cases) {
+          const rows = await rowsRead(token, { limit: String(LIMIT), ...params });
+          expect(rows, `${name}, ${size} members`).toBeLessThanOrEqual(most);
+          read.set(name, rows);
+        }
+        return read;
+      }
+
+      expect(await pagesOf(4000)).toEqual(await pagesOf(1000));
+    });
+
+    it("withholds the page from a caller no longer an active member: the statement returns their row alone", async () => {
+      const { org, caller } = await organizationOfSize(10);
+      await env.DB.prepare("UPDATE memberships SET state = 'deleted' WHERE workos_user_id = ?")
+        .bind(caller)
+        .run();
+      for (const q of [undefined, "mem"]) {
+        const { sql, params } = pageWithCaller(db(), caller, org, {
+          q,
+          limit: LIMIT,
+          after: undefined,
+        }).toSQL();
+        const rows = await env.DB.prepare(sql)
+          .bind(...params)
+          .raw();
+        expect(rows, String(q)).toHaveLength(1);
+      }
     });
   });
 

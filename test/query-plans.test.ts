@@ -111,6 +111,9 @@ describe("every lookup the routes make is indexed (EXPLAIN QUERY PLAN of the sta
           ? /SEARCH memberships USING INDEX memberships_members_list_idx \(organization_id=\? AND state=\? AND user_state=\? AND \(last_name_key,first_name_key,user_id\)>\(\?,\?,\?\)\)/
           : /SEARCH memberships USING INDEX memberships_members_list_idx \(organization_id=\? AND state=\? AND user_state=\?\)/,
       );
+      // The page is a co-routine: materialized, it would be read again, a row read more per member.
+      expect(plan).toContain("CO-ROUTINE page");
+      expect(plan).not.toContain("MATERIALIZE");
     },
   );
 
