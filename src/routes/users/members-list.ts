@@ -1,7 +1,14 @@
 import { and, asc, eq, exists, getTableColumns, or, type SQL, sql } from "drizzle-orm";
 import { alias, type SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Database } from "../../db/client";
-import { memberships, type User, type UserState, users } from "../../db/schema";
+import {
+  memberSearchPrefixes,
+  memberships,
+  SEARCH_PREFIX_MAX_LENGTH,
+  type User,
+  type UserState,
+  users,
+} from "../../db/schema";
 import type { AccessTokenClaims } from "../../identity/access-token";
 import { assertActive, type CallerInputs, resolveCaller } from "../../identity/caller";
 import {
@@ -121,9 +128,9 @@ function startsWith(keys: ListKeys, prefix: string): SQL | undefined {
 }
 
 /**
- * The page, read from `memberships_members_list_idx` alone: equality on (organization, state, user
- * state), then a range on the keyset, in index order, so without `q` it reads `limit + 1` entries
- * whatever the organization's size. `q` is compared on each entry after the cursor.
+ * The page without `q`, read from `memberships_members_list_idx` alone: equality on (organization,
+ * state, user state), then a range on the keyset, in index order, so it reads `limit + 1` entries
+ * whatever the organization's size.
  */
 function listedPage(db: Database, organizationId: string, page: PageRequest, callerMayList: SQL) {
   const m = memberships;
@@ -143,12 +150,6 @@ function listedPage(db: Database, organizationId: string, page: PageRequest, cal
           page.after
             ? afterPosition({ lastName: m.lastNameKey, firstName: m.firstNameKey, id: m.userId }, page.after)
             : undefined,
-          page.q === undefined
-            ? undefined
-            : startsWith(
-                { lastName: m.lastNameKey, firstName: m.firstNameKey, email: m.emailKey, id: m.userId },
-                searchKey(page.q),
-              ),
         ),
       )
       .orderBy(asc(m.lastNameKey), asc(m.firstNameKey), asc(m.userId))
@@ -156,14 +157,62 @@ function listedPage(db: Database, organizationId: string, page: PageRequest, cal
   );
 }
 
+/**
+ * The page with `q`, read from `member_search_prefixes`: equality on (organization, the first
+ * `SEARCH_PREFIX_MAX_LENGTH` characters of `q`), then a range on the keyset, in the table's order.
+ * Each entry there is a listed member whose keys start with that prefix, once, so a `q` that short
+ * reads `limit + 1` entries (all the matches, when fewer), whatever the organization's size. A longer
+ * `q` is also compared whole on the user's keys, so it reads past the members who share only its
+ * first characters too (an entry and a users row each).
+ */
+function searchPage(
+  db: Database,
+  organizationId: string,
+  page: PageRequest & { q: string },
+  callerMayList: SQL,
+) {
+  const p = memberSearchPrefixes;
+  const key = searchKey(page.q);
+  // By code points, as SQLite's substr counts characters and the triggers cut the prefixes.
+  const characters = Array.from(key);
+  const prefix = characters.slice(0, SEARCH_PREFIX_MAX_LENGTH).join("");
+  return db
+    .select({ ...getTableColumns(users), role: p.role })
+    .from(p)
+    .innerJoin(users, eq(users.id, p.userId))
+    .where(
+      and(
+        eq(p.organizationId, organizationId),
+        eq(p.prefix, prefix),
+        callerMayList,
+        page.after
+          ? afterPosition({ lastName: p.lastNameKey, firstName: p.firstNameKey, id: p.userId }, page.after)
+          : undefined,
+        characters.length > SEARCH_PREFIX_MAX_LENGTH
+          ? startsWith(
+              {
+                lastName: users.lastNameKey,
+                firstName: users.firstNameKey,
+                email: users.emailKey,
+                id: users.id,
+              },
+              key,
+            )
+          : undefined,
+      ),
+    )
+    .orderBy(asc(p.lastNameKey), asc(p.firstNameKey), asc(p.userId))
+    .limit(page.limit + 1);
+}
+
 /** The columns of a listed member: the user's, and their role in the organization. */
 const memberColumns = { ...getTableColumns(users), role: memberships.role };
 type MemberColumns = typeof memberColumns;
 
 /**
- * The page and the caller in one statement: the caller's row (their state and membership), then
- * the page's rows (at most `limit + 1` members, the extra one only says whether there is a next page;
- * `listedPage`), which the page's subquery yields in its order. A UNION ALL
+ * The page and the caller in one statement: the caller's row (their state and membership), then the
+ * page's rows (at most `limit + 1` members, the extra one only says whether there is a next page;
+ * `listedPage`, or `searchPage` with `q`), which the page's subquery yields in its order. A UNION ALL
  * rather than the page left-joined to the caller: SQLite materializes a subquery on the right of a
  * join and reads it back, a row read more per member (D1's `rows_read` for a page of 50 was 155; this
  * is 106). The page is withheld unless the caller is active and an active member: a condition on no
@@ -186,7 +235,12 @@ export function pageWithCaller(db: Database, sub: string, organizationId: string
         and(eq(caller.workosUserId, sub), eq(caller.state, "active"), eq(callerMembership.state, "active")),
       ),
   );
-  const members = listedPage(db, organizationId, page, callerMayList).as("page");
+  const { q } = page;
+  const members = (
+    q === undefined
+      ? listedPage(db, organizationId, page, callerMayList)
+      : searchPage(db, organizationId, { ...page, q }, callerMayList)
+  ).as("page");
   // NULL where the other kind of row has its columns, typed and decoded as those columns (Drizzle
   // decodes every row of a UNION as its first SELECT's).
   const none = sql<null>`null`;
