@@ -4,6 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { wranglerEnv } from "../lib/local-wrangler.mjs";
+import { chunkedPutReport } from "./chunked-put.mjs";
 import { initialsReport } from "./initials.mjs";
 import { median } from "./load.mjs";
 import {
@@ -166,6 +167,7 @@ export function renderReport({
   oneCall,
   imports,
   initials,
+  chunkedPut,
 }) {
   const { healthz, me, meImported, meInitials, patchSmall, patchLarge, patchIfMatch } = results;
   const { listSmall, listLarge, listPhotos, patchRefused } = results;
@@ -286,6 +288,8 @@ export function renderReport({
     ]),
     "",
     ...initialsReport(initials),
+    "",
+    ...chunkedPutReport(chunkedPut),
   ].join("\n");
 }
 
