@@ -22,6 +22,7 @@
 import { cpSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { DEMO_USER, devToken } from "../dev-keys.mjs";
+import { measureChunkedPut } from "./chunked-put.mjs";
 import {
   callerUploads,
   IMPORTED,
@@ -272,6 +273,10 @@ async function main() {
   );
   log("initials avatars: CPU per image, in a stand-in worker");
   const initials = await measureInitials(jwksPort);
+  log(
+    "the one-call PUT of an image just under 10 MiB, sent chunked and with Content-Length: the worker's peak memory",
+  );
+  const chunkedPut = await measureChunkedPut(smallDir, jwksPort, demoAuth);
 
   const results = Object.fromEntries(phases.map((phase) => [phase.key, summarize(phase)]));
   for (const r of Object.values(results)) {
@@ -306,6 +311,7 @@ async function main() {
     imports,
     initials,
     rowsRead,
+    chunkedPut,
   });
   console.log(`\n${report}\n`);
   writeFileSync(LATEST_RESULTS, `# Benchmark results (npm run bench)\n\n${report}\n`);

@@ -4,6 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { wranglerEnv } from "../lib/local-wrangler.mjs";
+import { chunkedPutReport } from "./chunked-put.mjs";
 import { initialsReport } from "./initials.mjs";
 import { median } from "./load.mjs";
 import {
@@ -232,6 +233,7 @@ export function renderReport({
   imports,
   initials,
   rowsRead,
+  chunkedPut,
 }) {
   const { healthz, me, meImported, meInitials, patchSmall, patchLarge, patchIfMatch } = results;
   const { listSmall, listLarge, listPhotos, patchRefused } = results;
@@ -354,6 +356,8 @@ export function renderReport({
     ...initialsReport(initials),
     "",
     ...rowsReadReport(rowsRead),
+    "",
+    ...chunkedPutReport(chunkedPut),
   ].join("\n");
 }
 
