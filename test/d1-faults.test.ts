@@ -77,6 +77,15 @@ describe("D1 faults", () => {
   it.for([
     { name: "is overloaded", message: "D1 DB is overloaded. Too many requests queued." },
     { name: "times out", message: "D1_ERROR: Query timed out." },
+    // "reset" like a dropped connection, but the query's own doing: retried, it would fail the same.
+    {
+      name: "reset the database for the query's CPU time",
+      message: "D1_ERROR: D1 DB's isolate exceeded its CPU time limit and was reset.",
+    },
+    {
+      name: "reset the database for the query's memory",
+      message: "D1_ERROR: D1 DB's isolate exceeded its memory limit and was reset.",
+    },
   ])(
     "case 42: answers 503 with Retry-After at once, without retrying, when D1 $name",
     async ({ message }) => {

@@ -1,6 +1,7 @@
 import { applyD1Migrations } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { SEARCH_PREFIX_MAX_LENGTH } from "../src/db/schema";
 import { refoldSearchKeys } from "../src/jobs/search-keys";
 
 afterEach(() => vi.restoreAllMocks());
@@ -15,12 +16,15 @@ const rows = async <T>(sql: string) => (await db().prepare(sql).all<T>()).result
  */
 const TRIGGERS = [
   { name: "memberships_copy_user", table: "memberships" },
+  { name: "memberships_deleted_search_prefixes", table: "memberships" },
+  { name: "memberships_inserted_search_prefixes", table: "memberships" },
+  { name: "memberships_updated_search_prefixes", table: "memberships" },
   { name: "uploads_deleted_count_attachment_bytes", table: "uploads" },
   { name: "uploads_inserted_count_attachment_bytes", table: "uploads" },
   { name: "uploads_updated_count_attachment_bytes", table: "uploads" },
-  { name: "users_imported_picture_detached", table: "users" },
+  { name: "users_imported_picture_changed", table: "users" },
   { name: "users_inserted_copy_to_memberships", table: "users" },
-  { name: "users_profile_picture_detached", table: "users" },
+  { name: "users_profile_picture_changed", table: "users" },
   { name: "users_updated_copy_to_memberships", table: "users" },
 ];
 
@@ -31,10 +35,22 @@ describe("the database the migrations make", () => {
     ).all();
     expect(results).toEqual(TRIGGERS);
   });
+
+  it("has the search prefixes' lengths, 1 to SEARCH_PREFIX_MAX_LENGTH, and their table WITHOUT ROWID", async () => {
+    const lengths = await env.DB.prepare("SELECT length FROM search_prefix_lengths ORDER BY length").all();
+    expect(lengths.results).toEqual(
+      Array.from({ length: SEARCH_PREFIX_MAX_LENGTH }, (_, i) => ({ length: i + 1 })),
+    );
+    // Drizzle cannot declare it (0017 says so by hand): a rebuild of the table by a generated migration would drop it.
+    const table = await env.DB.prepare(
+      "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'member_search_prefixes'",
+    ).first<{ sql: string }>();
+    expect(table?.sql).toMatch(/\) WITHOUT ROWID$/);
+  });
 });
 
 describe("migrations", () => {
-  it("carry a database with users, uploads and webhook events from 0000+0001 over: memberships, attachment bytes, erased tombstones, keys to refold", async () => {
+  it("carry a database with users, uploads and webhook events from 0000+0001 over: memberships, attachment bytes, erased tombstones, keys to refold, search prefixes", async () => {
     const before = env.TEST_MIGRATIONS.filter((m) => /^000[01]_/.test(m.name));
     expect(before.map((m) => m.name)).toEqual(["0000_init.sql", "0001_touch_detached_profile_picture.sql"]);
     await applyD1Migrations(db(), before);
@@ -79,6 +95,18 @@ describe("migrations", () => {
         "org_a",
         now,
         now - 3000,
+      ),
+      insert.bind(
+        "55555555-5555-4555-8555-555555555555",
+        "user_elodie",
+        "Elodie@Example.fr",
+        "Élodie",
+        "Ébert",
+        "member",
+        "active",
+        "org_a",
+        now,
+        now - 4000,
       ),
       insert.bind(
         "33333333-3333-4333-8333-333333333333",
@@ -140,7 +168,32 @@ describe("migrations", () => {
         900,
         now,
       ),
+      // The admin's photo, shown; and a photo of the user deleted since.
+      upload.bind(
+        "a0000000-0000-4000-8000-000000000005",
+        admin,
+        "image",
+        "profile_picture",
+        "ready",
+        "image/png",
+        800,
+        now - 7000,
+      ),
+      upload.bind(
+        "a0000000-0000-4000-8000-000000000006",
+        "44444444-4444-4444-8444-444444444444",
+        "image",
+        "profile_picture",
+        "ready",
+        "image/png",
+        700,
+        now - 8000,
+      ),
     ]);
+    await db()
+      .prepare("UPDATE users SET profile_picture_upload_id = ? WHERE id = ?")
+      .bind("a0000000-0000-4000-8000-000000000005", admin)
+      .run();
 
     const event = db().prepare("INSERT INTO webhook_events (id, event, received_at) VALUES (?, ?, ?)");
     await db().batch([
@@ -162,6 +215,18 @@ describe("migrations", () => {
         last_name_key: "lovelace",
         first_name_key: "ada",
         email_key: "ada@example.com",
+      },
+      {
+        workos_user_id: "user_elodie",
+        organization_id: "org_a",
+        role: "member",
+        state: "active",
+        changed_at: now - 4000,
+        user_id: "55555555-5555-4555-8555-555555555555",
+        user_state: "active",
+        last_name_key: "Ébert",
+        first_name_key: "Élodie",
+        email_key: "elodie@example.fr",
       },
       {
         workos_user_id: "user_gone",
@@ -211,8 +276,28 @@ describe("migrations", () => {
     expect(await rows("SELECT id, attachment_bytes FROM users WHERE attachment_bytes > 0")).toEqual([
       { id: admin, attachment_bytes: 570 },
     ]);
+    // The cleanup's dates of garbage: the ready photos no one shows, since their last change (the
+    // admin's photo, shown, has none); the deleted user's uploads, their deletion's (its tombstone's
+    // last change).
+    expect(
+      await rows(
+        "SELECT id, unreferenced_since, owner_deleted_at FROM uploads WHERE scope = 'profile_picture' ORDER BY id",
+      ),
+    ).toEqual([
+      { id: "a0000000-0000-4000-8000-000000000004", unreferenced_since: now, owner_deleted_at: null },
+      { id: "a0000000-0000-4000-8000-000000000005", unreferenced_since: null, owner_deleted_at: null },
+      {
+        id: "a0000000-0000-4000-8000-000000000006",
+        unreferenced_since: now - 8000,
+        owner_deleted_at: now - 3000,
+      },
+    ]);
     // Uploads and processed events come through as they were, with the columns added since defaulted.
-    expect(await rows("SELECT id, state, size, origin, thumb_sizes FROM uploads ORDER BY id")).toEqual([
+    expect(
+      await rows(
+        "SELECT id, state, size, origin, thumb_sizes FROM uploads WHERE id < 'a0000000-0000-4000-8000-000000000005' ORDER BY id",
+      ),
+    ).toEqual([
       {
         id: "a0000000-0000-4000-8000-000000000001",
         state: "ready",
@@ -246,10 +331,44 @@ describe("migrations", () => {
       { id: "event_01", event: "user.created", received_at: now - 5000 },
       { id: "event_02", event: "session.created", received_at: now - 4000 },
     ]);
+    // The members listed then (active, of an active user) have their search prefixes: every distinct
+    // one, 1 to SEARCH_PREFIX_MAX_LENGTH characters, of their four keys, with their sort keys and role.
+    const elodie = "55555555-5555-4555-8555-555555555555";
+    const prefixesOf = (userId: string, role: string, first: string, last: string, email: string) =>
+      [
+        ...new Set(
+          [first, last, `${first} ${last}`, email].flatMap((key) => {
+            const characters = [...key];
+            return characters
+              .slice(0, SEARCH_PREFIX_MAX_LENGTH)
+              .map((_, i) => characters.slice(0, i + 1).join(""));
+          }),
+        ),
+      ]
+        .sort()
+        .map((prefix) => ({
+          organization_id: "org_a",
+          prefix,
+          last_name_key: last,
+          first_name_key: first,
+          user_id: userId,
+          role,
+        }));
+    const searchPrefixes = () => rows("SELECT * FROM member_search_prefixes ORDER BY user_id, prefix");
+    const adaPrefixes = prefixesOf(admin, "admin", "ada", "lovelace", "ada@example.com");
+    expect(adaPrefixes).toHaveLength(15);
+    expect(await searchPrefixes()).toEqual([
+      ...adaPrefixes,
+      ...prefixesOf(elodie, "member", "Élodie", "Ébert", "elodie@example.fr"),
+    ]);
+
     // The users whose keys 0003 folded ASCII-only are recorded, and the hourly job folds them again
-    // with the service's rule, on the user and their memberships.
+    // with the service's rule, on the user, their memberships and so their search prefixes.
     const member = "22222222-2222-4222-8222-222222222222";
-    expect(await rows("SELECT user_id FROM search_keys_to_refold")).toEqual([{ user_id: member }]);
+    expect(await rows("SELECT user_id FROM search_keys_to_refold ORDER BY user_id")).toEqual([
+      { user_id: member },
+      { user_id: elodie },
+    ]);
     vi.spyOn(console, "log").mockImplementation(() => {});
     await refoldSearchKeys({ ...env, DB: db() });
     expect(await rows(`SELECT first_name_key FROM users WHERE id = '${member}'`)).toEqual([
@@ -259,9 +378,13 @@ describe("migrations", () => {
       { first_name_key: "émile" },
     ]);
     expect(await rows("SELECT user_id FROM search_keys_to_refold")).toEqual([]);
+    expect(await searchPrefixes()).toEqual([
+      ...adaPrefixes,
+      ...prefixesOf(elodie, "member", "élodie", "ébert", "elodie@example.fr"),
+    ]);
     const columns = await rows<{ name: string }>("SELECT name FROM pragma_table_info('users')");
     expect(columns.map((c) => c.name)).not.toContain("role");
     expect(columns.map((c) => c.name)).not.toContain("organization_id");
-    expect(await rows("SELECT count(*) AS n FROM users")).toEqual([{ n: 4 }]);
+    expect(await rows("SELECT count(*) AS n FROM users")).toEqual([{ n: 5 }]);
   });
 });

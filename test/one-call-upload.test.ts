@@ -737,6 +737,7 @@ describe("PUT profile-picture with If-Match", () => {
     const etag = etagOf(await call("/api/v1/users/me", { token: await tokenFor(user) }));
     const meanwhile = await createUpload(user);
     let changed: User | undefined;
+    let shown: Upload | undefined;
     // Someone sets another photo while this request's thumbnails are being stored.
     const { bucket, written } = recordingBucket(
       bucketChangedBefore(env.BUCKET, "put", async (key) => {
@@ -748,6 +749,7 @@ describe("PUT profile-picture with If-Match", () => {
         });
         expect(patched.status).toBe(200);
         changed = await readUser(user.id);
+        shown = await readUpload(meanwhile.id);
       }),
     );
 
@@ -758,7 +760,7 @@ describe("PUT profile-picture with If-Match", () => {
 
     await expectError(response, 412, "precondition_failed");
     expect(changed?.profilePictureUploadId).toBe(meanwhile.id);
-    await expectUnchanged(changed as User, meanwhile);
+    await expectUnchanged(changed as User, shown as Upload);
     await expectNothingLeftBy(written);
   });
 });

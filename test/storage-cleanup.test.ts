@@ -13,16 +13,21 @@ import {
 } from "../src/db/schema";
 import worker from "../src/index";
 import {
+  CLEANUP_LIMITS,
   cleanUpStorage,
+  D1_QUERIES_PER_INVOCATION,
   deleteUnreferencedUploads,
   WEBHOOK_EVENT_RETENTION_MS,
+  worstCaseQueries,
+  worstCaseSubrequests,
 } from "../src/jobs/storage-cleanup";
 import { loadConfig } from "../src/lib/config";
+import { MAX_ATTEMPTS } from "../src/lib/d1";
 import { thumbKeyFor, thumbKeysFor } from "../src/lib/object-keys";
 import { presignThumbUrl } from "../src/lib/presign";
 import { R2_DELETE_MAX_KEYS } from "../src/pictures/objects-to-delete";
 import { call } from "./helpers/api";
-import { changedBefore } from "./helpers/counting-d1";
+import { changedBefore, countingD1 } from "./helpers/counting-d1";
 import { createUpload, createUser, db, readUpload, readUser } from "./helpers/db";
 import { tokenFor } from "./helpers/tokens";
 import { emulated, putObject, startUpload } from "./helpers/uploads";
@@ -80,8 +85,16 @@ async function expectDeleted(upload: Upload) {
   for (const key of thumbKeysFor(upload.id)) expect(await stored(key), key).toBe(false);
 }
 
+/**
+ * The row (unchanged, but for the dates the service keeps of garbage, which setting a photo or
+ * deleting its owner moves: tested on their own below), the original and its thumbnails are there.
+ */
 async function expectKept(upload: Upload) {
-  expect(await readUpload(upload.id)).toEqual(upload);
+  expect(await readUpload(upload.id)).toEqual({
+    ...upload,
+    unreferencedSince: expect.toBeOneOf([null, expect.any(Date)]),
+    ownerDeletedAt: expect.toBeOneOf([null, expect.any(Date)]),
+  });
   expect(await stored(upload.objectKey)).toBe(true);
   for (const key of thumbnailKeysOf(upload)) expect(await stored(key), key).toBe(true);
 }
@@ -386,9 +399,9 @@ describe("deleteUnreferencedUploads", () => {
 });
 
 describe("uploads of deleted users", () => {
-  /** A user taken out of service as the WorkOS webhook does: state deleted, custom photo detached. */
-  const deleteUser = (user: User) =>
-    db().update(users).set({ state: "deleted", profilePictureUploadId: null }).where(eq(users.id, user.id));
+  /** A user taken out of service by WorkOS's `user.deleted`, delivered to the webhook. */
+  const deleteUser = async (user: User) =>
+    expect((await deliverWebhook(workosEvent("user.deleted", { id: user.workosUserId }))).status).toBe(200);
 
   it("deletes every upload of a deleted user at the next run, whatever its state or age, with its objects", async () => {
     const owner = await createUser();
@@ -538,6 +551,9 @@ describe("uploads of deleted users", () => {
       ...photo,
       ownerId: teammate.id,
       updatedAt: expect.any(Date),
+      // Shown by the admin: no garbage; dated by its new owner's deletion, for when it is.
+      unreferencedSince: null,
+      ownerDeletedAt: expect.any(Date),
     });
     expect(await stored(photo.objectKey)).toBe(true);
     for (const key of thumbnailKeysOf(photo)) expect(await stored(key), key).toBe(true);
@@ -560,20 +576,22 @@ describe("uploads of deleted users", () => {
   });
 });
 
-describe("detaching a profile picture restarts its 7 days", () => {
-  it("stamps the replaced or removed upload, so an old photo detached just now is kept", async () => {
+describe("the date a photo stopped being shown, which the cleanup's 7 days count from", () => {
+  it("is cleared while a user shows the photo, and set when it is replaced or removed, so an old photo detached just now is kept", async () => {
     const owner = await createUser();
     const old = await storedUpload(owner, 30 * DAY);
     const newer = await storedUpload(owner, 30 * DAY);
     const neverAttached = await storedUpload(owner, 30 * DAY);
     await attach(owner, old);
+    expect(await readUpload(old.id)).toMatchObject({ unreferencedSince: null });
 
     const before = Date.now();
     await attach(owner, newer); // replaces `old`
+    expect(await readUpload(newer.id)).toMatchObject({ unreferencedSince: null });
     await db().update(users).set({ profilePictureUploadId: null }).where(eq(users.id, owner.id)); // removes `newer`
 
     for (const detached of [old, newer]) {
-      expect((await readUpload(detached.id))?.updatedAt.getTime()).toBeGreaterThanOrEqual(before);
+      expect((await readUpload(detached.id))?.unreferencedSince?.getTime()).toBeGreaterThanOrEqual(before);
     }
     expect(await readUpload(neverAttached.id)).toEqual(neverAttached);
 
@@ -584,6 +602,37 @@ describe("detaching a profile picture restarts its 7 days", () => {
       expect(await stored(detached.objectKey)).toBe(true);
     }
     await expectDeleted(neverAttached);
+  });
+
+  it("is not set while another user still shows the photo, and is once the last one stops", async () => {
+    const owner = await createUser();
+    const other = await createUser();
+    const shared = await storedUpload(owner, 30 * DAY);
+    await attach(owner, shared);
+    await attach(other, shared);
+
+    await db().update(users).set({ profilePictureUploadId: null }).where(eq(users.id, owner.id));
+    expect(await readUpload(shared.id)).toMatchObject({ unreferencedSince: null });
+    const before = Date.now();
+    await db().update(users).set({ profilePictureUploadId: null }).where(eq(users.id, other.id));
+    expect((await readUpload(shared.id))?.unreferencedSince?.getTime()).toBeGreaterThanOrEqual(before);
+  });
+
+  it("is cleared and set for an imported WorkOS picture as for a custom photo", async () => {
+    const owner = await createUser();
+    const first = await storedUpload(owner, 30 * DAY, { origin: "import" });
+    const second = await storedUpload(owner, 30 * DAY, { origin: "import" });
+    const show = (upload: Upload | null) =>
+      db()
+        .update(users)
+        .set({ importedPictureUploadId: upload?.id ?? null })
+        .where(eq(users.id, owner.id));
+    await show(first);
+    expect(await readUpload(first.id)).toMatchObject({ unreferencedSince: null });
+    const before = Date.now();
+    await show(second);
+    expect((await readUpload(first.id))?.unreferencedSince?.getTime()).toBeGreaterThanOrEqual(before);
+    expect(await readUpload(second.id)).toMatchObject({ unreferencedSince: null });
   });
 
   it("leaves the upload alone when the same photo is set again", async () => {
@@ -612,6 +661,19 @@ describe("processed webhook event ids", () => {
     (
       await db().select({ id: webhookEvents.id }).from(webhookEvents).where(inArray(webhookEvents.id, ids))
     ).map((row) => row.id);
+
+  it("are forgotten in a share of the run of their own, also when the uploads took all of theirs", async () => {
+    const owner = await createUser();
+    await oldPendingUploads(owner, 3, 1200);
+    const [old] = await eventsReceived(1200 * DAY);
+
+    // No time at all for uploads: one round, and a backlog left.
+    const { counts, logged } = await cleanUpLogged({ batchSize: 1, timeBudgetMs: 0 });
+
+    expect(logged.left.pending).toBeGreaterThan(0);
+    expect(counts.webhookEvents).toBeGreaterThanOrEqual(1);
+    expect(await remembered([old as string])).toEqual([]);
+  });
 
   it("are forgotten 30 days after they were received, and not a minute before", async () => {
     const [old, justPast, justInside, recent] = await eventsReceived(
@@ -671,4 +733,83 @@ describe("processed webhook event ids", () => {
     expect(after).toEqual(stored);
     expect(after?.firstName).toBe("Grace");
   });
+});
+
+describe("a run's cost in D1 queries", () => {
+  it("case 52: stays within D1's 1,000 queries an invocation, every query tried three times, and the Workers' 1,000 subrequests", () => {
+    expect(worstCaseQueries(CLEANUP_LIMITS)).toBeLessThanOrEqual(D1_QUERIES_PER_INVOCATION);
+    expect(worstCaseSubrequests(CLEANUP_LIMITS)).toBeLessThanOrEqual(1000);
+  });
+
+  it("sends no more statements than that worst case counts, at every limit reached", async () => {
+    const limits = {
+      ...CLEANUP_LIMITS,
+      batchSize: 1,
+      maxRounds: 3,
+      maxRetryBatches: 2,
+      eventBatchSize: 1,
+      maxEventBatches: 2,
+    };
+    // More garbage of every kind than the limits let one run take, so every loop runs to its limit
+    // and the run ends counting what it left.
+    const owner = await createUser();
+    for (let i = 0; i < 4; i++) {
+      await storedUpload(owner, 5000 * DAY + i, { state: "pending", thumbKey: null });
+      await storedUpload(owner, 5000 * DAY + i, { state: "failed", failureReason: "x", thumbKey: null });
+      await storedUpload(owner, 5000 * DAY + i);
+    }
+    const deleted = await createUser();
+    for (let i = 0; i < 4; i++) await storedUpload(deleted, 1 * HOUR);
+    expect((await deliverWebhook(workosEvent("user.deleted", { id: deleted.workosUserId }))).status).toBe(
+      200,
+    );
+    await db()
+      .insert(uploadObjectsToDelete)
+      .values([0, 1, 2].map((i) => ({ uploadId: crypto.randomUUID(), recordedAt: ago(5000 * DAY + i) })));
+    await db()
+      .insert(webhookEvents)
+      .values(
+        [0, 1, 2].map((i) => ({
+          id: `event_${crypto.randomUUID()}`,
+          event: "user.updated",
+          receivedAt: ago(5000 * DAY + i),
+        })),
+      );
+    const counting = countingD1(env.DB);
+    vi.spyOn(console, "log").mockImplementation(() => {});
+
+    await cleanUpStorage({ ...env, DB: counting }, new Date(RUN_AT), limits);
+
+    // Each statement once here; the worst case counts each tried MAX_ATTEMPTS times.
+    expect(counting.statements.length).toBeGreaterThan(0);
+    expect(counting.statements.length * MAX_ATTEMPTS).toBeLessThanOrEqual(worstCaseQueries(limits));
+  });
+});
+
+describe("a run with nothing to delete", () => {
+  it("reads a few rows however many photos are in use and tombstones are kept: garbage only", async () => {
+    // Whatever earlier tests left is cleared first; then a run that finds nothing, as the baseline.
+    await cleanUpLogged();
+    const before = (await cleanUpLogged()).logged;
+    expect(before.left).toEqual({});
+
+    // 40 photos in use, long past 7 days old, and 20 users deleted long ago, their uploads gone.
+    for (let i = 0; i < 40; i++) {
+      const owner = await createUser();
+      await attach(
+        owner,
+        await createUpload(owner, { createdAt: ago(4000 * DAY), updatedAt: ago(4000 * DAY) }),
+      );
+    }
+    for (let i = 0; i < 20; i++) {
+      const gone = await createUser();
+      expect((await deliverWebhook(workosEvent("user.deleted", { id: gone.workosUserId }))).status).toBe(200);
+    }
+    await cleanUpLogged();
+
+    const after = (await cleanUpLogged()).logged;
+    expect(after.deleted).toMatchObject({ unreferencedProfilePictures: 0, ofDeletedUsers: 0 });
+    // The same few rows as before: reading the photos in use, or the tombstones, would add 40 or 20.
+    expect(after.d1RowsRead - before.d1RowsRead).toBeLessThanOrEqual(2);
+  }, 30_000);
 });

@@ -180,7 +180,8 @@ describe("POST /webhooks/workos", () => {
 
       expect(response.status).toBe(200);
       expect(await readUser(user.id)).toMatchObject({ state: "deleted" });
-      expect(await readUpload(upload.id)).toEqual(upload);
+      // The upload stays until the cleanup's next run, dated by the deletion so that run finds it.
+      expect(await readUpload(upload.id)).toEqual({ ...upload, ownerDeletedAt: expect.any(Date) });
 
       const own = await call("/api/v1/users/me", {
         token: await signToken({ sub: user.workosUserId, org_id: "org_acme", role: "member" }),
@@ -328,6 +329,24 @@ describe("POST /webhooks/workos", () => {
 
       expect(response.status).toBe(200);
       expect(await readUser(user.id)).toMatchObject({ lastLogin: new Date(T2) });
+    });
+
+    it("keeps no record of its id: its write guards itself, and a redelivery changes nothing", async () => {
+      const user = await createUser({ lastLogin: new Date(T1) });
+      const event = workosEvent("session.created", {
+        object: "session",
+        user_id: user.workosUserId,
+        created_at: T2,
+      });
+
+      expect((await deliverWebhook(event)).status).toBe(200);
+      const afterFirst = await readUser(user.id);
+      expect(afterFirst).toMatchObject({ lastLogin: new Date(T2) });
+      expect(await recorded(event.id)).toBeUndefined();
+
+      expect((await deliverWebhook(event)).status).toBe(200);
+      expect(await readUser(user.id)).toEqual(afterFirst);
+      expect(await recorded(event.id)).toBeUndefined();
     });
 
     it("does not move lastLogin back for an older session", async () => {

@@ -16,6 +16,8 @@ import {
   LARGE_UPLOADS,
   LARGE_USERS,
   MEMBERS_PAGE,
+  MILLION_TOMBSTONES,
+  MILLION_USERS,
   SMALL_USERS,
 } from "./options.mjs";
 
@@ -100,6 +102,8 @@ export function smallSeedSql() {
     ),
     `UPDATE users SET profile_picture_upload_id = ${q(callerUploads[0])}, profile_picture_thumb_sizes = ${q(EVERY_SIZE)} WHERE id = ${q(DEMO_USER.id)};`,
     `UPDATE users SET profile_picture_upload_id = ${q(viewerUpload)}, profile_picture_thumb_sizes = ${q(EVERY_SIZE)} WHERE id = ${q(VIEWER.id)};`,
+    // As complete and the triggers leave them: a ready photo no one shows is dated for the cleanup.
+    `UPDATE uploads SET unreferenced_since = updated_at WHERE scope = 'profile_picture' AND state = 'ready' AND id NOT IN (SELECT profile_picture_upload_id FROM users WHERE profile_picture_upload_id IS NOT NULL) AND id NOT IN (SELECT imported_picture_upload_id FROM users WHERE imported_picture_upload_id IS NOT NULL);`,
   ].join("\n");
 }
 
@@ -142,10 +146,49 @@ FROM owners;`;
 }
 
 /**
+ * The 100,000-user database grown to a million users, for rows read: every user has a photo in use
+ * (an upload of theirs, ready, every size, set as their custom photo, so none of it is garbage; the
+ * 100,000's own uploads are attached too), the 100,000 are still the demo organization's members, and
+ * MILLION_TOMBSTONES of the added users were deleted long ago (tombstones, their uploads gone). What a
+ * request or an idle cleanup run reads must not grow with any of it.
+ */
+export function millionSeedSql() {
+  const now = Date.now();
+  const longAgo = now - 400 * 24 * 3600 * 1000;
+  const added = MILLION_USERS - LARGE_USERS;
+  return `
+WITH RECURSIVE seq(i, h) AS (
+  SELECT 1, lower(hex(randomblob(16)))
+  UNION ALL SELECT i + 1, lower(hex(randomblob(16))) FROM seq WHERE i < ${added}
+)
+INSERT INTO users (${USER_COLUMNS})
+SELECT ${uuidFrom("h")}, 'user_bench_million_' || i, 'million' || i || '@example.com', 1,
+       'First' || substr(h, 1, 4), 'Last' || substr(h, 5, 4),
+       'first' || substr(h, 1, 4), 'last' || substr(h, 5, 4), 'million' || i || '@example.com',
+       'active', ${now}, ${now}, ${now}
+FROM seq;
+WITH owners(owner, h) AS MATERIALIZED (
+  SELECT id, lower(hex(randomblob(16))) FROM users WHERE workos_user_id LIKE 'user_bench_million_%'
+)
+INSERT INTO uploads (${UPLOAD_COLUMNS})
+SELECT ${uuidFrom("h")}, owner, 'image', 'profile_picture', 'ready', 'image/jpeg', 123456, 'photo.jpg',
+       ${keyExpression(originalKeyFor, uuidFrom("h"))}, ${keyExpression(thumbKeyFor, uuidFrom("h"))}, ${q(EVERY_SIZE)}, ${longAgo}, ${longAgo}
+FROM owners;
+UPDATE users SET profile_picture_upload_id = (SELECT id FROM uploads WHERE uploads.owner_id = users.id LIMIT 1),
+                 profile_picture_thumb_sizes = ${q(EVERY_SIZE)}
+WHERE workos_user_id LIKE 'user_bench_million_%' OR workos_user_id LIKE 'user_bench_large_%';
+UPDATE users SET state = 'deleted', email = '', first_name = '', last_name = '', first_name_key = '',
+                 last_name_key = '', email_key = '', profile_picture_upload_id = NULL,
+                 profile_picture_thumb_sizes = NULL, updated_at = ${longAgo}
+WHERE workos_user_id LIKE 'user_bench_million_%' AND CAST(substr(workos_user_id, 20) AS INTEGER) > ${added - MILLION_TOMBSTONES};
+DELETE FROM uploads WHERE owner_id IN (SELECT id FROM users WHERE state = 'deleted');`;
+}
+
+/**
  * Pending uploads two days old (garbage): the listed ids first, then the rest to CLEANUP_UPLOADS; and
  * CLEANUP_WEBHOOK_EVENTS processed event ids received 60 days ago, past their retention.
  */
-export function cleanupSeedSql(storedIds) {
+export function cleanupSeedSql(storedIds, { webhookEvents = CLEANUP_WEBHOOK_EVENTS } = {}) {
   const at = Date.now() - 2 * 24 * 3600 * 1000;
   const row = (id) =>
     `(${[id, DEMO_USER.id, "image", "profile_picture", "pending", "image/jpeg", 1, null, originalKeyFor(id), null, null, at, at].map(q).join(", ")})`;
@@ -169,7 +212,7 @@ INSERT INTO uploads (${UPLOAD_COLUMNS})
 SELECT ${uuidFrom("h")}, ${q(DEMO_USER.id)}, 'image', 'profile_picture', 'pending', 'image/jpeg', 1, NULL,
        ${keyExpression(originalKeyFor, uuidFrom("h"))}, NULL, NULL, ${at}, ${at}
 FROM seq;
-WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ${CLEANUP_WEBHOOK_EVENTS})
+WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ${webhookEvents})
 INSERT INTO webhook_events (id, event, received_at)
 SELECT 'event_' || substr(upper(hex(randomblob(13))), 1, 26), 'session.created', ${Date.now() - 60 * 24 * 3600 * 1000}
 FROM seq;`;

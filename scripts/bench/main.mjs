@@ -22,6 +22,7 @@
 import { cpSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { DEMO_USER, devToken } from "../dev-keys.mjs";
+import { measureChunkedPut } from "./chunked-put.mjs";
 import {
   callerUploads,
   IMPORTED,
@@ -55,6 +56,7 @@ import {
 import { photos } from "./photos.mjs";
 import { inspectLargeDatabase } from "./plans.mjs";
 import { machineInfo, ratiosOf, renderReport, targetChecks, writeBenchmarks } from "./report.mjs";
+import { measureRowsRead } from "./rows-read.mjs";
 import { measureCleanup } from "./storage-cleanup.mjs";
 import { localDatabaseFile, measureStorage } from "./storage-size.mjs";
 import { measureThumbnails } from "./thumbnails.mjs";
@@ -105,7 +107,7 @@ async function prepare(jwksPort) {
   );
   const small = await smallWorker;
   const large = await startWorker("large", largeDir, jwksPort);
-  return { smallDir, small, large, counts, plans, storage };
+  return { smallDir, largeDir, small, large, counts, plans, storage };
 }
 
 const tokenFor = async (sub) => `Bearer ${await devToken({ dir: keyDir, sub })}`;
@@ -239,7 +241,7 @@ async function measure(phases) {
 
 async function main() {
   const jwksPort = await startJwksServer();
-  const { smallDir, small, large, counts, plans, storage } = await prepare(jwksPort);
+  const { smallDir, largeDir, small, large, counts, plans, storage } = await prepare(jwksPort);
   const phases = await phasesFor(small, large, counts);
   const jwksAfterWarmup = await measure(phases);
   await stopWorker(large);
@@ -260,6 +262,8 @@ async function main() {
     `storage cleanup: ${CLEANUP_UPLOADS} garbage uploads (${CLEANUP_STORED} with every object in R2), one scheduled run`,
   );
   const cleanup = await measureCleanup(smallDir, jwksPort);
+  log("rows read: the service's statements and cleanup runs on the 100-user and a million-user database");
+  const rowsRead = await measureRowsRead(smallDir, largeDir, jwksPort);
   log(`imports of WorkOS pictures: ${IMPORT_USERS} users enqueued by the hourly backlog, then consumed`);
   const imports = await measureImports(smallDir, jwksPort);
   log(
@@ -269,6 +273,10 @@ async function main() {
   );
   log("initials avatars: CPU per image, in a stand-in worker");
   const initials = await measureInitials(jwksPort);
+  log(
+    "the one-call PUT of an image just under 10 MiB, sent chunked and with Content-Length: the worker's peak memory",
+  );
+  const chunkedPut = await measureChunkedPut(smallDir, jwksPort, demoAuth);
 
   const results = Object.fromEntries(phases.map((phase) => [phase.key, summarize(phase)]));
   for (const r of Object.values(results)) {
@@ -285,7 +293,7 @@ async function main() {
     large: jwksHits.get("large") ?? 0,
     warmup: jwksAfterWarmup,
   };
-  const checks = targetChecks({ results, ratios, jwks, plans, oneCall });
+  const checks = targetChecks({ results, ratios, jwks, plans, oneCall, rowsRead });
 
   const machine = await machineInfo(small.exe);
   const report = renderReport({
@@ -302,6 +310,8 @@ async function main() {
     oneCall,
     imports,
     initials,
+    rowsRead,
+    chunkedPut,
   });
   console.log(`\n${report}\n`);
   writeFileSync(LATEST_RESULTS, `# Benchmark results (npm run bench)\n\n${report}\n`);

@@ -38,6 +38,13 @@ export const MAX_REQUESTS_PER_SLICE = 50_000;
 export const SMALL_USERS = 100;
 export const LARGE_USERS = 100_000;
 export const LARGE_UPLOADS = 100_000;
+/**
+ * The third database, for rows read: the 100,000-user one grown to a million users, each with a photo
+ * in use, the 100,000 members of the demo organization still its members, and 20,000 tombstones of
+ * users deleted long ago.
+ */
+export const MILLION_USERS = 1_000_000;
+export const MILLION_TOMBSTONES = 20_000;
 export const CALLER_UPLOADS = 100;
 export const STARTUP_TIMEOUT_MS = 90_000;
 export const MEMBERS_PAGE = 50;
@@ -65,6 +72,10 @@ export const TARGETS = {
   oneCallD1: 4,
   /** A read with an avatar (imported, initials) against the same read with a custom photo, and pages alike. */
   avatarCpuRatio: 1.1,
+  /** Rows D1 reads for a request at a million users beyond what it reads at a hundred. */
+  rowsReadSlack: 5,
+  /** An idle storage cleanup run's rows read, at most (what it reads must be its work, not its tables). */
+  idleCleanupRowsRead: 300,
 };
 /**
  * Why the CPU target is reported but does not gate here: this runtime cannot measure what it is about.

@@ -71,6 +71,63 @@ export function plannedStatements(values: PlanValues): PlannedStatement[] {
   ];
 }
 
+export interface RowsReadValues {
+  /** The reader: their WorkOS id, token organization, and the photo they have (their PATCH sets it again). */
+  sub: string;
+  org: string;
+  uploadId: string;
+  pageSize: number;
+  /** Where a page after the first starts. */
+  after: [lastNameKey: string, firstNameKey: string, userId: string];
+  /** A search that matches most members, and one that matches none. */
+  qMany: string;
+  qNone: string;
+}
+
+export interface MeasuredStatement {
+  key: string;
+  name: string;
+  sql: string;
+}
+
+/**
+ * What each request the rows-read targets are about sends to D1, as the service builds it: one
+ * statement each (their happy paths are one round trip). The PATCH sets the photo the reader has,
+ * so running it changes nothing and it can be run on any copy.
+ */
+export function rowsReadStatements(values: RowsReadValues): MeasuredStatement[] {
+  const db = createDb({} as D1Database);
+  const { sub, org, uploadId, pageSize, after, qMany, qNone } = values;
+  const member = { sub, org_id: org, role: "member" };
+  const page = (q: string | undefined, from: RowsReadValues["after"] | undefined) =>
+    literal(pageWithCaller(db, sub, org, { q, limit: pageSize, after: from }).toSQL());
+  return [
+    { key: "me", name: "GET /users/me", sql: literal(callerWithMembership(db, sub, org).toSQL()) },
+    {
+      key: "patch",
+      name: "PATCH /users/me/profile-picture",
+      sql: literal(conditionalUpdate(db, { claims: member, target: "caller", uploadId }).toSQL()),
+    },
+    { key: "page", name: `members page (${pageSize}), the first`, sql: page(undefined, undefined) },
+    { key: "pageAfter", name: `members page (${pageSize}), after a cursor`, sql: page(undefined, after) },
+    {
+      key: "pageMany",
+      name: `members page (${pageSize}), q=${qMany} (matches most)`,
+      sql: page(qMany, undefined),
+    },
+    {
+      key: "pageManyAfter",
+      name: `members page (${pageSize}), q=${qMany} (matches most), after a cursor`,
+      sql: page(qMany, after),
+    },
+    {
+      key: "pageNone",
+      name: `members page (${pageSize}), q=${qNone} (matches none)`,
+      sql: page(qNone, undefined),
+    },
+  ];
+}
+
 /** A statement with each `?` replaced by its parameter as an SQL literal, in order. */
 export function literal({ sql, params }: { sql: string; params: unknown[] }): string {
   let next = 0;

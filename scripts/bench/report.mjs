@@ -4,6 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { wranglerEnv } from "../lib/local-wrangler.mjs";
+import { chunkedPutReport } from "./chunked-put.mjs";
 import { initialsReport } from "./initials.mjs";
 import { median } from "./load.mjs";
 import {
@@ -16,6 +17,7 @@ import {
   fmt,
   LARGE_PHOTO_NOT_JUDGED_LOCALLY,
   MEMBERS_PAGE,
+  MILLION_TOMBSTONES,
   ONE_CALL_RUNS,
   ROOT,
   ROUNDS,
@@ -50,7 +52,7 @@ export function ratiosOf(results) {
 }
 
 /** [target, measured, met, why it does not gate (absent: it gates)] for each target. */
-export function targetChecks({ results, ratios, jwks, plans, oneCall }) {
+export function targetChecks({ results, ratios, jwks, plans, oneCall, rowsRead }) {
   const errors = Object.values(results).reduce((sum, r) => sum + r.errors, 0);
   const patchD1 = Math.max(results.patchSmall.d1, results.patchLarge.d1, results.patchIfMatch.d1);
   const listD1 = [results.listSmall.d1, results.listLarge.d1, results.listPhotos.d1];
@@ -109,6 +111,71 @@ export function targetChecks({ results, ratios, jwks, plans, oneCall }) {
     ],
     ["no errors (any phase)", String(errors), errors === 0],
     ...oneCallChecks(oneCall),
+    ...rowsReadChecks(rowsRead),
+  ];
+}
+
+/**
+ * Rows read: each request the same at a million users as at a hundred (within `rowsReadSlack`), a
+ * members page about `2 x limit` at most whatever its search (two rows an entry of the `limit + 1` it
+ * reads, the extra one telling whether a next page exists, and the caller's own); an idle cleanup run a few hundred at
+ * most, and one with 10,000 garbage uploads about the same at both sizes; and a cleanup invocation's
+ * most queries, with retries, within D1's limit.
+ */
+function rowsReadChecks({ statements, small, million, limits }) {
+  const slack = TARGETS.rowsReadSlack;
+  const pages = statements.filter((s) => s.key.startsWith("page"));
+  const pageMax = 2 * (MEMBERS_PAGE + 1) + slack;
+  const read = (db, key) => db.requests[key].rowsRead;
+  return [
+    ...statements.map((s) => [
+      `rows read at 1M users ≤ at 100 + ${slack}: ${s.name}`,
+      `${read(million, s.key)} / ${read(small, s.key)}`,
+      read(million, s.key) <= read(small, s.key) + slack,
+    ]),
+    [
+      `rows read, a members page ≤ 2 x (${MEMBERS_PAGE} + 1) + ${slack} at 1M users (every page above)`,
+      pages.map((s) => String(read(million, s.key))).join(" / "),
+      pages.every((s) => read(million, s.key) <= pageMax),
+    ],
+    [
+      `rows read, an idle cleanup run ≤ ${TARGETS.idleCleanupRowsRead} at 1M users, and ≤ at 100 + ${slack}`,
+      `${million.idleCleanup.rowsRead} / ${small.idleCleanup.rowsRead}`,
+      million.idleCleanup.rowsRead <= TARGETS.idleCleanupRowsRead &&
+        million.idleCleanup.rowsRead <= small.idleCleanup.rowsRead + slack,
+    ],
+    [
+      `rows read, a cleanup run with ${CLEANUP_UPLOADS.toLocaleString("en-US")} garbage uploads at 1M users ≤ at 100 + 1%`,
+      `${million.garbageCleanup.rowsRead} / ${small.garbageCleanup.rowsRead}`,
+      million.garbageCleanup.rowsRead <= small.garbageCleanup.rowsRead * 1.01 + slack,
+    ],
+    [
+      `D1 queries of one cleanup invocation at most, every one tried 3 times ≤ ${limits.queriesPerInvocation}`,
+      String(limits.worstCaseQueries),
+      limits.worstCaseQueries <= limits.queriesPerInvocation,
+    ],
+  ];
+}
+
+/** What D1 read, per request and per cleanup run, at a hundred users and at a million. */
+function rowsReadReport({ statements, small, million, seedSeconds, limits }) {
+  const cell = (db, key) => `${db.requests[key].rowsRead} (${db.requests[key].rows} rows)`;
+  const run = (result) => `${result.rowsRead} (${result.roundTrips} round trips)`;
+  return [
+    "Rows read (`meta.rows_read`, what D1 reports per statement and bills), of each request's one statement and of " +
+      "one storage cleanup run, on a copy of the 100-user database and on the 100,000-user one grown to a million " +
+      `users, each with a photo in use, 100,000 of them the demo organization's members, and ${MILLION_TOMBSTONES.toLocaleString("en-US")} ` +
+      `tombstones (grown in ${fmt(seedSeconds, 0)} s); the statements are the service's own, run by a stand-in worker (\`rows-read-worker.ts\`):`,
+    "",
+    "| what | 100 users | 1,000,000 users |",
+    "| --- | ---: | ---: |",
+    ...statements.map((s) => `| ${s.name} | ${cell(small, s.key)} | ${cell(million, s.key)} |`),
+    `| storage cleanup, nothing to delete | ${run(small.idleCleanup)} | ${run(million.idleCleanup)} |`,
+    `| storage cleanup, ${CLEANUP_UPLOADS.toLocaleString("en-US")} garbage uploads | ${run(small.garbageCleanup)} | ${run(million.garbageCleanup)} |`,
+    "",
+    `One cleanup invocation sends at most ${limits.worstCaseQueries} D1 queries, every statement tried 3 times (D1's limit: ` +
+      `${limits.queriesPerInvocation} an invocation), and makes at most ${limits.worstCaseSubrequests} subrequests (\`worstCaseQueries\`, ` +
+      "`worstCaseSubrequests` in `src/jobs/storage-cleanup.ts`).",
   ];
 }
 
@@ -166,6 +233,8 @@ export function renderReport({
   oneCall,
   imports,
   initials,
+  rowsRead,
+  chunkedPut,
 }) {
   const { healthz, me, meImported, meInitials, patchSmall, patchLarge, patchIfMatch } = results;
   const { listSmall, listLarge, listPhotos, patchRefused } = results;
@@ -286,6 +355,10 @@ export function renderReport({
     ]),
     "",
     ...initialsReport(initials),
+    "",
+    ...rowsReadReport(rowsRead),
+    "",
+    ...chunkedPutReport(chunkedPut),
   ].join("\n");
 }
 

@@ -10,8 +10,10 @@ import { pathToFileURL } from "node:url";
  * What planned-statements.ts exports (described here, not imported: the Node scripts' type check
  * leaves the worker's TypeScript alone).
  * @typedef {{ name: string, sql: string }} PlannedStatement
+ * @typedef {{ key: string, name: string, sql: string }} MeasuredStatement
  * @typedef {{
  *   plannedStatements: (values: Record<string, unknown>) => PlannedStatement[],
+ *   rowsReadStatements: (values: Record<string, unknown>) => MeasuredStatement[],
  *   literal: (query: { sql: string, params: unknown[] }) => string,
  * }} ServiceStatements
  */

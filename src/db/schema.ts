@@ -73,8 +73,6 @@ export const users = sqliteTable(
   },
   (t) => [
     index("users_profile_picture_upload_id_idx").on(t.profilePictureUploadId),
-    // The storage cleanup's way to the uploads of deleted users, without reading the live ones.
-    index("users_deleted_idx").on(t.id).where(sql`${t.state} = 'deleted'`),
     // The cleanup's "no user shows it" probe, for imports as for custom photos.
     index("users_imported_picture_upload_id_idx").on(t.importedPictureUploadId),
     // The hourly job's imports still due (`importDue`): only those rows are in it, however many users there are.
@@ -137,16 +135,32 @@ export const uploads = sqliteTable(
     origin: text("origin", { enum: uploadOrigins }).notNull().default("upload"),
     createdAt: timestamp("created_at").notNull(),
     updatedAt: timestamp("updated_at").notNull(),
+    /**
+     * Since when no user shows this ready profile picture (it became ready, or was replaced or
+     * removed): the storage cleanup takes it 7 days later, finding it by this alone. Kept by what
+     * settles an upload and by triggers on `users` (attached: null; detached, and shown by no one
+     * else: now), so the cleanup reads garbage only, never the photos in use. Null for everything
+     * else (pending, failed, attachments, and photos someone shows).
+     */
+    unreferencedSince: timestamp("unreferenced_since"),
+    /**
+     * When the owner was deleted (WorkOS `user.deleted`), written with the deletion: the cleanup's
+     * next run takes these uploads (a pending or failed one once its upload URL has expired), finding
+     * them by this alone rather than by every tombstone ever kept.
+     */
+    ownerDeletedAt: timestamp("owner_deleted_at"),
   },
   (t) => [
     // By owner, and by owner and state in age order: a user's pending uploads are counted (and
     // the oldest found) reading only those.
     index("uploads_owner_id_state_created_at_idx").on(t.ownerId, t.state, t.createdAt),
     index("uploads_state_created_at_idx").on(t.state, t.createdAt),
-    // The cleanup's unattached photos: ready profile pictures in the order they became stale, so
-    // its range never enters the ready attachments (kept for good). A partial index would hold
-    // less, but SQLite's planner, without statistics, prefers the (state, created_at) index to it.
-    index("uploads_state_scope_updated_at_idx").on(t.state, t.scope, t.updatedAt),
+    // The cleanup's two kinds of garbage that are not pending or failed: each partial index holds
+    // only those uploads, in the order they became garbage, however many photos are in use.
+    index("uploads_unreferenced_since_idx")
+      .on(t.unreferencedSince)
+      .where(sql`${t.unreferencedSince} IS NOT NULL`),
+    index("uploads_owner_deleted_at_idx").on(t.ownerDeletedAt).where(sql`${t.ownerDeletedAt} IS NOT NULL`),
   ],
 );
 
@@ -197,6 +211,44 @@ export const memberships = sqliteTable(
       t.emailKey,
     ),
   ],
+);
+
+/**
+ * The longest search prefix `member_search_prefixes` holds, in characters (code points, as SQLite's
+ * `substr` counts them). `search_prefix_lengths` holds 1 to this (migration 0018); the two change together,
+ * with a migration that rewrites the prefixes.
+ */
+export const SEARCH_PREFIX_MAX_LENGTH = 6;
+
+/**
+ * The numbers 1 to `SEARCH_PREFIX_MAX_LENGTH`: the prefix lengths the triggers enumerate (SQLite refuses a
+ * recursive CTE in a trigger).
+ */
+export const searchPrefixLengths = sqliteTable("search_prefix_lengths", {
+  length: integer("length").primaryKey(),
+});
+
+/**
+ * The members list's search: one row per listed membership (membership and user both `active`) and
+ * distinct prefix, 1 to `SEARCH_PREFIX_MAX_LENGTH` characters, of its first name, last name,
+ * "first last" and email keys, keyed in the list's order after the organization and the prefix. So a
+ * search is an equality on (organization, prefix) and a keyset range on the rest: a page reads `limit + 1`
+ * entries, whatever the organization's size and whether anything matches. Kept by triggers on
+ * `memberships` (migrations/0018), which follow the user through the key copies. WITHOUT ROWID (written into
+ * migrations/0017 by hand: Drizzle cannot declare it): the primary key is the table, and `role` rides in it, so
+ * a page joins only `users`.
+ */
+export const memberSearchPrefixes = sqliteTable(
+  "member_search_prefixes",
+  {
+    organizationId: text("organization_id").notNull(),
+    prefix: text("prefix").notNull(),
+    lastNameKey: text("last_name_key").notNull(),
+    firstNameKey: text("first_name_key").notNull(),
+    userId: text("user_id").notNull(),
+    role: text("role").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.organizationId, t.prefix, t.lastNameKey, t.firstNameKey, t.userId] })],
 );
 
 /**

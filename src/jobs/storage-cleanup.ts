@@ -1,13 +1,15 @@
-import { and, asc, count, eq, inArray, lt, or, type SQL, sql } from "drizzle-orm";
+import { and, asc, count, eq, inArray, isNotNull, lt, or, type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { createDb, type Database } from "../db/client";
-import { type UploadState, uploads, users, webhookEvents } from "../db/schema";
-import { D1Session, isOneOf } from "../lib/d1";
+import { type UploadState, uploads, webhookEvents } from "../db/schema";
+import { D1Session, isOneOf, MAX_ATTEMPTS } from "../lib/d1";
 import {
   countRecordedUploads,
   deleteObjectsOf,
   forget,
+  objectKeysOf,
+  R2_DELETE_MAX_KEYS,
   recordedUploads,
   recordGone,
 } from "../pictures/objects-to-delete";
@@ -32,7 +34,7 @@ export const WEBHOOK_EVENT_RETENTION_MS = 30 * DAY_MS;
 export interface CleanupLimits {
   /** Uploads per batch: five keys each (the original and a thumbnail per size), so 500 make three R2 calls. */
   batchSize: number;
-  /** No new round starts after this long (wall clock, from the start of the run). */
+  /** No new round of uploads starts after this long (wall clock, from the start of the run). */
   timeBudgetMs: number;
   /** Nor after this many rounds, each one batch of every unfinished category. */
   maxRounds: number;
@@ -43,32 +45,78 @@ export interface CleanupLimits {
   maxRetryBatches: number;
   /** Processed webhook event ids forgotten per statement, */
   eventBatchSize: number;
-  /** in at most this many statements a run, after the uploads. */
+  /** in at most this many statements a run, after the uploads, */
   maxEventBatches: number;
+  /**
+   * and no new one after this long of their own: a share of the run that is theirs, whatever the
+   * uploads took (a backlog of uploads never starves the forgetting of ids).
+   */
+  eventsTimeBudgetMs: number;
 }
 
 /**
- * A run first retries what earlier runs left recorded to delete, at most 4 batches (each one D1
- * round trip and three R2 calls: 16 subrequests). Then it takes batches until every category comes
- * back short, for at most 30 s and 48 rounds: well inside a Cron Trigger's limits (on the Paid plan,
- * 15 minutes of CPU for a schedule of an hour or more, and 15 minutes of wall clock). A batch of 500
- * uploads names up to 2,500 keys (each upload's original and its thumbnails, `THUMB_SIZES`), three
- * R2 calls, so a round makes at most 20 subrequests (per category: the selection, the delete batch,
- * three R2 calls) and 48 rounds at most 960; one statement then forgets the last batch's records
- * (each batch forgets the one before it in its own round trip); the webhook event ids take at most
- * 10 statements of 10,000 (100,000 an hour, 2.4 million sign-ins a day), and a run that stops early
- * counts what is left (at most 6 more): under 995 in all, inside even the older limit of 1,000 per
- * invocation. And D1 runs one query at a time: 30 s an hour leaves it to the requests.
+ * A run first retries what earlier runs left recorded to delete, at most 4 batches. Then it takes
+ * batches until every category comes back short, for at most 25 s and 12 rounds (6,000 uploads a
+ * category: far more than the 1,800 one caller may start in an hour), then forgets webhook event
+ * ids for at most 5 s of their own and 10 statements of 10,000. Well inside a Cron Trigger's limits
+ * (on the Paid plan, 15 minutes of CPU and of wall clock for a schedule of an hour or more), and
+ * inside D1's 1,000 queries an invocation even when every query is tried three times
+ * (`worstCaseQueries`: 795), and the Workers' 1,000 subrequests (`worstCaseSubrequests`: 507; a
+ * batch's keys, five an upload, go to R2 in three calls of at most 1,000). And D1 runs one query at
+ * a time: 30 s an hour leaves it to the requests.
  * @see https://developers.cloudflare.com/workers/platform/limits/
+ * @see https://developers.cloudflare.com/d1/platform/limits/
  */
 export const CLEANUP_LIMITS: CleanupLimits = {
   batchSize: 500,
-  timeBudgetMs: 30_000,
-  maxRounds: 48,
+  timeBudgetMs: 25_000,
+  maxRounds: 12,
   maxRetryBatches: 4,
   eventBatchSize: 10_000,
   maxEventBatches: 10,
+  eventsTimeBudgetMs: 5_000,
 };
+
+/** D1 allows a Worker invocation 1,000 queries (a batch's statements count one each). */
+export const D1_QUERIES_PER_INVOCATION = 1000;
+
+const CATEGORY_COUNT = 4;
+/** R2 calls for one batch's keys: every key of each upload, at most `R2_DELETE_MAX_KEYS` a call. */
+const r2CallsPerBatch = (batchSize: number) =>
+  Math.ceil((batchSize * objectKeysOf("").length) / R2_DELETE_MAX_KEYS);
+
+/**
+ * The most D1 queries one run can send: every statement it can make at its limits, each tried
+ * `MAX_ATTEMPTS` times (the D1 layer's retries). Per retry batch: its selection and the statement
+ * forgetting the batch before; per round and category: the selection, then one batch of four (forget
+ * the last batch's records, the guarded delete, record the gone uploads, read back which went); one
+ * statement forgetting the last records; the event ids' statements; and, when it stops early, one
+ * count per category, one of event ids and one of recorded uploads.
+ */
+export function worstCaseQueries(limits: CleanupLimits = CLEANUP_LIMITS): number {
+  const statements =
+    limits.maxRetryBatches * 2 +
+    limits.maxRounds * CATEGORY_COUNT * (1 + 4) +
+    1 +
+    limits.maxEventBatches +
+    CATEGORY_COUNT +
+    2;
+  return statements * MAX_ATTEMPTS;
+}
+
+/** The most subrequests one run can make: each D1 round trip (retries included) and each R2 call. */
+export function worstCaseSubrequests(limits: CleanupLimits = CLEANUP_LIMITS): number {
+  const r2 = r2CallsPerBatch(limits.batchSize);
+  const roundTrips =
+    limits.maxRetryBatches +
+    limits.maxRounds * CATEGORY_COUNT * 2 +
+    1 +
+    limits.maxEventBatches +
+    CATEGORY_COUNT +
+    2;
+  const r2Calls = (limits.maxRetryBatches + limits.maxRounds * CATEGORY_COUNT) * r2;
+  return roundTrips * MAX_ATTEMPTS + r2Calls;
+}
 
 export type GarbageCategory = "pending" | "failed" | "unreferencedProfilePictures" | "ofDeletedUsers";
 
@@ -127,16 +175,22 @@ export async function cleanUpStorage(
   now: Date,
   limits: Partial<CleanupLimits> = {},
 ): Promise<CleanupCounts> {
-  const { batchSize, timeBudgetMs, maxRounds, maxRetryBatches, eventBatchSize, maxEventBatches } = {
-    ...CLEANUP_LIMITS,
-    ...limits,
-  };
+  const {
+    batchSize,
+    timeBudgetMs,
+    maxRounds,
+    maxRetryBatches,
+    eventBatchSize,
+    maxEventBatches,
+    eventsTimeBudgetMs,
+  } = { ...CLEANUP_LIMITS, ...limits };
   const started = Date.now();
   // One session for the run, from the primary: its first selection is current (a lagging replica would
   // offer uploads already gone), and each later one sees the deletes before it.
-  const d1 = new D1Session(env.DB, "first-primary");
+  // Counting the rows D1 reads (every statement here names each column once): the run logs them.
+  const d1 = new D1Session(env.DB, "first-primary", { countRowsRead: true });
   const db = createDb(d1.client);
-  const categories = garbageCategories(db, now);
+  const categories = garbageCategories(now);
   const counts: CleanupCounts = {
     pending: 0,
     failed: 0,
@@ -189,7 +243,7 @@ export async function cleanUpStorage(
   const eventsBefore = new Date(now.getTime() - WEBHOOK_EVENT_RETENTION_MS);
   let eventsFinished = false;
   for (let batch = 0; !eventsFinished && batch < maxEventBatches; batch++) {
-    if (Date.now() - started >= timeBudgetMs) break;
+    if (batch > 0 && Date.now() - eventsStarted >= eventsTimeBudgetMs) break;
     const forgotten = await forgetWebhookEvents(db, eventsBefore, eventBatchSize);
     counts.webhookEvents += forgotten;
     eventsFinished = forgotten < eventBatchSize;
@@ -210,6 +264,7 @@ export async function cleanUpStorage(
       deleted: counts,
       left,
       d1RoundTrips: d1.roundTrips,
+      d1RowsRead: d1.rowsRead,
       durationMs: Date.now() - started,
       webhookEventsMs: Date.now() - eventsStarted,
     }),
@@ -289,30 +344,36 @@ export async function deleteUnreferencedUploads(
  * set a teammate's photo from the admin's own upload, and that photo stays while it is in use,
  * also after the admin was deleted.
  */
-export function garbageCategories(db: Database, now: Date): Record<GarbageCategory, Garbage> {
+export function garbageCategories(now: Date): Record<GarbageCategory, Garbage> {
   const before = (ageMs: number) => new Date(now.getTime() - ageMs);
   return {
     pending: { where: stale("pending", before(PENDING_MAX_AGE_MS)), oldestFirst: uploads.createdAt },
     failed: { where: stale("failed", before(FAILED_MAX_AGE_MS)), oldestFirst: uploads.createdAt },
     // Served by `uploads_state_scope_updated_at_idx`: stale ready photos only, oldest first.
+    // Served by the partial `uploads_unreferenced_since_idx`, which holds nothing but ready photos
+    // no one shows: never the photos in use, however many there are.
     unreferencedProfilePictures: {
       where: and(
-        eq(uploads.state, "ready"),
-        eq(uploads.scope, "profile_picture"),
-        lt(uploads.updatedAt, before(UNREFERENCED_MAX_AGE_MS)),
+        isNotNull(uploads.unreferencedSince),
+        lt(uploads.unreferencedSince, before(UNREFERENCED_MAX_AGE_MS)),
+        // Only ever set on ready photos; said again for safety, behind a unary `+` so that SQLite's
+        // planner, which has no statistics, does not prefer the (state, created_at) index to the
+        // partial one and read every ready upload.
+        sql`+${uploads.state} = 'ready'`,
       ) as SQL,
-      oldestFirst: uploads.updatedAt,
+      oldestFirst: uploads.unreferencedSince,
     },
     // Everything a deleted user owns, with no grace period, except what an upload URL handed out
     // before the deletion may still write to: a pending or failed upload whose URL has not expired
-    // (plus skew) keeps its row until then, or a late PUT would store an object no row knows. Reached
-    // through the partial `users_deleted_idx`, one probe of `uploads_owner_id_state_created_at_idx`
-    // per deleted user.
+    // (plus skew) keeps its row until then, or a late PUT would store an object no row knows. Served
+    // by the partial `uploads_owner_deleted_at_idx`: the uploads the deletion dated, never the
+    // tombstones of every user ever deleted.
     ofDeletedUsers: {
       where: and(
-        inArray(uploads.ownerId, db.select({ id: users.id }).from(users).where(eq(users.state, "deleted"))),
+        isNotNull(uploads.ownerDeletedAt),
         or(eq(uploads.state, "ready"), lt(uploads.createdAt, before(DELETED_OWNER_UPLOAD_WRITABLE_MS))),
       ) as SQL,
+      oldestFirst: uploads.ownerDeletedAt,
     },
   };
 }

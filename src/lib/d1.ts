@@ -44,15 +44,28 @@ export type SessionStart = "first-primary" | "first-unconstrained" | D1SessionBo
 export class D1Session {
   roundTrips = 0;
   durationMs = 0;
+  /**
+   * Rows D1 read for the session's statements (`meta.rows_read`), when it counts them
+   * (`countRowsRead`): what D1 bills, and what says whether a job's cost grows with its tables.
+   */
+  rowsRead = 0;
+  /**
+   * Whether every statement's `meta.rows_read` is counted. A `raw()` read then goes through `all()`,
+   * since only that answers with `meta`, and its rows are rebuilt from the objects it gives: right
+   * only for statements that name each column once (a join of two tables' `id` would lose one).
+   * So only a session whose every statement does (the storage cleanup's) turns it on.
+   */
+  readonly countsRowsRead: boolean;
   readonly #binding: D1Database;
   #start: SessionStart;
   #session: D1DatabaseSession | undefined;
   /** The client's bookmark, until D1 refuses it; known even when the session starts at the primary. */
   #seen: string | null;
 
-  constructor(binding: D1Database, start: SessionStart) {
+  constructor(binding: D1Database, start: SessionStart, options: { countRowsRead?: boolean } = {}) {
     this.#binding = binding;
     this.#start = start;
+    this.countsRowsRead = options.countRowsRead ?? false;
     this.#seen = start === "first-primary" || start === "first-unconstrained" ? null : start;
   }
 
@@ -77,8 +90,18 @@ export class D1Session {
   readonly client = {
     prepare: (query: string) => new SessionStatement(this, query),
     batch: (statements: SessionStatement[]) =>
-      this.run((session) => session.batch(statements.map((statement) => statement.in(session)))),
+      this.run(async (session) =>
+        this.counted(await session.batch(statements.map((statement) => statement.in(session)))),
+      ),
   } as unknown as D1Database;
+
+  /** Adds what D1 says its statements read; answers `results` as they are. */
+  counted<T extends D1Result | D1Result[]>(results: T): T {
+    for (const result of Array.isArray(results) ? results : [results]) {
+      this.rowsRead += result.meta?.rows_read ?? 0;
+    }
+    return results;
+  }
 
   /** One round trip: `operation` in the session, retried (in the session of the moment) while that is safe. */
   async run<T>(operation: (session: D1DatabaseSession) => Promise<T>): Promise<T> {
@@ -91,7 +114,8 @@ export class D1Session {
       } catch (error) {
         // D1's own words, not a value it may quote: a value reading "reset" is no network fault.
         const message = databaseErrorText(error);
-        if (OVERLOADED.test(message)) throw databaseUnavailable(error, 5);
+        if (OVERLOADED.test(message) || RESET_FOR_ITS_OWN_COST.test(message))
+          throw databaseUnavailable(error, 5);
         const aboutTheBookmark = BOOKMARK_FAULT.test(message);
         if (!aboutTheBookmark && !TRANSIENT.test(message)) throw error;
         if (attempt >= MAX_ATTEMPTS) throw databaseUnavailable(error, 2);
@@ -135,13 +159,20 @@ class SessionStatement {
     );
   }
   run() {
-    return this.owner.run((session) => this.in(session).run());
+    return this.owner.run(async (session) => this.owner.counted(await this.in(session).run()));
   }
   all() {
-    return this.owner.run((session) => this.in(session).all());
+    return this.owner.run(async (session) => this.owner.counted(await this.in(session).all()));
   }
   raw(options?: { columnNames?: boolean }) {
-    return this.owner.run((session) => this.in(session).raw(options as { columnNames: true }));
+    if (!this.owner.countsRowsRead) {
+      return this.owner.run((session) => this.in(session).raw(options as { columnNames: true }));
+    }
+    return this.owner.run(async (session) => {
+      const { results } = this.owner.counted(await this.in(session).all<Record<string, unknown>>());
+      const rows = results.map((row) => Object.values(row));
+      return options?.columnNames ? [Object.keys(results[0] ?? {}), ...rows] : rows;
+    });
   }
 }
 
@@ -160,6 +191,14 @@ export const MAX_ATTEMPTS = 3;
 /** @see https://developers.cloudflare.com/d1/observability/debug-d1/#error-list */
 const TRANSIENT = /network connection lost|reset|transient/i;
 const OVERLOADED = /overloaded|too many requests|timed? ?out|timeout/i;
+/**
+ * D1 resets a database whose query exceeded its CPU time or memory limit, and says so ("D1 DB's
+ * isolate exceeded its CPU time limit and was reset"): that reset is the query's own doing, so
+ * trying it again costs the same and fails the same. Answered at once, never retried, though its
+ * text says "reset" like a dropped connection's.
+ * @see https://developers.cloudflare.com/d1/observability/debug-d1/#error-list
+ */
+const RESET_FOR_ITS_OWN_COST = /exceeded its (CPU time|memory) limit/i;
 /**
  * D1's faults about a session's bookmark or constraint: the binding's own `D1_SESSION_ERROR`, and
  * any D1 error naming the bookmark (D1 documents no fixed text for these).

@@ -57,6 +57,8 @@ export async function createPendingUpload(
     thumbSizes: null,
     failureReason: null,
     origin,
+    unreferencedSince: null,
+    ownerDeletedAt: null,
     createdAt: now,
     updatedAt: now,
   };

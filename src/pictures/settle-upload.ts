@@ -201,9 +201,13 @@ async function settle(
     | { state: "ready"; thumbKey: string | null; thumbSizes: ThumbSize[] | null }
     | { state: "failed"; failureReason: string },
 ): Promise<Upload | undefined> {
+  const now = new Date();
+  // A ready profile picture is shown by no one yet: garbage in 7 days unless attached meanwhile
+  // (the triggers on `users` clear the date when it is). Attachments are kept for good.
+  const unreferencedSince = changes.state === "ready" && upload.scope === "profile_picture" ? now : null;
   const [updated] = await db
     .update(uploads)
-    .set({ ...changes, updatedAt: new Date() })
+    .set({ ...changes, updatedAt: now, unreferencedSince })
     .where(and(eq(uploads.id, upload.id), eq(uploads.state, "pending")))
     .returning();
   return updated ?? (await db.query.uploads.findFirst({ where: eq(uploads.id, upload.id) }));

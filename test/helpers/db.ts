@@ -106,6 +106,9 @@ export async function createUpload(owner: User, overrides: Partial<NewUpload> = 
   const id = overrides.id ?? crypto.randomUUID();
   const now = new Date();
   const thumbKey = overrides.thumbKey === undefined ? thumbKeyFor(id) : overrides.thumbKey;
+  // As `complete` leaves it: a ready profile picture is shown by no one yet, since it became ready.
+  const unreferenced =
+    (overrides.state ?? "ready") === "ready" && (overrides.scope ?? "profile_picture") === "profile_picture";
   const [upload] = await db()
     .insert(uploads)
     .values({
@@ -121,6 +124,7 @@ export async function createUpload(owner: User, overrides: Partial<NewUpload> = 
       thumbSizes: thumbKey === null ? null : [...THUMB_SIZES],
       createdAt: now,
       updatedAt: now,
+      unreferencedSince: unreferenced ? (overrides.updatedAt ?? now) : null,
       ...overrides,
     })
     .returning();

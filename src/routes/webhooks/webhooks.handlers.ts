@@ -5,7 +5,14 @@ import { readLimited } from "../../lib/limited-body";
 import { clientIp, enforceLimit } from "../../lib/rate-limit";
 import type { AppBindings } from "../../lib/types";
 import { MAX_WEBHOOK_BODY_BYTES } from "./webhooks.routes";
-import { importDueAfter, parseEvent, recordEvent, statementsFor, wasProcessed } from "./workos-events";
+import {
+  importDueAfter,
+  parseEvent,
+  recordEvent,
+  recordsItsId,
+  statementsFor,
+  wasProcessed,
+} from "./workos-events";
 
 // No WWW-Authenticate: a signature is not an HTTP authentication scheme a client could answer.
 const badSignature = () =>
@@ -14,7 +21,8 @@ const badSignature = () =>
 /**
  * Verify, then parse, then apply. Recording the event id and applying its change are one D1
  * batch (a transaction): a redelivered id makes the insert fail and the batch roll back, so a
- * replay changes nothing even when two deliveries race.
+ * replay changes nothing even when two deliveries race. An event whose write guards itself is
+ * applied without its id (`recordsItsId`): a replay's write changes nothing.
  */
 export const workosWebhookHandler: Handler<AppBindings> = async (c) => {
   const { db, config } = c.var;
@@ -29,7 +37,9 @@ export const workosWebhookHandler: Handler<AppBindings> = async (c) => {
   if (first) {
     const dueRead = importDueAfter(db, event);
     try {
-      const results = await db.batch([recordEvent(db, event), first, ...rest, ...(dueRead ? [dueRead] : [])]);
+      // One transaction: the id's record fails on a redelivery, and rolls the whole batch back.
+      const record = recordsItsId(event) ? [recordEvent(db, event)] : [];
+      const results = await db.batch([first, ...record, ...rest, ...(dueRead ? [dueRead] : [])]);
       const due = dueRead ? (results.at(-1) as Awaited<typeof dueRead>) : [];
       await c.var.jobs.send(
         due.flatMap(({ workosUserId, url }) =>
@@ -37,7 +47,7 @@ export const workosWebhookHandler: Handler<AppBindings> = async (c) => {
         ),
       );
     } catch (error) {
-      if (!(await wasProcessed(db, event.id))) throw error;
+      if (!recordsItsId(event) || !(await wasProcessed(db, event.id))) throw error;
     }
   }
   return c.json({ received: true as const }, 200);

@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { and, eq, ne, or, sql } from "drizzle-orm";
+import { and, eq, isNull, ne, or, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Database } from "../../db/client";
 import { importDue, type NewUser, nextUpdatedAt, uploads, users, webhookEvents } from "../../db/schema";
@@ -89,7 +89,11 @@ export function statementsFor(db: Database, event: WorkOSEvent): Statement[] {
     case "user.deleted": {
       const data = DeletedUserData.safeParse(event.data);
       if (!data.success) throw invalidEvent();
-      return [handOverPhoto(db, data.data.id), deleteUser(db, data.data.id, now)];
+      return [
+        handOverPhoto(db, data.data.id),
+        markUploadsOfDeleted(db, data.data.id, now),
+        deleteUser(db, data.data.id, now),
+      ];
     }
     case "organization_membership.created":
     case "organization_membership.updated":
@@ -188,6 +192,23 @@ function handOverPhoto(db: Database, workosUserId: string) {
 }
 
 /**
+ * Date the user's uploads with their deletion (the photo handed over just before included), in the
+ * event's batch, before `deleteUser` marks the row deleted: the storage cleanup's next run finds them
+ * by this alone, and never reads the tombstones again. A replay, once the user is deleted, marks
+ * nothing more.
+ */
+function markUploadsOfDeleted(db: Database, workosUserId: string, now: Date) {
+  const theirs = db
+    .select({ id: users.id })
+    .from(users)
+    .where(and(eq(users.workosUserId, workosUserId), ne(users.state, "deleted")));
+  return db
+    .update(uploads)
+    .set({ ownerDeletedAt: now })
+    .where(and(eq(uploads.ownerId, sql`(${theirs})`), isNull(uploads.ownerDeletedAt)));
+}
+
+/**
  * What a deleted user's row keeps of the person: nothing. Their email, names and the search keys
  * made of them (which triggers copy onto every membership), the WorkOS picture URL and the last
  * sign-in are blanked; ids, state and times stay, a tombstone (SECURITY-CASES 50).
@@ -274,6 +295,17 @@ export function importDueAfter(db: Database, event: WorkOSEvent) {
     .from(users)
     .where(and(eq(users.workosUserId, data.data.id), importDue(users)));
 }
+
+/**
+ * Whether the event's id is recorded with its write, so a redelivery does nothing at all. Not for
+ * `session.created`: its write moves `last_login` only forward, so a redelivery changes nothing by
+ * itself; and it comes once a sign-in, by far the most frequent event, so recording it would keep
+ * a row for every sign-in of the last 30 days. The others are guarded as well (WorkOS's `updated_at`,
+ * a membership's time, a deletion being final) but come once a change of a user or a membership:
+ * recording them costs little, and spares a redelivery of `user.created` its write and a second
+ * import of the user's picture.
+ */
+export const recordsItsId = (event: WorkOSEvent) => event.event !== "session.created";
 
 /** Records the event id; fails (and so rolls back the whole batch) when it was seen before. */
 export const recordEvent = (db: Database, event: WorkOSEvent) =>
