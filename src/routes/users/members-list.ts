@@ -185,6 +185,7 @@ export function pageWithCaller(db: Database, sub: string, organizationId: string
         profilePictureUploadId: members.profilePictureUploadId,
         profilePictureThumbSizes: members.profilePictureThumbSizes,
         profilePictureWriteId: members.profilePictureWriteId,
+        previousProfilePictureUploadId: members.previousProfilePictureUploadId,
         importedPictureUploadId: members.importedPictureUploadId,
         pictureImportUrl: members.pictureImportUrl,
         attachmentBytes: members.attachmentBytes,
