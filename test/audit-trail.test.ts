@@ -6,7 +6,7 @@ import { AUDIT_EVENT_RETENTION_MS, AUDIT_RESEND_GRACE_MS, resendAuditEvents } fr
 import type { JobMessage } from "../src/jobs/messages";
 import { JOB_MAX_ATTEMPTS } from "../src/jobs/queue-consumer";
 import * as images from "./fixtures/images";
-import { call, json } from "./helpers/api";
+import { call } from "./helpers/api";
 import { countingD1 } from "./helpers/counting-d1";
 import { createUpload, createUser, db, readUser } from "./helpers/db";
 import { faultyD1 } from "./helpers/faulty-d1";
