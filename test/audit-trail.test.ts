@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { AUDIT_ACTION_SCHEMAS, AUDIT_SCHEMA_VERSION, type AuditAction } from "../src/audit/action-schemas";
 import { auditEvents, type User, users } from "../src/db/schema";
 import { AUDIT_EVENT_RETENTION_MS, AUDIT_RESEND_GRACE_MS, resendAuditEvents } from "../src/jobs/audit-events";
 import type { JobMessage } from "../src/jobs/messages";
@@ -156,6 +157,27 @@ describe("the audit trail: what each change records in the organization's WorkOS
       expect((await eventRow((message as { id: string }).id))?.state).toBe("delivered");
     },
   );
+
+  it("sends what the registered schemas describe: their version, their targets' type, their metadata's keys", async () => {
+    const { member } = await team();
+    const upload = await createUpload(member);
+    for (const uploadId of [upload.id, null]) {
+      const { sent } = await changeAndDeliver(async () => patch(ME, await tokenFor(member), uploadId));
+      const event = sent.body.event as {
+        action: AuditAction;
+        version: number;
+        targets: { type: string }[];
+        metadata: Record<string, unknown>;
+      };
+      const schema = AUDIT_ACTION_SCHEMAS[event.action];
+      expect(event.version).toBe(AUDIT_SCHEMA_VERSION);
+      expect(event.targets.map((target) => target.type)).toEqual(schema.targets.map((target) => target.type));
+      const properties = schema.metadata?.properties ?? {};
+      expect(Object.keys(event.metadata).sort()).toEqual(Object.keys(properties).sort());
+      for (const [key, value] of Object.entries(event.metadata))
+        expect(typeof value).toBe(properties[key]?.type);
+    }
+  });
 });
 
 describe("the audit trail: removals, the one-call PUT, and what the event says of the client", () => {

@@ -2,6 +2,7 @@ import type { Database } from "../db/client";
 import type { AuditEvent } from "../db/schema";
 import type { Config } from "../lib/config";
 import { JobFailure, retryAfterSeconds } from "../lib/job-failure";
+import { AUDIT_SCHEMA_VERSION, type ProfilePictureAuditMetadata } from "./action-schemas";
 import { markDelivered, markRefused, pendingAuditEvent, postpone } from "./outbox";
 
 /** A WorkOS audit-log request that has not answered by then is tried again later. */
@@ -20,7 +21,7 @@ export function workosAuditEventBody(event: AuditEvent) {
     event: {
       action: event.action,
       occurred_at: event.occurredAt.toISOString(),
-      version: 1,
+      version: AUDIT_SCHEMA_VERSION,
       actor: { type: "user", id: event.actorWorkosUserId, name: event.actorName },
       targets: [{ type: "user", id: event.targetWorkosUserId, name: event.targetName }],
       context: {
@@ -31,7 +32,7 @@ export function workosAuditEventBody(event: AuditEvent) {
         upload_id: event.uploadId ?? "",
         previous_upload_id: event.previousUploadId ?? "",
         via: event.via,
-      },
+      } satisfies ProfilePictureAuditMetadata,
     },
   };
 }

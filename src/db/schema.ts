@@ -1,5 +1,6 @@
 import { type SQL, sql } from "drizzle-orm";
 import { type AnySQLiteColumn, index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { AUDIT_ACTIONS } from "../audit/action-schemas";
 import type { ThumbSize } from "../lib/object-keys";
 
 /** Times are stored as integer milliseconds since the epoch and leave the API as RFC 3339 UTC. */
@@ -260,8 +261,6 @@ export const searchKeysToRefold = sqliteTable("search_keys_to_refold", {
   userId: text("user_id").primaryKey(),
 });
 
-export const auditActions = ["profile_picture.updated", "profile_picture.removed"] as const;
-export type AuditActionName = (typeof auditActions)[number];
 export const auditVias = ["patch", "put"] as const;
 export type AuditVia = (typeof auditVias)[number];
 export const auditEventStates = ["pending", "delivered", "refused"] as const;
@@ -280,7 +279,7 @@ export const auditEvents = sqliteTable(
     /** The change's write id (`users.profile_picture_write_id`): also its `Idempotency-Key`, the same on every attempt. */
     id: text("id").primaryKey(),
     organizationId: text("organization_id").notNull(),
-    action: text("action", { enum: auditActions }).notNull(),
+    action: text("action", { enum: AUDIT_ACTIONS }).notNull(),
     /** The write's time: the profile's `updated_at` that the change set. */
     occurredAt: timestamp("occurred_at").notNull(),
     actorWorkosUserId: text("actor_workos_user_id").notNull(),
