@@ -14,6 +14,7 @@ import { faultyD1 } from "./helpers/faulty-d1";
 import { captureLogs, consume, DEAD_LETTER_QUEUE, queueDown } from "./helpers/jobs";
 import { signToken, tokenFor } from "./helpers/tokens";
 import { mockWorkOS, WORKOS_API_URL, type WorkOSMock } from "./helpers/workos";
+import { deliverWebhook, workosEvent, workosUserObject } from "./helpers/workos-users";
 
 const EVENTS_URL = `${WORKOS_API_URL}/audit_logs/events`;
 const API_KEY = "sk_test_workos_api_key";
@@ -393,7 +394,7 @@ async function pendingChange(jobs: Queue = env.JOBS) {
 }
 
 describe("audit events reach WorkOS once each, however many times they are tried", () => {
-  it("retries a 5xx and a network failure with growing delays, every attempt with the change's one key", async () => {
+  it("case 49: retries a 5xx and a network failure with growing delays, every attempt with the change's one key", async () => {
     const { id, message } = await pendingChange();
     let calls = 0;
     const workos = mockAuditLog(() => {
@@ -418,7 +419,7 @@ describe("audit events reach WorkOS once each, however many times they are tried
     expect(workos.count(EVENTS_URL)).toBe(3);
   });
 
-  it("waits what a 429's Retry-After asks, and the hourly job leaves the event to that retry", async () => {
+  it("case 49: waits what a 429's Retry-After asks, and the hourly job leaves the event to that retry", async () => {
     const { id, message } = await pendingChange();
     mockAuditLog(
       () =>
@@ -437,7 +438,7 @@ describe("audit events reach WorkOS once each, however many times they are tried
     expect(sent.filter((m) => m.type === "audit_event" && m.id === id)).toEqual([]);
   });
 
-  it("dead-letters a 422 once, with WorkOS's reason logged and kept, and never sends it again", async () => {
+  it("case 49: dead-letters a 422 once, with WorkOS's reason logged and kept, and never sends it again", async () => {
     const { id, message } = await pendingChange();
     const workos = mockAuditLog(() =>
       Response.json(
@@ -556,6 +557,25 @@ describe("a change's event is written once, however its batch is retried", () =>
     expect(rows).toHaveLength(1);
     expect(rows[0]?.uploadId).toBe(upload.id);
     expect(messages).toEqual([{ type: "audit_event", id: rows[0]?.id }]);
+  });
+});
+
+describe("audit events and erasure", () => {
+  it("case 50: an event not yet sent holds no name or email: a person deleted meanwhile is named by their WorkOS id", async () => {
+    const { member } = await team();
+    const upload = await createUpload(member);
+    const workos = mockAuditLog();
+    const [message] = await enqueuedWhile(async () => patch(ME, await tokenFor(member), upload.id));
+    const deleted = await deliverWebhook(workosEvent("user.deleted", workosUserObject(member.workosUserId)));
+    expect(deleted.status).toBe(200);
+    const row = await eventRow((message as { id: string }).id);
+    const stored = JSON.stringify(row).toLowerCase();
+    for (const value of ["ada", "lovelace", member.email.toLowerCase()]) expect(stored).not.toContain(value);
+    await consume([message]);
+    const [sent] = await sentEvents(workos);
+    const event = sent?.body.event as { actor: unknown; targets: unknown };
+    expect(event.actor).toEqual({ type: "user", id: member.workosUserId, name: member.workosUserId });
+    expect(event.targets).toEqual([{ type: "user", id: member.workosUserId, name: member.workosUserId }]);
   });
 });
 

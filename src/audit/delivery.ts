@@ -15,15 +15,15 @@ const MAX_REFUSAL_LENGTH = 1000;
  * The body of `POST /audit_logs/events` for one event, as the contract writes it.
  * @see https://workos.com/docs/reference/audit-logs/create-event
  */
-export function workosAuditEventBody(event: AuditEvent) {
+export function workosAuditEventBody(event: AuditEvent, names: { actorName: string; targetName: string }) {
   return {
     organization_id: event.organizationId,
     event: {
       action: event.action,
       occurred_at: event.occurredAt.toISOString(),
       version: AUDIT_SCHEMA_VERSION,
-      actor: { type: "user", id: event.actorWorkosUserId, name: event.actorName },
-      targets: [{ type: "user", id: event.targetWorkosUserId, name: event.targetName }],
+      actor: { type: "user", id: event.actorWorkosUserId, name: names.actorName },
+      targets: [{ type: "user", id: event.targetWorkosUserId, name: names.targetName }],
       context: {
         location: event.location,
         ...(event.userAgent === null ? {} : { user_agent: event.userAgent }),
@@ -51,8 +51,9 @@ const PERMANENT_STATUSES = new Set([400, 422]);
  * events and loses none.
  */
 export async function deliverAuditEvent(db: Database, config: Config, id: string, now = new Date()) {
-  const event = await pendingAuditEvent(db, id);
-  if (!event) return "already settled";
+  const pending = await pendingAuditEvent(db, id);
+  if (!pending) return "already settled";
+  const { event, ...names } = pending;
   let response: Response;
   try {
     response = await fetch(`${config.workos.apiUrl}/audit_logs/events`, {
@@ -62,7 +63,7 @@ export async function deliverAuditEvent(db: Database, config: Config, id: string
         "content-type": "application/json",
         "idempotency-key": event.id,
       },
-      body: JSON.stringify(workosAuditEventBody(event)),
+      body: JSON.stringify(workosAuditEventBody(event, names)),
       // The API key would go with a redirect.
       redirect: "manual",
       signal: AbortSignal.timeout(AUDIT_DELIVERY_TIMEOUT_MS),

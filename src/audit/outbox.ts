@@ -1,4 +1,5 @@
-import { and, asc, eq, inArray, lte, type SQL, sql } from "drizzle-orm";
+import { and, asc, eq, getTableColumns, inArray, lte, type SQL, sql } from "drizzle-orm";
+import { type AnySQLiteColumn, alias } from "drizzle-orm/sqlite-core";
 import type { Database } from "../db/client";
 import { type AuditVia, auditEvents, users } from "../db/schema";
 
@@ -18,22 +19,14 @@ export interface AuditedChange {
   via: AuditVia;
 }
 
-/** A user's name for the log: "First Last", or the email when both are empty. */
-const nameOf = (row: typeof users) =>
-  sql<string>`CASE WHEN trim(${row.firstName} || ' ' || ${row.lastName}) <> '' THEN trim(${row.firstName} || ' ' || ${row.lastName}) ELSE ${row.email} END`;
-
 /**
  * The change's event, for the batch that writes the change, right after its UPDATE: it inserts a
  * row only when that UPDATE changed the photo, which is when the target's `profile_picture_write_id`
  * is this change's (a no-op keeps the earlier id; a refusal writes nothing). The action, the new and
- * previous uploads and the write's time come from the row as written; the names from the users'
- * rows. The id is the write's, so a retried batch (a lost reply) finds its event already there.
+ * previous uploads and the write's time come from the row as written. The id is the write's, so a
+ * retried batch (a lost reply) finds its event already there.
  */
 export function recordAuditEvent(db: Database, change: AuditedChange, now: Date) {
-  const actor = db
-    .select({ name: nameOf(users) })
-    .from(users)
-    .where(eq(users.workosUserId, change.actorWorkosUserId));
   const target: SQL =
     "userId" in change.target
       ? eq(users.id, change.target.userId)
@@ -51,9 +44,7 @@ export function recordAuditEvent(db: Database, change: AuditedChange, now: Date)
             ),
           occurredAt: sql`${users.updatedAt}`.as("occurred_at"),
           actorWorkosUserId: sql<string>`${change.actorWorkosUserId}`.as("actor_workos_user_id"),
-          actorName: sql<string>`(${actor})`.as("actor_name"),
           targetWorkosUserId: sql`${users.workosUserId}`.as("target_workos_user_id"),
-          targetName: sql`${nameOf(users)}`.as("target_name"),
           location: sql<string>`${change.location}`.as("location"),
           userAgent: sql`${change.userAgent}`.as("user_agent"),
           uploadId: sql`${users.profilePictureUploadId}`.as("upload_id"),
@@ -92,11 +83,26 @@ export const postpone = (db: Database, id: string, until: Date) =>
     .set({ nextAttemptAt: until })
     .where(and(eq(auditEvents.id, id), eq(auditEvents.state, "pending")));
 
-/** The pending event with this id, or undefined (delivered, refused, forgotten or never written). */
+/** A user's name for the log: "First Last", else the email, else (a deleted user's tombstone) their WorkOS id. */
+const nameOf = (row: Record<"firstName" | "lastName" | "email" | "workosUserId", AnySQLiteColumn>) =>
+  sql<string>`coalesce(nullif(trim(${row.firstName} || ' ' || ${row.lastName}), ''), nullif(${row.email}, ''), ${row.workosUserId})`;
+
+/**
+ * The pending event with this id and the names of its actor and target as they are now (a user
+ * erased since is named by id), or undefined (delivered, refused, forgotten or never written).
+ */
 export async function pendingAuditEvent(db: Database, id: string) {
+  const actor = alias(users, "actor");
+  const target = alias(users, "target");
   const [row] = await db
-    .select()
+    .select({
+      event: getTableColumns(auditEvents),
+      actorName: sql<string>`coalesce(${nameOf(actor)}, ${auditEvents.actorWorkosUserId})`,
+      targetName: sql<string>`coalesce(${nameOf(target)}, ${auditEvents.targetWorkosUserId})`,
+    })
     .from(auditEvents)
+    .leftJoin(actor, eq(actor.workosUserId, auditEvents.actorWorkosUserId))
+    .leftJoin(target, eq(target.workosUserId, auditEvents.targetWorkosUserId))
     .where(and(eq(auditEvents.id, id), eq(auditEvents.state, "pending")));
   return row;
 }

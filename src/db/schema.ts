@@ -282,10 +282,12 @@ export const auditEvents = sqliteTable(
     action: text("action", { enum: AUDIT_ACTIONS }).notNull(),
     /** The write's time: the profile's `updated_at` that the change set. */
     occurredAt: timestamp("occurred_at").notNull(),
+    /**
+     * Who acted on whom, by WorkOS id only: their names are read when the event is sent, so that
+     * `user.deleted` erases them here too (the event then names them by id).
+     */
     actorWorkosUserId: text("actor_workos_user_id").notNull(),
-    actorName: text("actor_name").notNull(),
     targetWorkosUserId: text("target_workos_user_id").notNull(),
-    targetName: text("target_name").notNull(),
     /** The client's IP (`CF-Connecting-IP`). */
     location: text("location").notNull(),
     userAgent: text("user_agent"),
