@@ -1,5 +1,6 @@
 import { and, asc, eq, getTableColumns, inArray, lte, type SQL, sql } from "drizzle-orm";
 import { type AnySQLiteColumn, alias } from "drizzle-orm/sqlite-core";
+import { isOneOf } from "../lib/d1";
 import type { Database } from "../db/client";
 import { type AuditVia, auditEvents, users } from "../db/schema";
 
@@ -125,7 +126,7 @@ export async function takeOverdue(db: Database, before: Date, limit: number, ret
     await db
       .update(auditEvents)
       .set({ nextAttemptAt: retryFrom })
-      .where(and(inArray(auditEvents.id, ids), eq(auditEvents.state, "pending")));
+      .where(and(isOneOf(auditEvents.id, ids), eq(auditEvents.state, "pending")));
   }
   return ids;
 }
