@@ -398,9 +398,10 @@ describe("the audit trail's statements read only their rows", () => {
     expect(forget?.plan.join(" | ")).toMatch(
       /SEARCH audit_events USING INDEX audit_events_settled_at_idx \(settled_at<\?\)/,
     );
+    // The ids the update takes come bound as one JSON value: json_each is their list, not a table.
     for (const { sql, plan } of plans)
       expect(
-        plan.filter((step) => /^SCAN|TEMP B-TREE/.test(step)),
+        plan.filter((step) => /^SCAN (?!json_each)|TEMP B-TREE/.test(step)),
         sql,
       ).toEqual([]);
   });
