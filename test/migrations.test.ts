@@ -1,6 +1,7 @@
 import { applyD1Migrations } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { SEARCH_PREFIX_MAX_LENGTH } from "../src/db/schema";
 import { refoldSearchKeys } from "../src/jobs/search-keys";
 
 afterEach(() => vi.restoreAllMocks());
@@ -15,6 +16,9 @@ const rows = async <T>(sql: string) => (await db().prepare(sql).all<T>()).result
  */
 const TRIGGERS = [
   { name: "memberships_copy_user", table: "memberships" },
+  { name: "memberships_deleted_search_prefixes", table: "memberships" },
+  { name: "memberships_inserted_search_prefixes", table: "memberships" },
+  { name: "memberships_updated_search_prefixes", table: "memberships" },
   { name: "uploads_deleted_count_attachment_bytes", table: "uploads" },
   { name: "uploads_inserted_count_attachment_bytes", table: "uploads" },
   { name: "uploads_updated_count_attachment_bytes", table: "uploads" },
@@ -31,10 +35,22 @@ describe("the database the migrations make", () => {
     ).all();
     expect(results).toEqual(TRIGGERS);
   });
+
+  it("has the search prefixes' lengths, 1 to SEARCH_PREFIX_MAX_LENGTH, and their table WITHOUT ROWID", async () => {
+    const lengths = await env.DB.prepare("SELECT length FROM search_prefix_lengths ORDER BY length").all();
+    expect(lengths.results).toEqual(
+      Array.from({ length: SEARCH_PREFIX_MAX_LENGTH }, (_, i) => ({ length: i + 1 })),
+    );
+    // Drizzle cannot declare it (0017 says so by hand): a rebuild of the table by a generated migration would drop it.
+    const table = await env.DB.prepare(
+      "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'member_search_prefixes'",
+    ).first<{ sql: string }>();
+    expect(table?.sql).toMatch(/\) WITHOUT ROWID$/);
+  });
 });
 
 describe("migrations", () => {
-  it("carry a database with users, uploads and webhook events from 0000+0001 over: memberships, attachment bytes, erased tombstones, keys to refold", async () => {
+  it("carry a database with users, uploads and webhook events from 0000+0001 over: memberships, attachment bytes, erased tombstones, keys to refold, search prefixes", async () => {
     const before = env.TEST_MIGRATIONS.filter((m) => /^000[01]_/.test(m.name));
     expect(before.map((m) => m.name)).toEqual(["0000_init.sql", "0001_touch_detached_profile_picture.sql"]);
     await applyD1Migrations(db(), before);
@@ -79,6 +95,18 @@ describe("migrations", () => {
         "org_a",
         now,
         now - 3000,
+      ),
+      insert.bind(
+        "55555555-5555-4555-8555-555555555555",
+        "user_elodie",
+        "Elodie@Example.fr",
+        "Élodie",
+        "Ébert",
+        "member",
+        "active",
+        "org_a",
+        now,
+        now - 4000,
       ),
       insert.bind(
         "33333333-3333-4333-8333-333333333333",
@@ -189,6 +217,18 @@ describe("migrations", () => {
         email_key: "ada@example.com",
       },
       {
+        workos_user_id: "user_elodie",
+        organization_id: "org_a",
+        role: "member",
+        state: "active",
+        changed_at: now - 4000,
+        user_id: "55555555-5555-4555-8555-555555555555",
+        user_state: "active",
+        last_name_key: "Ébert",
+        first_name_key: "Élodie",
+        email_key: "elodie@example.fr",
+      },
+      {
         workos_user_id: "user_gone",
         organization_id: "org_a",
         role: "member",
@@ -291,10 +331,44 @@ describe("migrations", () => {
       { id: "event_01", event: "user.created", received_at: now - 5000 },
       { id: "event_02", event: "session.created", received_at: now - 4000 },
     ]);
+    // The members listed then (active, of an active user) have their search prefixes: every distinct
+    // one, 1 to SEARCH_PREFIX_MAX_LENGTH characters, of their four keys, with their sort keys and role.
+    const elodie = "55555555-5555-4555-8555-555555555555";
+    const prefixesOf = (userId: string, role: string, first: string, last: string, email: string) =>
+      [
+        ...new Set(
+          [first, last, `${first} ${last}`, email].flatMap((key) => {
+            const characters = [...key];
+            return characters
+              .slice(0, SEARCH_PREFIX_MAX_LENGTH)
+              .map((_, i) => characters.slice(0, i + 1).join(""));
+          }),
+        ),
+      ]
+        .sort()
+        .map((prefix) => ({
+          organization_id: "org_a",
+          prefix,
+          last_name_key: last,
+          first_name_key: first,
+          user_id: userId,
+          role,
+        }));
+    const searchPrefixes = () => rows("SELECT * FROM member_search_prefixes ORDER BY user_id, prefix");
+    const adaPrefixes = prefixesOf(admin, "admin", "ada", "lovelace", "ada@example.com");
+    expect(adaPrefixes).toHaveLength(15);
+    expect(await searchPrefixes()).toEqual([
+      ...adaPrefixes,
+      ...prefixesOf(elodie, "member", "Élodie", "Ébert", "elodie@example.fr"),
+    ]);
+
     // The users whose keys 0003 folded ASCII-only are recorded, and the hourly job folds them again
-    // with the service's rule, on the user and their memberships.
+    // with the service's rule, on the user, their memberships and so their search prefixes.
     const member = "22222222-2222-4222-8222-222222222222";
-    expect(await rows("SELECT user_id FROM search_keys_to_refold")).toEqual([{ user_id: member }]);
+    expect(await rows("SELECT user_id FROM search_keys_to_refold ORDER BY user_id")).toEqual([
+      { user_id: member },
+      { user_id: elodie },
+    ]);
     vi.spyOn(console, "log").mockImplementation(() => {});
     await refoldSearchKeys({ ...env, DB: db() });
     expect(await rows(`SELECT first_name_key FROM users WHERE id = '${member}'`)).toEqual([
@@ -304,9 +378,13 @@ describe("migrations", () => {
       { first_name_key: "émile" },
     ]);
     expect(await rows("SELECT user_id FROM search_keys_to_refold")).toEqual([]);
+    expect(await searchPrefixes()).toEqual([
+      ...adaPrefixes,
+      ...prefixesOf(elodie, "member", "élodie", "ébert", "elodie@example.fr"),
+    ]);
     const columns = await rows<{ name: string }>("SELECT name FROM pragma_table_info('users')");
     expect(columns.map((c) => c.name)).not.toContain("role");
     expect(columns.map((c) => c.name)).not.toContain("organization_id");
-    expect(await rows("SELECT count(*) AS n FROM users")).toEqual([{ n: 4 }]);
+    expect(await rows("SELECT count(*) AS n FROM users")).toEqual([{ n: 5 }]);
   });
 });

@@ -94,7 +94,8 @@ describe.for(selfPaths)("%s", ([, pathFor]) => {
     const row = await readUser(user.id);
     expect(row?.profilePictureUploadId).toBe(upload.id);
     expect(row?.updatedAt.getTime()).toBeGreaterThan(user.updatedAt.getTime());
-    await expectUnchanged(upload);
+    // The upload itself is as it was, but for the storage cleanup's mark: someone shows it now.
+    expect(await readUpload(upload.id)).toEqual({ ...upload, unreferencedSince: null });
   });
 
   it("replaces a photo with another", async () => {

@@ -23,6 +23,7 @@ import { cpSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { DEMO_USER, devToken } from "../dev-keys.mjs";
 import { measureAuditDelivery } from "./audit-delivery.mjs";
+import { measureChunkedPut } from "./chunked-put.mjs";
 import {
   callerUploads,
   IMPORTED,
@@ -285,6 +286,10 @@ async function main() {
   const auditDelivery = await measureAuditDelivery(smallDir, jwksPort);
   log("initials avatars: CPU per image, in a stand-in worker");
   const initials = await measureInitials(jwksPort);
+  log(
+    "the one-call PUT of an image just under 10 MiB, sent chunked and with Content-Length: the worker's peak memory",
+  );
+  const chunkedPut = await measureChunkedPut(smallDir, jwksPort, demoAuth);
 
   const results = Object.fromEntries(phases.map((phase) => [phase.key, summarize(phase)]));
   for (const r of Object.values(results)) {
@@ -320,6 +325,7 @@ async function main() {
     auditDelivery,
     initials,
     rowsRead,
+    chunkedPut,
   });
   console.log(`\n${report}\n`);
   writeFileSync(LATEST_RESULTS, `# Benchmark results (npm run bench)\n\n${report}\n`);

@@ -1,8 +1,8 @@
 import { and, asc, eq, getTableColumns, inArray, lte, type SQL, sql } from "drizzle-orm";
 import { type AnySQLiteColumn, alias } from "drizzle-orm/sqlite-core";
-import { isOneOf } from "../lib/d1";
 import type { Database } from "../db/client";
 import { type AuditVia, auditEvents, users } from "../db/schema";
+import { isOneOf } from "../lib/d1";
 
 /** Who changed a photo, whose, and from where: what the request knows and the rows do not. */
 export interface AuditedChange {

@@ -220,6 +220,44 @@ export const memberships = sqliteTable(
 );
 
 /**
+ * The longest search prefix `member_search_prefixes` holds, in characters (code points, as SQLite's
+ * `substr` counts them). `search_prefix_lengths` holds 1 to this (migration 0018); the two change together,
+ * with a migration that rewrites the prefixes.
+ */
+export const SEARCH_PREFIX_MAX_LENGTH = 6;
+
+/**
+ * The numbers 1 to `SEARCH_PREFIX_MAX_LENGTH`: the prefix lengths the triggers enumerate (SQLite refuses a
+ * recursive CTE in a trigger).
+ */
+export const searchPrefixLengths = sqliteTable("search_prefix_lengths", {
+  length: integer("length").primaryKey(),
+});
+
+/**
+ * The members list's search: one row per listed membership (membership and user both `active`) and
+ * distinct prefix, 1 to `SEARCH_PREFIX_MAX_LENGTH` characters, of its first name, last name,
+ * "first last" and email keys, keyed in the list's order after the organization and the prefix. So a
+ * search is an equality on (organization, prefix) and a keyset range on the rest: a page reads `limit + 1`
+ * entries, whatever the organization's size and whether anything matches. Kept by triggers on
+ * `memberships` (migrations/0018), which follow the user through the key copies. WITHOUT ROWID (written into
+ * migrations/0017 by hand: Drizzle cannot declare it): the primary key is the table, and `role` rides in it, so
+ * a page joins only `users`.
+ */
+export const memberSearchPrefixes = sqliteTable(
+  "member_search_prefixes",
+  {
+    organizationId: text("organization_id").notNull(),
+    prefix: text("prefix").notNull(),
+    lastNameKey: text("last_name_key").notNull(),
+    firstNameKey: text("first_name_key").notNull(),
+    userId: text("user_id").notNull(),
+    role: text("role").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.organizationId, t.prefix, t.lastNameKey, t.firstNameKey, t.userId] })],
+);
+
+/**
  * WorkOS webhook event ids already applied, so a redelivery changes nothing. The storage cleanup
  * forgets them after `WEBHOOK_EVENT_RETENTION_MS`, oldest first by `received_at`.
  */

@@ -190,7 +190,7 @@ export async function cleanUpStorage(
   // Counting the rows D1 reads (every statement here names each column once): the run logs them.
   const d1 = new D1Session(env.DB, "first-primary", { countRowsRead: true });
   const db = createDb(d1.client);
-  const categories = garbageCategories(db, now);
+  const categories = garbageCategories(now);
   const counts: CleanupCounts = {
     pending: 0,
     failed: 0,
@@ -344,7 +344,7 @@ export async function deleteUnreferencedUploads(
  * set a teammate's photo from the admin's own upload, and that photo stays while it is in use,
  * also after the admin was deleted.
  */
-export function garbageCategories(db: Database, now: Date): Record<GarbageCategory, Garbage> {
+export function garbageCategories(now: Date): Record<GarbageCategory, Garbage> {
   const before = (ageMs: number) => new Date(now.getTime() - ageMs);
   return {
     pending: { where: stale("pending", before(PENDING_MAX_AGE_MS)), oldestFirst: uploads.createdAt },
