@@ -4,13 +4,12 @@
 // delivers them to the loopback WorkOS stand-in, one batch of up to 10 at a time as `wrangler dev` runs
 // queues locally: each read from D1, posted, and marked delivered. Measured from the cron's request to
 // the last delivery's log line: events a second, and the worker's CPU per event.
-import { cpSync, readFileSync } from "node:fs";
+import { cpSync } from "node:fs";
 import path from "node:path";
 import { DEMO_USER } from "../dev-keys.mjs";
-import { CLK_TCK, workerdTicks } from "./cpu.mjs";
 import { q } from "./databases.mjs";
-import { request } from "./load.mjs";
-import { AUDIT_EVENTS, log, sleep } from "./options.mjs";
+import { runHourlyUntil } from "./hourly-jobs.mjs";
+import { AUDIT_EVENTS, log } from "./options.mjs";
 import { auditEventKeys, seed, startWorker, stopWorker, tail, tmp } from "./workers.mjs";
 
 /** Pending events of the demo user's photo changes, each due long ago. */
@@ -37,24 +36,12 @@ export async function measureAuditDelivery(sourceDir, jwksPort) {
   const keysBefore = auditEventKeys.size;
   const worker = await startWorker("audit", dir, jwksPort, ["--test-scheduled"]);
   try {
-    const delivered = () =>
-      readFileSync(worker.logFile, "utf8")
-        .split("\n")
-        .filter((line) => line.includes('"msg":"job"') && line.includes('"outcome":"delivered"')).length;
-    const ticksBefore = workerdTicks(worker).worker;
-    const started = Date.now();
-    const res = await request(worker.port, { method: "GET", path: "/__scheduled?cron=47+*+*+*+*" });
-    if (res.status !== 200) throw new Error(`the hourly run: ${res.status} ${res.body.slice(0, 200)}`);
-    const deadline = started + 5 * 60_000;
-    let done = delivered();
-    while (done < AUDIT_EVENTS) {
-      if (Date.now() > deadline)
-        throw new Error(`${done} of ${AUDIT_EVENTS} audit events delivered in 5 minutes`);
-      await sleep(100);
-      done = delivered();
-    }
-    const ms = Date.now() - started;
-    const cpuMs = ((workerdTicks(worker).worker - ticksBefore) * 1000) / CLK_TCK;
+    const { done, ms, cpuMs } = await runHourlyUntil(worker, {
+      outcome: /"outcome":"delivered"/,
+      count: AUDIT_EVENTS,
+      what: "audit events delivered",
+      timeoutMs: 5 * 60_000,
+    });
     const received = auditEventKeys.size - keysBefore;
     log(
       `audit events: ${done} delivered in ${ms} ms, ${((done / ms) * 1000).toFixed(0)} a second; WorkOS got ${received} keys`,

@@ -17,8 +17,10 @@
 // and slices), cpu.mjs (workerd CPU), photos.mjs (the photos uploaded), upload-flows.mjs (four calls
 // or one, as a client makes them), thumbnails.mjs and thumbnails-worker.ts (complete's thumbnails),
 // one-call.mjs (the one-call PUT against the four calls), storage-cleanup.mjs (the cron's
-// throughput), storage-size.mjs (bytes per row),
-// report.mjs and verdict.mjs (targets, report, exit code).
+// throughput), storage-size.mjs (bytes per row), rows-read.mjs and rows-read-worker.ts (D1's rows
+// read at a hundred and a million users), imports.mjs, audit-delivery.mjs and hourly-jobs.mjs (the
+// queue's work after one hourly run), initials.mjs and initials-worker.ts (CPU per initials image),
+// chunked-put.mjs (the one-call PUT's peak memory), report.mjs and verdict.mjs (targets, report, exit code).
 import { cpSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { DEMO_USER, devToken } from "../dev-keys.mjs";
