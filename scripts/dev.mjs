@@ -9,7 +9,7 @@ import { DEMO_TEAMMATES, DEMO_USER, DEV_DIR, devToken, writeDevVars } from "./de
 import { nonEmpty, parseCommandLine, port } from "./lib/command-line.mjs";
 import { spawnGroup, stopGroup, watchParent } from "./lib/process-group.mjs";
 import { uploadProfilePicture } from "./lib/upload-profile-picture.mjs";
-import { serveWorkOSUserApi } from "./lib/workos-stand-in.mjs";
+import { serveWorkOSApi } from "./lib/workos-stand-in.mjs";
 
 const options = parseCommandLine({
   name: "dev",
@@ -120,7 +120,7 @@ async function main() {
   if (options.inspectorPort) await assertPortFree(options.inspectorPort, "--inspector-port");
   await assertPortFree(WORKOS_PORT, "--workos-port");
 
-  workosStandIn = await serveWorkOSUserApi(WORKOS_PORT);
+  workosStandIn = await serveWorkOSApi(WORKOS_PORT);
   writeDevVars(
     { WORKOS_API_URL: `http://127.0.0.1:${WORKOS_PORT}`, R2_S3_ENDPOINT: `${BASE}/__s3` },
     { file: VARS_FILE, keysDir: KEYS_DIR },

@@ -1,7 +1,8 @@
 import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { uploads, users, webhookEvents } from "../src/db/schema";
+import { auditEvents, uploads, users, webhookEvents } from "../src/db/schema";
+import { resendAuditEvents } from "../src/jobs/audit-events";
 import { enqueueBacklog } from "../src/jobs/backlog";
 import { cleanUpStorage } from "../src/jobs/storage-cleanup";
 import { MAX_PENDING_UPLOADS_PER_USER } from "../src/pictures/upload-rules";
@@ -363,5 +364,78 @@ describe("forgetting processed webhook event ids is indexed", () => {
       expect(plan, sql).toContain("INDEX webhook_events_received_at_idx (received_at<?)");
       expect(plan, sql).not.toMatch(/SCAN webhook_events\b|TEMP B-TREE/);
     }
+  });
+});
+
+describe("the audit trail's statements read only their rows", () => {
+  /** A change written with its pending event, enqueued nowhere: its event's id. */
+  async function pendingEvent() {
+    const user = await createUser();
+    const upload = await createUpload(user);
+    const token = await signToken({ sub: user.workosUserId, org_id: "org_acme" });
+    const response = await call("/api/v1/users/me/profile-picture", {
+      method: "PATCH",
+      token,
+      json: { uploadId: upload.id },
+      headers: { "CF-Connecting-IP": "203.0.113.9" },
+    });
+    expect(response.status).toBe(200);
+    const [event] = await db()
+      .select({ id: auditEvents.id })
+      .from(auditEvents)
+      .where(eq(auditEvents.uploadId, upload.id));
+    if (!event) throw new Error("no event written");
+    return event.id;
+  }
+
+  it("the PATCH's event finds the user written by key, in the change's own batch", async () => {
+    mockWorkOS();
+    const user = await createUser();
+    const upload = await createUpload(user);
+    const token = await signToken({ sub: user.workosUserId, org_id: "org_acme" });
+    const plans = await patchPlans("/api/v1/users/me/profile-picture", token, upload.id);
+    const insert = plans.find(({ sql }) => /^insert into "audit_events"/.test(sql));
+    expect(insert?.plan).toEqual(["SEARCH users USING INDEX users_workos_user_id_unique (workos_user_id=?)"]);
+  });
+
+  it("the consumer reads the event by key and its names by the users' WorkOS ids", async () => {
+    mockWorkOS({ "https://workos-api.test/audit_logs/events": () => new Response(null, { status: 201 }) });
+    const id = await pendingEvent();
+    const d1 = countingD1(env.DB);
+    vi.spyOn(console, "log").mockImplementation(() => {});
+    await consume([{ type: "audit_event", id }], { env: { DB: d1 } });
+    const plans = await Promise.all(d1.statements.map(async (s) => ({ sql: s.sql, plan: await planOf(s) })));
+    expect(plans.map(({ sql }) => sql.split(" ")[0])).toEqual(["select", "update"]);
+    expect(plans[0]?.plan).toEqual([
+      "SEARCH audit_events USING INDEX sqlite_autoindex_audit_events_1 (id=?)",
+      "SEARCH actor USING INDEX users_workos_user_id_unique (workos_user_id=?) LEFT-JOIN",
+      "SEARCH target USING INDEX users_workos_user_id_unique (workos_user_id=?) LEFT-JOIN",
+    ]);
+    expect(plans[1]?.plan).toEqual([
+      "SEARCH audit_events USING INDEX sqlite_autoindex_audit_events_1 (id=?)",
+    ]);
+  });
+
+  it("the hourly job takes the overdue through the pending events' index, and forgets through the settled ones'", async () => {
+    await pendingEvent();
+    const d1 = countingD1(env.DB);
+    vi.spyOn(console, "log").mockImplementation(() => {});
+    await resendAuditEvents({ ...env, DB: d1 }, new Date(Date.now() + 3_600_000), {
+      batchSize: 1,
+      maxResends: 1,
+    });
+    const plans = await Promise.all(d1.statements.map(async (s) => ({ sql: s.sql, plan: await planOf(s) })));
+    const take = plans.find(({ sql }) => /^select .* from "audit_events"/.test(sql));
+    expect(take?.plan).toEqual(["SEARCH audit_events USING INDEX audit_events_due_idx (next_attempt_at<?)"]);
+    const forget = plans.find(({ sql }) => /^delete from "audit_events"/.test(sql));
+    expect(forget?.plan.join(" | ")).toMatch(
+      /SEARCH audit_events USING INDEX audit_events_settled_at_idx \(settled_at<\?\)/,
+    );
+    // The ids the update takes come bound as one JSON value: json_each is their list, not a table.
+    for (const { sql, plan } of plans)
+      expect(
+        plan.filter((step) => /^SCAN (?!json_each)|TEMP B-TREE/.test(step)),
+        sql,
+      ).toEqual([]);
   });
 });

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { searchKeysToRefold } from "../src/db/schema";
+import { auditEvents, searchKeysToRefold } from "../src/db/schema";
+import { resendAuditEvents } from "../src/jobs/audit-events";
 import { enqueueBacklog } from "../src/jobs/backlog";
 import { refoldSearchKeys } from "../src/jobs/search-keys";
 import { cleanUpStorage } from "../src/jobs/storage-cleanup";
@@ -263,6 +264,36 @@ const scenarios: Scenario[] = [
       const user = await createUser({ workosProfilePictureUrl: url });
       await enqueueBacklog({ ...env, DB: d1 }, { batchSize: 500, maxImports: 500 });
       const result = await consume([importMessage(user, url)], { env: { DB: d1 } });
+      expect(result.explicitAcks).toEqual(result.ids);
+    },
+  },
+  {
+    name: "the hourly audit job (more overdue events than D1 binds values) and the queue's delivery of one",
+    sends: /^update "audit_events" set "next_attempt_at"/,
+    async run(d1) {
+      const user = await createUser();
+      const longAgo = new Date(Date.now() - 24 * 60 * 60 * 1000);
+      const events = Array.from({ length: 2 * D1_MAX_BOUND_PARAMETERS }, () => ({
+        id: crypto.randomUUID(),
+        organizationId: "org_acme",
+        action: "profile_picture.removed" as const,
+        occurredAt: longAgo,
+        actorWorkosUserId: user.workosUserId,
+        targetWorkosUserId: user.workosUserId,
+        location: "203.0.113.1",
+        via: "patch" as const,
+        nextAttemptAt: longAgo,
+        createdAt: longAgo,
+      }));
+      // Inserted a few at a time: the insert of the test's own rows must keep to D1's limit too.
+      for (let i = 0; i < events.length; i += 5)
+        await db()
+          .insert(auditEvents)
+          .values(events.slice(i, i + 5));
+      vi.spyOn(console, "log").mockImplementation(() => {});
+      await resendAuditEvents({ ...env, DB: d1 }, new Date(), { batchSize: 500, maxResends: 500 });
+      mockWorkOS({ [`${WORKOS_API_URL}/audit_logs/events`]: () => new Response(null, { status: 201 }) });
+      const result = await consume([{ type: "audit_event", id: events[0]?.id }], { env: { DB: d1 } });
       expect(result.explicitAcks).toEqual(result.ids);
     },
   },

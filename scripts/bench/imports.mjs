@@ -7,10 +7,9 @@
 import { cpSync, readFileSync } from "node:fs";
 import http from "node:http";
 import path from "node:path";
-import { CLK_TCK, workerdTicks } from "./cpu.mjs";
 import { q } from "./databases.mjs";
-import { request } from "./load.mjs";
-import { IMPORT_USERS, log, ROOT, sleep } from "./options.mjs";
+import { jobOutcomes, runHourlyUntil } from "./hourly-jobs.mjs";
+import { IMPORT_USERS, log, ROOT } from "./options.mjs";
 import { seed, startWorker, stopWorker, tail, tmp } from "./workers.mjs";
 
 const PHOTO = readFileSync(path.join(ROOT, "scripts/assets/demo-photo.jpg"));
@@ -43,28 +42,13 @@ export async function measureImports(sourceDir, jwksPort) {
   await seed(dir, "imports", importSeedSql(origin));
   const worker = await startWorker("imports", dir, jwksPort, ["--test-scheduled"]);
   try {
-    const imported = () =>
-      readFileSync(worker.logFile, "utf8")
-        .split("\n")
-        .filter((line) => line.includes('"msg":"job"') && line.includes('"outcome":"imported"')).length;
-    const ticksBefore = workerdTicks(worker).worker;
-    const started = Date.now();
-    const res = await request(worker.port, { method: "GET", path: "/__scheduled?cron=47+*+*+*+*" });
-    if (res.status !== 200) throw new Error(`the backlog run: ${res.status} ${res.body.slice(0, 200)}`);
-    const deadline = started + 10 * 60_000;
-    let done = imported();
-    while (done < IMPORT_USERS) {
-      if (Date.now() > deadline) throw new Error(`${done} of ${IMPORT_USERS} imported in 10 minutes`);
-      await sleep(100);
-      done = imported();
-    }
-    const ms = Date.now() - started;
-    const cpuMs = ((workerdTicks(worker).worker - ticksBefore) * 1000) / CLK_TCK;
-    const failed = readFileSync(worker.logFile, "utf8")
-      .split("\n")
-      .filter(
-        (line) => line.includes('"msg":"job"') && /"outcome":"(retried|dead-lettered)"/.test(line),
-      ).length;
+    const { done, ms, cpuMs } = await runHourlyUntil(worker, {
+      outcome: /"outcome":"imported"/,
+      count: IMPORT_USERS,
+      what: "imported",
+      timeoutMs: 10 * 60_000,
+    });
+    const failed = jobOutcomes(worker, /"outcome":"(retried|dead-lettered)"/);
     log(
       `imports: ${done} in ${ms} ms, ${((done / ms) * 1000).toFixed(1)} a second; ${failed} retried or given up`,
     );

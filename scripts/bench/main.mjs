@@ -17,11 +17,14 @@
 // and slices), cpu.mjs (workerd CPU), photos.mjs (the photos uploaded), upload-flows.mjs (four calls
 // or one, as a client makes them), thumbnails.mjs and thumbnails-worker.ts (complete's thumbnails),
 // one-call.mjs (the one-call PUT against the four calls), storage-cleanup.mjs (the cron's
-// throughput), storage-size.mjs (bytes per row),
-// report.mjs and verdict.mjs (targets, report, exit code).
+// throughput), storage-size.mjs (bytes per row), rows-read.mjs and rows-read-worker.ts (D1's rows
+// read at a hundred and a million users), imports.mjs, audit-delivery.mjs and hourly-jobs.mjs (the
+// queue's work after one hourly run), initials.mjs and initials-worker.ts (CPU per initials image),
+// chunked-put.mjs (the one-call PUT's peak memory), report.mjs and verdict.mjs (targets, report, exit code).
 import { cpSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { DEMO_USER, devToken } from "../dev-keys.mjs";
+import { measureAuditDelivery } from "./audit-delivery.mjs";
 import { measureChunkedPut } from "./chunked-put.mjs";
 import {
   callerUploads,
@@ -38,6 +41,7 @@ import { measureInitials } from "./initials.mjs";
 import { load, measurable, request, slice, summarize } from "./load.mjs";
 import { measureOneCall } from "./one-call.mjs";
 import {
+  AUDIT_EVENTS,
   CALLER_UPLOADS,
   CLEANUP_STORED,
   CLEANUP_UPLOADS,
@@ -65,6 +69,7 @@ import {
   d1,
   jwksHits,
   keyDir,
+  producerOnlyConfig,
   seed,
   startJwksServer,
   startWorker,
@@ -89,7 +94,7 @@ async function prepare(jwksPort) {
   cpSync(smallDir, largeDir, { recursive: true });
 
   log("starting the 100-user worker while growing its copy to 100,000 users");
-  const smallWorker = startWorker("small", smallDir, jwksPort);
+  const smallWorker = startWorker("small", smallDir, jwksPort, ["--config", producerOnlyConfig()]);
   const grown = Date.now();
   await seed(largeDir, "large", largeSeedSql());
   const { counts, plans } = await inspectLargeDatabase(largeDir);
@@ -106,7 +111,7 @@ async function prepare(jwksPort) {
     `storage: ${fmt(storage.bytesPerUser, 0)} bytes a user; ${storage.usersPerDatabase} users per 10 GB database`,
   );
   const small = await smallWorker;
-  const large = await startWorker("large", largeDir, jwksPort);
+  const large = await startWorker("large", largeDir, jwksPort, ["--config", producerOnlyConfig()]);
   return { smallDir, largeDir, small, large, counts, plans, storage };
 }
 
@@ -129,6 +134,8 @@ async function phasesFor(small, large, counts) {
   const [callerAuth, viewerAuth, plainAuth, importedAuth] = await Promise.all(
     [DEMO_USER, VIEWER, PLAIN, IMPORTED].map((u) => tokenFor(u.sub)),
   );
+  // The caller's token without an organization: the same PATCH, with no audit log to record it in.
+  const noOrgAuth = `Bearer ${await devToken({ dir: keyDir, sub: DEMO_USER.sub, org: null })}`;
   // PLAIN's token for the organization whose members all have a custom photo.
   const photosAuth = `Bearer ${await devToken({ dir: keyDir, sub: PLAIN.sub, org: PHOTOS_ORG })}`;
   const bodies = [callerUploads[0], callerUploads[1], null].map((id) => JSON.stringify({ uploadId: id }));
@@ -181,6 +188,12 @@ async function phasesFor(small, large, counts) {
     },
     { key: "meInitials", name: "GET /api/v1/users/me (initials)", worker: small, next: me(plainAuth) },
     { key: "patchSmall", name: "PATCH /api/v1/users/me/profile-picture", worker: small, next: patch },
+    {
+      key: "patchNoAudit",
+      name: "PATCH /api/v1/users/me/profile-picture (a token without org_id: no audit event)",
+      worker: small,
+      next: (n) => ({ ...patch(n), headers: { ...patch(n).headers, authorization: noOrgAuth } }),
+    },
     { key: "patchLarge", name: "PATCH /api/v1/users/me/profile-picture", worker: large, next: patch },
     {
       key: "patchIfMatch",
@@ -271,6 +284,8 @@ async function main() {
       `${fmt(cleanup.rowsPerSecond, 0)} rows/s, ${cleanup.rounds} rounds; ${cleanup.webhookEvents} webhook event ids in ` +
       `${cleanup.webhookEventsMs} ms; ${cleanup.d1RoundTrips} D1 round trips`,
   );
+  log(`audit events: ${AUDIT_EVENTS} pending events enqueued by the hourly job, then delivered`);
+  const auditDelivery = await measureAuditDelivery(smallDir, jwksPort);
   log("initials avatars: CPU per image, in a stand-in worker");
   const initials = await measureInitials(jwksPort);
   log(
@@ -309,6 +324,7 @@ async function main() {
     thumbnails,
     oneCall,
     imports,
+    auditDelivery,
     initials,
     rowsRead,
     chunkedPut,

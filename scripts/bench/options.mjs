@@ -55,6 +55,8 @@ export const CLEANUP_STORED = 200;
 export const CLEANUP_WEBHOOK_EVENTS = 50_000;
 /** Imports of WorkOS pictures through the queue: users whose import the hourly backlog enqueues. */
 export const IMPORT_USERS = 100;
+/** Audit events delivered through the queue: pending events the hourly job enqueues in one run. */
+export const AUDIT_EVENTS = 1000;
 /** complete's thumbnails: timed runs per photo, of `complete` through the API and of each way of making them. */
 export const THUMBNAIL_RUNS = 6;
 /**
@@ -74,6 +76,8 @@ export const TARGETS = {
   avatarCpuRatio: 1.1,
   /** Rows D1 reads for a request at a million users beyond what it reads at a hundred. */
   rowsReadSlack: 5,
+  /** The PATCH writing its audit event (a token with org_id) against the same PATCH writing none. */
+  auditCpuRatio: 1.1,
   /** An idle storage cleanup run's rows read, at most (what it reads must be its work, not its tables). */
   idleCleanupRowsRead: 300,
 };

@@ -16,6 +16,7 @@ import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+import { experimental_readRawConfig } from "wrangler";
 import { devPublicJwks } from "../dev-keys.mjs";
 import { freePort, wranglerEnv } from "../lib/local-wrangler.mjs";
 import { killGroup, spawnGroup, stopGroup } from "../lib/process-group.mjs";
@@ -47,8 +48,25 @@ const jwksBody = JSON.stringify(devPublicJwks(keyDir));
 /** JWKS fetches so far, by worker label. */
 export const jwksHits = new Map();
 
+/** The keys of the audit events the stand-in accepted (a repeat of a key counts once, as WorkOS does). */
+export const auditEventKeys = new Set();
+
+/**
+ * The loopback stand-in for WorkOS: the JWKS, and the audit log's `POST /audit_logs/events`, which
+ * accepts every event (201) and remembers its key. Every worker's WORKOS_API_URL points here, so no
+ * delivery ever waits on the network.
+ */
 export async function startJwksServer() {
   jwksServer = http.createServer((req, res) => {
+    if (req.method === "POST" && req.url === "/audit_logs/events") {
+      const key = req.headers["idempotency-key"];
+      req.resume();
+      req.on("end", () => {
+        if (typeof key === "string") auditEventKeys.add(key);
+        res.writeHead(201, { "content-type": "application/json" }).end('{"success":true}');
+      });
+      return;
+    }
     const label = /^\/jwks\/(\w+)$/.exec(req.url ?? "")?.[1];
     if (!label) return res.writeHead(404).end();
     jwksHits.set(label, (jwksHits.get(label) ?? 0) + 1);
@@ -74,6 +92,34 @@ export async function seed(dir, name, sql) {
   await d1(dir, "execute", "--file", file);
 }
 
+let producerOnly;
+
+/**
+ * wrangler.toml's local configuration without its queue consumers (`--config` it): the workers the
+ * load phases measure send their jobs (an audit event for each PATCH that changes a photo) and
+ * consume none, so no delivery runs in the process whose CPU is each request's.
+ */
+export function producerOnlyConfig() {
+  if (producerOnly) return producerOnly;
+  const { rawConfig } = experimental_readRawConfig({ config: path.join(ROOT, "wrangler.toml") });
+  const { env: _environments, build: _build, queues, ...local } = rawConfig;
+  producerOnly = path.join(tmp, "producer-only-wrangler.json");
+  writeFileSync(
+    producerOnly,
+    JSON.stringify({
+      ...local,
+      main: path.resolve(ROOT, local.main),
+      assets: { ...local.assets, directory: path.resolve(ROOT, local.assets.directory) },
+      d1_databases: local.d1_databases.map((database) => ({
+        ...database,
+        migrations_dir: path.resolve(ROOT, database.migrations_dir),
+      })),
+      queues: { producers: queues.producers },
+    }),
+  );
+  return producerOnly;
+}
+
 /** `wrangler dev` on `persistDir`, in its own process group; resolves once `/healthz` answers 200. */
 export async function startWorker(label, persistDir, jwksPort, extraArgs = []) {
   const port = await freePort();
@@ -84,6 +130,7 @@ export async function startWorker(label, persistDir, jwksPort, extraArgs = []) {
     [
       "WORKOS_JWKS=",
       `WORKOS_JWKS_URL=http://127.0.0.1:${jwksPort}/jwks/${label}`,
+      `WORKOS_API_URL=http://127.0.0.1:${jwksPort}`,
       "WORKOS_API_KEY=sk_bench_local_only",
       "WORKOS_WEBHOOK_SECRET=whsec_bench_local_only",
       "R2_ACCESS_KEY_ID=bench-access-key-id",

@@ -9,7 +9,7 @@ import { parseArgs } from "node:util";
 const USAGE_EXIT_CODE = 2;
 
 /** A value the command line cannot take; its message is the one line the user sees. */
-class UsageError extends Error {}
+export class UsageError extends Error {}
 
 /**
  * @typedef {object} OptionSpec

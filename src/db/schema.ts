@@ -1,5 +1,6 @@
 import { type SQL, sql } from "drizzle-orm";
 import { type AnySQLiteColumn, index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { AUDIT_ACTIONS } from "../audit/action-schemas";
 import type { ThumbSize } from "../lib/object-keys";
 
 /** Times are stored as integer milliseconds since the epoch and leave the API as RFC 3339 UTC. */
@@ -47,6 +48,11 @@ export const users = sqliteTable(
      * misses because the version moved (`If-Match`), knows the write was its own.
      */
     profilePictureWriteId: text("profile_picture_write_id"),
+    /**
+     * The custom photo before that change (null: none), set by the same statement, so the change's
+     * audit event (`audit_events`, written next in the same batch) names what it replaced.
+     */
+    previousProfilePictureUploadId: text("previous_profile_picture_upload_id"),
     /**
      * The picture WorkOS gave (`workos_profile_picture_url`), imported into R2 as an upload of the user's
      * (origin `import`, four sizes, like any ready photo): what `avatarUrl` shows when no custom photo is
@@ -293,8 +299,61 @@ export const searchKeysToRefold = sqliteTable("search_keys_to_refold", {
   userId: text("user_id").primaryKey(),
 });
 
+export const auditVias = ["patch", "put"] as const;
+export type AuditVia = (typeof auditVias)[number];
+export const auditEventStates = ["pending", "delivered", "refused"] as const;
+export type AuditEventState = (typeof auditEventStates)[number];
+
+/**
+ * The outbox of the organization's WorkOS audit log: one row for each change of a profile photo a
+ * person made, written in the same batch as the change (so a change is never without its record),
+ * and delivered through the queue (`src/audit/`). `pending` until WorkOS accepted it (`delivered`)
+ * or refused it for good (`refused`, with WorkOS's reason); the hourly job sends again what is
+ * pending and overdue, and forgets what is settled after a few days.
+ */
+export const auditEvents = sqliteTable(
+  "audit_events",
+  {
+    /** The change's write id (`users.profile_picture_write_id`): also its `Idempotency-Key`, the same on every attempt. */
+    id: text("id").primaryKey(),
+    organizationId: text("organization_id").notNull(),
+    action: text("action", { enum: AUDIT_ACTIONS }).notNull(),
+    /** The write's time: the profile's `updated_at` that the change set. */
+    occurredAt: timestamp("occurred_at").notNull(),
+    /**
+     * Who acted on whom, by WorkOS id only: their names are read when the event is sent, so that
+     * `user.deleted` erases them here too (the event then names them by id).
+     */
+    actorWorkosUserId: text("actor_workos_user_id").notNull(),
+    targetWorkosUserId: text("target_workos_user_id").notNull(),
+    /** The client's IP (`CF-Connecting-IP`). */
+    location: text("location").notNull(),
+    userAgent: text("user_agent"),
+    uploadId: text("upload_id"),
+    previousUploadId: text("previous_upload_id"),
+    via: text("via", { enum: auditVias }).notNull(),
+    state: text("state", { enum: auditEventStates }).notNull().default("pending"),
+    /**
+     * When a pending event is next due: written with it (due at once: the request enqueues it), and
+     * moved by a retry the consumer scheduled. The hourly job sends again what is overdue.
+     */
+    nextAttemptAt: timestamp("next_attempt_at").notNull(),
+    createdAt: timestamp("created_at").notNull(),
+    /** When it was delivered or refused. */
+    settledAt: timestamp("settled_at"),
+    /** WorkOS's reason for a refusal. */
+    refusal: text("refusal"),
+  },
+  (t) => [
+    // Each job reads only its own rows, however long the log: the overdue pending ones, and the settled ones by age.
+    index("audit_events_due_idx").on(t.nextAttemptAt).where(sql`${t.state} = 'pending'`),
+    index("audit_events_settled_at_idx").on(t.settledAt).where(sql`${t.settledAt} IS NOT NULL`),
+  ],
+);
+
 export type User = typeof users.$inferSelect;
 export type NewUser = typeof users.$inferInsert;
 export type Membership = typeof memberships.$inferSelect;
 export type Upload = typeof uploads.$inferSelect;
 export type NewUpload = typeof uploads.$inferInsert;
+export type AuditEvent = typeof auditEvents.$inferSelect;

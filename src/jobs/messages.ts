@@ -13,15 +13,25 @@ export const ImportPictureMessage = z.object({
   url: z.string().min(1).max(2048),
 });
 
-export const JobMessage = z.discriminatedUnion("type", [ImportPictureMessage]);
+/** Deliver a change's event to the organization's WorkOS audit log; the row (`audit_events`) has it all. */
+export const AuditEventMessage = z.object({
+  type: z.literal("audit_event"),
+  /** The event's id (the change's write id), its `Idempotency-Key` too. */
+  id: z.uuid(),
+});
+
+export const JobMessage = z.discriminatedUnion("type", [ImportPictureMessage, AuditEventMessage]);
 export type JobMessage = z.output<typeof JobMessage>;
 export type ImportPictureMessage = z.output<typeof ImportPictureMessage>;
+export type AuditEventMessage = z.output<typeof AuditEventMessage>;
 
 /** What a job is about, for its log lines: ids only. */
 export function subjectOf(job: JobMessage): Record<string, string> {
   switch (job.type) {
     case "import_picture":
       return { workosUserId: job.workosUserId };
+    case "audit_event":
+      return { auditEventId: job.id };
   }
 }
 

@@ -1,9 +1,11 @@
+import { deliverAuditEvent, recordRetry } from "../audit/delivery";
 import { createDb, type Database } from "../db/client";
 import { loadConfig } from "../lib/config";
 import { D1Session, databaseErrorText } from "../lib/d1";
 import { ApiError } from "../lib/errors/api-error";
+import { JobFailure } from "../lib/job-failure";
 import { importPicture, recordImportRefused } from "../pictures/import-picture";
-import { ImportFailure, REMOTE_PICTURE_LIMITS } from "../pictures/remote-picture";
+import { REMOTE_PICTURE_LIMITS } from "../pictures/remote-picture";
 import { DeadLetter, JobMessage, subjectOf } from "./messages";
 
 /**
@@ -62,7 +64,7 @@ interface Failure {
 }
 
 function failureOf(error: unknown): Failure {
-  if (error instanceof ImportFailure) {
+  if (error instanceof JobFailure) {
     return { permanent: error.permanent, reason: error.reason, retryAfterSeconds: error.retryAfterSeconds };
   }
   if (error instanceof ApiError && error.code === "unavailable") {
@@ -91,6 +93,7 @@ async function runJob(context: JobContext, message: Message): Promise<void> {
       const delaySeconds = retryDelaySeconds(message.attempts, failure.retryAfterSeconds);
       logJob("warn", message, { type: job.type, outcome: "retried", reason: failure.reason, delaySeconds });
       message.retry({ delaySeconds });
+      await noteRetry(context, job, delaySeconds);
       return;
     }
     const letter: DeadLetter = {
@@ -137,15 +140,44 @@ async function perform({ env, db }: JobContext, job: JobMessage): Promise<string
         job,
       );
     }
+    case "audit_event":
+      return deliverAuditEvent(db, loadConfig(env), job.id);
   }
 }
 
-/** The bookkeeping of a job given up, so nothing tries it again: safe to repeat. */
+/**
+ * The bookkeeping of a job given up, so nothing tries it again: safe to repeat. An audit event is
+ * never given up here: one WorkOS refused is recorded so as it is refused; one whose tries ran out
+ * stays pending, for the hourly job to send again (an outage delays events and loses none).
+ */
 async function giveUp({ db }: JobContext, job: JobMessage): Promise<void> {
   switch (job.type) {
     case "import_picture":
       await recordImportRefused(db, job);
       return;
+    case "audit_event":
+      return;
+  }
+}
+
+/**
+ * The bookkeeping of a retry, where a job has some: the hourly job leaves an audit event to the
+ * queue's retry until it is due. Only an optimisation (a duplicate send is one event to WorkOS), so
+ * a failure here is logged, not raised.
+ */
+async function noteRetry({ db }: JobContext, job: JobMessage, delaySeconds: number): Promise<void> {
+  if (job.type !== "audit_event") return;
+  try {
+    await recordRetry(db, job.id, delaySeconds);
+  } catch (error) {
+    console.warn(
+      JSON.stringify({
+        level: "warn",
+        msg: "audit event retry not recorded",
+        auditEventId: job.id,
+        error: databaseErrorText(error),
+      }),
+    );
   }
 }
 

@@ -1,3 +1,4 @@
+import { resendAuditEvents } from "./audit-events";
 import { enqueueBacklog } from "./backlog";
 import { refoldSearchKeys } from "./search-keys";
 import { cleanUpStorage } from "./storage-cleanup";
@@ -18,11 +19,28 @@ export async function runScheduled(cron: string, env: Env, now: Date): Promise<v
       await cleanUpStorage(env, now);
       return;
     case CRONS.backlog:
-      await enqueueBacklog(env);
-      // Also work D1 shows is still to do: the search keys SQLite folded ASCII-only (migration 0016).
-      await refoldSearchKeys(env);
+      // Each runs whatever the others do: an import backlog that fails must not hold up audit events.
+      await allSettled([
+        () => resendAuditEvents(env, now),
+        () => enqueueBacklog(env),
+        // Also work D1 shows is still to do: the search keys SQLite folded ASCII-only (migration 0016).
+        () => refoldSearchKeys(env),
+      ]);
       return;
     default:
       throw new Error(`no job runs on cron ${JSON.stringify(cron)}`);
   }
+}
+
+/** Runs each job in turn, every one of them whatever the others did; then throws the first failure, if any. */
+async function allSettled(jobs: (() => Promise<unknown>)[]): Promise<void> {
+  const failures: unknown[] = [];
+  for (const job of jobs) {
+    try {
+      await job();
+    } catch (error) {
+      failures.push(error);
+    }
+  }
+  if (failures.length > 0) throw failures[0];
 }

@@ -13,7 +13,7 @@ const rateLimited = () =>
 export const writeLimitErrors = ["rate_limited"] as const satisfies readonly ErrorCode[];
 
 /** The client's address as Cloudflare saw it; `unknown` only outside Cloudflare (tests, tools). */
-export const clientIp = (c: Context<AppBindings>) => c.req.header("cf-connecting-ip") ?? "unknown";
+export const clientIp = (c: Context<AppBindings>) => c.req.header("cf-connecting-ip") || "unknown";
 
 /**
  * Count one event against `limiter` for `key`; throw 429 when over. The Rate Limiting binding is

@@ -1,3 +1,4 @@
+import { JobFailure, retryAfterSeconds } from "../lib/job-failure";
 import { readStreamLimited } from "../lib/limited-body";
 import { IMAGE_TYPES, MAX_PROFILE_PICTURE_BYTES } from "./upload-rules";
 
@@ -6,13 +7,9 @@ import { IMAGE_TYPES, MAX_PROFILE_PICTURE_BYTES } from "./upload-rules";
  * fetch, a 404, bytes that are not an image, too large); otherwise it is worth another try later
  * (a 5xx, a 429, a timeout, a network error), after `retryAfterSeconds` when the server said so.
  */
-export class ImportFailure extends Error {
-  constructor(
-    readonly reason: string,
-    readonly permanent: boolean,
-    readonly retryAfterSeconds?: number,
-  ) {
-    super(reason);
+export class ImportFailure extends JobFailure {
+  constructor(reason: string, permanent: boolean, retryAfterSeconds?: number) {
+    super(reason, permanent, retryAfterSeconds);
     this.name = "ImportFailure";
   }
 }
@@ -71,15 +68,6 @@ export function checkRemoteUrl(value: string, policy: Pick<RemotePicturePolicy, 
     throw refused(`The picture URL is ${url.protocol.replace(":", "")}, not https.`);
   if (loopback || isIpLiteral(url.hostname)) throw refused("The picture URL does not name a public host.");
   return url;
-}
-
-/** Seconds from a `Retry-After` (delta-seconds or an HTTP date); undefined when there is none or it is not either. */
-export function retryAfterSeconds(header: string | null, nowMs: number = Date.now()): number | undefined {
-  if (header === null) return undefined;
-  const value = header.trim();
-  if (/^\d+$/.test(value)) return Number(value);
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - nowMs) / 1000));
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);

@@ -20,6 +20,7 @@ const SCRIPTS = {
   walkthrough: ["--api", "--photo", "--token", "--persist-to"],
   "r2:cors": ["--print", "--config"],
   "check:production": ["--config"],
+  "audit:schemas": ["--print", "--config", "--workos-api-url"],
   "initials:glyphs": [],
 };
 
@@ -66,6 +67,14 @@ describe("the scripts a user runs", { timeout: 60_000, concurrent: true }, () =>
     ["r2:cors", ["--print=yes"], /'--print' does not take an argument/],
     ["check:production", ["--config", "/nonexistent/wrangler.toml"], /--config: no such file/],
     ["check:production", ["--bogus"], /Unknown option '--bogus'/],
+    ["audit:schemas", ["--config", "/nonexistent/wrangler.toml"], /--config: no such file/],
+    [
+      "audit:schemas",
+      ["--workos-api-url", "http://workos.example.com"],
+      /--workos-api-url takes an https URL, or an http one on a loopback host, without query or fragment, not 'http:\/\/workos.example.com'/,
+    ],
+    ["audit:schemas", ["--workos-api-url", "https://workos.example.com/?x=1"], /without query or fragment/],
+    ["audit:schemas", ["--workos-api-url", "workos"], /--workos-api-url takes a URL, not 'workos'/],
     ["initials:glyphs", ["--bogus"], /Unknown option '--bogus'/],
   ] as const)("npm run %s -- %j is refused in one line with exit code 2", async (script, args, message) => {
     const { code, stdout, stderr } = await npmRun(script, [...args]);

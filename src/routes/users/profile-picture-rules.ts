@@ -239,6 +239,7 @@ export function conditionalUpdate(db: Database, change: ProfilePictureChange) {
           : sql`(${db.select({ sizes: uploads.thumbSizes }).from(uploads).where(eq(uploads.id, uploadId))})`,
       updatedAt: sql`CASE WHEN ${users.profilePictureUploadId} IS ${uploadId} THEN ${users.updatedAt} ELSE ${nextUpdatedAt(new Date())} END`,
       profilePictureWriteId: sql`CASE WHEN ${users.profilePictureUploadId} IS ${uploadId} THEN ${users.profilePictureWriteId} ELSE ${change.writeId ?? null} END`,
+      previousProfilePictureUploadId: sql`CASE WHEN ${users.profilePictureUploadId} IS ${uploadId} THEN ${users.previousProfilePictureUploadId} ELSE ${users.profilePictureUploadId} END`,
     })
     .where(and(who, ...conditions("the precondition"), uploadUsable))
     .returning({

@@ -1,5 +1,6 @@
+import { type AuditedChange, recordAuditEvent } from "../../audit/outbox";
 import type { Database } from "../../db/client";
-import type { User } from "../../db/schema";
+import type { AuditVia, User } from "../../db/schema";
 import type { AccessTokenClaims } from "../../identity/access-token";
 import { type CallerInputs, type ResolvedCaller, resolveCaller } from "../../identity/caller";
 import { type CallerAccess, findVisibleUser, tokenRole, type UserInRole } from "../../identity/memberships";
@@ -23,6 +24,16 @@ export interface ProfilePictureUpdate {
   target: UserInRole;
   /** The caller's row: the row written when they acted on themself, or the one a miss resolved. */
   caller?: User;
+  /** The audit event the change wrote, for the queue (`audit_event`); none when nothing changed. */
+  auditEventId?: string;
+}
+
+/** Where a change came from, for the organization's audit log. */
+export interface ChangeOrigin {
+  /** The client's IP (`CF-Connecting-IP`). */
+  location: string;
+  userAgent: string | null;
+  via: AuditVia;
 }
 
 /**
@@ -40,12 +51,16 @@ export async function updateProfilePicture(
   inputs: CallerInputs,
   target: ProfilePictureTarget,
   uploadId: string | null,
+  origin: ChangeOrigin,
   ifMatch?: readonly ProfileVersion[],
 ): Promise<ProfilePictureUpdate> {
   const { db, claims } = inputs;
-  const change: ProfilePictureChange = { claims, target, uploadId, ifMatch, writeId: crypto.randomUUID() };
-  const [updated] = await conditionalUpdate(db, change);
-  if (updated) return written(updated, claims);
+  const writeId = crypto.randomUUID();
+  const change: ProfilePictureChange = { claims, target, uploadId, ifMatch, writeId };
+  const audited = auditedChange(change, origin, writeId);
+  const write = () => writeChange(db, change, audited);
+  const [updated] = await write();
+  if (updated) return written(updated, claims, audited);
 
   // Resolved now, also when the request did before (the one-call PUT): the explanation must judge
   // the rows as they are after the miss, the caller's own included.
@@ -55,11 +70,18 @@ export async function updateProfilePicture(
     await refuseIfAny(db, caller, change);
   }
   for (let attempt = 0; attempt < 2; attempt++) {
-    const [retried] = await conditionalUpdate(db, change);
-    if (retried) return { caller: caller.user, ...written(retried, claims) };
+    const [retried] = await write();
+    if (retried) return { caller: caller.user, ...written(retried, claims, audited) };
     const findings = await findFor(db, caller, change);
-    // The miss is this request's own write, committed though its reply was lost: it was written.
-    if (wroteIt(findings, change) && findings.target) return { caller: caller.user, target: findings.target };
+    // The miss is this request's own write, committed though its reply was lost: it was written,
+    // and its audit event with it.
+    if (wroteIt(findings, change) && findings.target) {
+      return {
+        caller: caller.user,
+        target: findings.target,
+        ...(audited ? { auditEventId: audited.writeId } : {}),
+      };
+    }
     const refusal = refusalFor(findings, change);
     if (refusal) throw refusal;
     // Nothing explains the miss: the state changed between the write and the read. Try once more.
@@ -95,6 +117,7 @@ export async function setProfilePictureFromImage(
   storage: ImageStorage,
   target: ProfilePictureTarget,
   receive: () => Promise<ReceivedImage>,
+  origin: ChangeOrigin,
   ifMatch?: readonly ProfileVersion[],
 ): Promise<ProfilePictureUpdate & { caller: User }> {
   // Who may act on whom and `If-Match`, before a byte is stored; the upload's rules are left to
@@ -105,7 +128,7 @@ export async function setProfilePictureFromImage(
   const deps = { db: inputs.db, thumbUrlTtlSeconds: inputs.config.thumbUrlTtlSeconds, ...storage };
   const upload = await storeImage(deps, caller, await receive(), inputs.requestId);
   try {
-    const updated = await updateProfilePicture(inputs, target, upload.id, ifMatch);
+    const updated = await updateProfilePicture(inputs, target, upload.id, origin, ifMatch);
     return { ...updated, caller: updated.caller ?? caller };
   } catch (error) {
     await discardUpload(deps, upload.id, inputs.requestId);
@@ -126,15 +149,51 @@ async function refuseIfAny(db: Database, caller: ResolvedCaller, change: Profile
   if (refusal) throw refusal;
 }
 
+/**
+ * The change as its organization's audit log records it; none under a token without an
+ * organization (there is no log to record it in).
+ */
+function auditedChange(
+  { claims, target }: ProfilePictureChange,
+  origin: ChangeOrigin,
+  writeId: string,
+): AuditedChange | undefined {
+  if (claims.org_id === undefined) return undefined;
+  return {
+    writeId,
+    organizationId: claims.org_id,
+    actorWorkosUserId: claims.sub,
+    target: target === "caller" ? { workosUserId: claims.sub } : { userId: target.userId },
+    ...origin,
+  };
+}
+
+/**
+ * The change's one statement, and with it, in the same batch (one D1 round trip, one transaction),
+ * its audit event, which the batch writes only if the statement changed the photo.
+ */
+async function writeChange(db: Database, change: ProfilePictureChange, audited: AuditedChange | undefined) {
+  if (!audited) return conditionalUpdate(db, change);
+  const [updated] = await db.batch([
+    conditionalUpdate(db, change),
+    recordAuditEvent(db, audited, new Date()),
+  ]);
+  return updated;
+}
+
 /** The written row in the role the response shows (the statement read it): the token's for the caller, else the membership's. */
 function written(
   { roleShown, ...user }: User & { roleShown: string | null },
   claims: AccessTokenClaims,
+  audited: AuditedChange | undefined,
 ): ProfilePictureUpdate {
   const own = user.workosUserId === claims.sub;
+  // The write id on the row is this change's only when it changed the photo (a no-op keeps the last one's).
+  const changed = audited !== undefined && user.profilePictureWriteId === audited.writeId;
   return {
     target: { user, role: roleShown ?? tokenRole(claims) },
     ...(own ? { caller: user } : {}),
+    ...(changed ? { auditEventId: audited.writeId } : {}),
   };
 }
 

@@ -1,12 +1,15 @@
 import type { Context } from "hono";
+import type { AuditVia } from "../../db/schema";
 import { requireVisibleUser, type UserInRole } from "../../identity/memberships";
 import type { EntityTagCondition } from "../../lib/entity-tags";
 import type { ThumbSize } from "../../lib/object-keys";
+import { clientIp } from "../../lib/rate-limit";
 import type { AppBindings, AppRouteHandler } from "../../lib/types";
 import { receiveImage } from "./image-body";
 import { listMembers } from "./members-list";
 import { noneMatch, profileETag, versionOf, versionsNamedBy } from "./profile-etag";
 import {
+  type ChangeOrigin,
   type ProfilePictureUpdate,
   setProfilePictureFromImage,
   updateProfilePicture,
@@ -81,12 +84,25 @@ export const listSharedUsersHandler: AppRouteHandler<typeof listSharedUsers> = a
 const versionsOf = (ifMatch: EntityTagCondition | undefined) =>
   ifMatch === undefined || ifMatch === "*" ? undefined : versionsNamedBy(ifMatch);
 
-/** A write's answer: the profile as written, in the size asked for, with its new `ETag`. */
+/**
+ * A write's answer: the profile as written, in the size asked for, with its new `ETag`. The change's
+ * audit event goes to the queue once the answer is on its way (a failed send is the hourly job's).
+ */
 async function answerWrite(c: Context<AppBindings>, updated: ProfilePictureUpdate, pictureSize: ThumbSize) {
   if (updated.caller) c.set("caller", updated.caller);
+  if (updated.auditEventId) {
+    c.executionCtx.waitUntil(c.var.jobs.send([{ type: "audit_event", id: updated.auditEventId }]));
+  }
   const { profile } = await taggedProfile(c, updated.target, pictureSize);
   return c.json(profile, 200);
 }
+
+/** Where the request came from, as the audit log records it. */
+const originOf = (c: Context<AppBindings>, via: AuditVia): ChangeOrigin => ({
+  location: clientIp(c),
+  userAgent: c.req.header("user-agent") || null,
+  via,
+});
 
 /** The PATCH on `target`: the upload the body names, or none. */
 function patchPicture(
@@ -96,7 +112,13 @@ function patchPicture(
   ifMatch: EntityTagCondition | undefined,
 ) {
   const { db, config, claims, requestId, jobs } = c.var;
-  return updateProfilePicture({ db, config, claims, requestId, jobs }, target, uploadId, versionsOf(ifMatch));
+  return updateProfilePicture(
+    { db, config, claims, requestId, jobs },
+    target,
+    uploadId,
+    originOf(c, "patch"),
+    versionsOf(ifMatch),
+  );
 }
 
 /** The one-call PUT on `target`: the image in the body, read once the caller may send it. */
@@ -111,6 +133,7 @@ function putPicture(
     { bucket: c.env.BUCKET, images: c.env.IMAGES },
     target,
     () => receiveImage(c.req.raw),
+    originOf(c, "put"),
     versionsOf(ifMatch),
   );
 }

@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -52,4 +52,23 @@ export function runScript(script: string, args: string[], env: NodeJS.ProcessEnv
     env: { ...env, WRANGLER_SEND_METRICS: "false" },
   });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/**
+ * `runScript` without blocking this process: for a script that calls a server the test itself runs
+ * (spawnSync would stop that server from answering until the script gave up).
+ */
+export function runScriptAsync(script: string, args: string[], env: NodeJS.ProcessEnv = process.env) {
+  const child = spawn(process.execPath, [path.join(ROOT, "scripts", script), ...args], {
+    cwd: ROOT,
+    env: { ...env, WRANGLER_SEND_METRICS: "false" },
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+  return new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    child.once("error", reject);
+    child.once("close", (status) => resolve({ status, stdout, stderr }));
+  });
 }
