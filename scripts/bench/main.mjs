@@ -19,7 +19,7 @@
 // one-call.mjs (the one-call PUT against the four calls), storage-cleanup.mjs (the cron's
 // throughput), storage-size.mjs (bytes per row), rows-read.mjs and rows-read-worker.ts (D1's rows
 // read at a hundred and a million users), imports.mjs, audit-delivery.mjs and hourly-jobs.mjs (the
-// queue's work after one hourly run), initials.mjs and initials-worker.ts (CPU per initials image),
+// queue's work after one hourly run), queue-send.mjs and queue-send-worker.ts (one send's local CPU), initials.mjs and initials-worker.ts (CPU per initials image),
 // chunked-put.mjs (the one-call PUT's peak memory), report.mjs and verdict.mjs (targets, report, exit code).
 import { cpSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -59,6 +59,7 @@ import {
 } from "./options.mjs";
 import { photos } from "./photos.mjs";
 import { inspectLargeDatabase } from "./plans.mjs";
+import { measureQueueSend } from "./queue-send.mjs";
 import { machineInfo, ratiosOf, renderReport, targetChecks, writeBenchmarks } from "./report.mjs";
 import { measureRowsRead } from "./rows-read.mjs";
 import { measureCleanup } from "./storage-cleanup.mjs";
@@ -286,6 +287,9 @@ async function main() {
   );
   log(`audit events: ${AUDIT_EVENTS} pending events enqueued by the hourly job, then delivered`);
   const auditDelivery = await measureAuditDelivery(smallDir, jwksPort);
+  log("one enqueued job: the worker process's CPU per send with a local queue, in a stand-in worker");
+  const queueSend = await measureQueueSend(jwksPort);
+  log(`queue send: ${fmt(queueSend.msPerSend, 2)} ms of worker CPU each`);
   log("initials avatars: CPU per image, in a stand-in worker");
   const initials = await measureInitials(jwksPort);
   log(
@@ -302,7 +306,7 @@ async function main() {
     );
     for (const sample of r.errorSamples) log(`  unexpected response: ${sample}`);
   }
-  const ratios = ratiosOf(results);
+  const ratios = ratiosOf(results, queueSend);
   const jwks = {
     small: jwksHits.get("small") ?? 0,
     large: jwksHits.get("large") ?? 0,
@@ -325,6 +329,7 @@ async function main() {
     oneCall,
     imports,
     auditDelivery,
+    queueSend,
     initials,
     rowsRead,
     chunkedPut,

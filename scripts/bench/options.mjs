@@ -85,6 +85,12 @@ export const TARGETS = {
  * Why the CPU target is reported but does not gate here: this runtime cannot measure what it is about.
  * See "Reading the CPU numbers" in BENCHMARKS.md.
  */
+/** Why the PATCH's CPU with its audit event, its enqueue included, is reported but does not gate. */
+export const QUEUE_NOT_JUDGED_LOCALLY =
+  "locally, the queue's broker runs inside the worker's own workerd process, so every send's broker work counts " +
+  "as the worker's; in production it is the Queues service's, and a send is a subrequest. The target gates on the " +
+  "same CPU less the local cost of one send, measured in a stand-in worker in the same run";
+
 export const CPU_NOT_JUDGED_LOCALLY =
   "locally, D1's SQLite and the Rate Limiting binding run inside the worker's own workerd process, so their " +
   "CPU counts as the worker's; in production they run outside it. Only production CPU time can judge it";

@@ -19,6 +19,7 @@ import {
   MEMBERS_PAGE,
   MILLION_TOMBSTONES,
   ONE_CALL_RUNS,
+  QUEUE_NOT_JUDGED_LOCALLY,
   ROOT,
   ROUNDS,
   SLICE_MS,
@@ -34,7 +35,7 @@ const RESULTS_START = "<!-- bench:results:start -->";
 const RESULTS_END = "<!-- bench:results:end -->";
 
 /** The ratios the targets are about, each also paired in time (a round's two slices run back to back). */
-export function ratiosOf(results) {
+export function ratiosOf(results, queueSend) {
   // When the two views disagree by much, the machine was too busy for the ratio to mean much.
   const paired = (large, small) =>
     median(large.measured.sliceP50s.map((p50, round) => p50 / small.measured.sliceP50s[round]));
@@ -48,6 +49,7 @@ export function ratiosOf(results) {
     meImportedCpu: results.meImported.cpuMs / results.me.cpuMs,
     meInitialsCpu: results.meInitials.cpuMs / results.me.cpuMs,
     auditCpu: results.patchSmall.cpuMs / results.patchNoAudit.cpuMs,
+    auditCpuLessSend: (results.patchSmall.cpuMs - queueSend.msPerSend) / results.patchNoAudit.cpuMs,
     listInitialsCpu: results.listSmall.cpuMs / results.listPhotos.cpuMs,
   };
 }
@@ -90,9 +92,15 @@ export function targetChecks({ results, ratios, jwks, plans, oneCall, rowsRead }
       Math.max(jwks.small, jwks.large) <= TARGETS.jwksPerIsolate,
     ],
     [
-      `PATCH worker CPU writing its audit event ≤ ${TARGETS.auditCpuRatio}x the same PATCH writing none (a token without org_id)`,
+      `PATCH worker CPU writing its audit event, less the local queue's CPU for one send, ≤ ${TARGETS.auditCpuRatio}x the same PATCH writing none (a token without org_id)`,
+      `${fmt(ratios.auditCpuLessSend, 2)}x`,
+      ratios.auditCpuLessSend <= TARGETS.auditCpuRatio,
+    ],
+    [
+      `PATCH worker CPU writing and enqueuing its audit event ≤ ${TARGETS.auditCpuRatio}x the same PATCH writing none`,
       `${fmt(ratios.auditCpu, 2)}x`,
       ratios.auditCpu <= TARGETS.auditCpuRatio,
+      QUEUE_NOT_JUDGED_LOCALLY,
     ],
     [
       "D1 round trips, PATCH with its audit event = 1",
@@ -244,6 +252,7 @@ export function renderReport({
   oneCall,
   imports,
   auditDelivery,
+  queueSend,
   initials,
   rowsRead,
   chunkedPut,
@@ -311,7 +320,10 @@ export function renderReport({
     `- Audit trail: PATCH worker CPU writing the change's audit event in its batch and enqueuing it, against the same PATCH ` +
       `under a token without \`org_id\` (no audit log, so neither): **${fmt(ratios.auditCpu, 2)}x** ` +
       `(${fmt(patchSmall.cpuMs, 3)} / ${fmt(patchNoAudit.cpuMs, 3)} ms), ${fmt(patchSmall.d1, 0)} D1 round trip; the load phases' ` +
-      "workers consume no queue, so no delivery runs in the process measured",
+      "workers consume no queue, so no delivery runs in the process measured. Of that, one send costs the local " +
+      `queue's broker, inside the same process, **${fmt(queueSend.msPerSend, 2)} ms** (a stand-in worker sending ` +
+      `${queueSend.sends} messages with the service's \`jobQueue\`), which production moves to the Queues service: ` +
+      `less it, **${fmt(ratios.auditCpuLessSend, 2)}x**`,
     `- Audit events through the queue (a worker of its own, ${auditDelivery.events} pending events enqueued by one run of the ` +
       "hourly job, each read from D1, posted to a loopback WorkOS stand-in and marked delivered; local queues deliver one " +
       `batch of up to 10 at a time): **${fmt(auditDelivery.perSecond, 0)} events/s** (${auditDelivery.events} in ` +
