@@ -3,14 +3,12 @@
 // to name its image. Measured in a stand-in worker running the service's own code (initials-worker.ts)
 // on wrangler dev's workerd, as utime+stime of the workerd process over a request that draws many
 // images. Reported, not a target: images are drawn once per initials, colour and size, and stored.
-import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { experimental_readRawConfig } from "wrangler";
 import { CLK_TCK, workerdTicks } from "./cpu.mjs";
 import { request } from "./load.mjs";
-import { fmt, ROOT } from "./options.mjs";
+import { fmt } from "./options.mjs";
 import { ok } from "./upload-flows.mjs";
-import { startWorker, stopWorker, tmp } from "./workers.mjs";
+import { standInConfig, startWorker, stopWorker, tmp } from "./workers.mjs";
 
 const SIZES = [64, 128, 256, 512];
 const MONOGRAMS = [
@@ -21,21 +19,6 @@ const MONOGRAMS = [
 /** Images per timed request, about a second of CPU each, so the 10 ms clock tick is about 1% of it. */
 const IMAGES_PER_RUN = { 64: 2000, 128: 1200, 256: 500, 512: 200 };
 const INITIALS_OF_CALLS = 200_000;
-
-function standInConfig() {
-  const { rawConfig } = experimental_readRawConfig({ config: path.join(ROOT, "wrangler.toml") });
-  const file = path.join(tmp, "initials-wrangler.json");
-  writeFileSync(
-    file,
-    JSON.stringify({
-      name: "initials-bench",
-      main: path.join(import.meta.dirname, "initials-worker.ts"),
-      compatibility_date: rawConfig.compatibility_date,
-      compatibility_flags: rawConfig.compatibility_flags,
-    }),
-  );
-  return file;
-}
 
 /** The worker's CPU ms per call of one POST that makes `count` of them, and its answer. */
 async function cpuPerCall(worker, route, count) {
@@ -49,7 +32,7 @@ async function cpuPerCall(worker, route, count) {
 export async function measureInitials(jwksPort) {
   const worker = await startWorker("initials", path.join(tmp, "state-initials"), jwksPort, [
     "--config",
-    standInConfig(),
+    standInConfig("initials"),
   ]);
   try {
     const images = [];

@@ -4,33 +4,14 @@
 // request that sends many. Locally the queue's broker runs inside that process, so this is the part of
 // the PATCH's CPU that production moves to the Queues service (with the send's own serialising, a few
 // µs, which it does not).
-import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { experimental_readRawConfig } from "wrangler";
 import { CLK_TCK, workerdTicks } from "./cpu.mjs";
 import { request } from "./load.mjs";
-import { ROOT } from "./options.mjs";
 import { ok } from "./upload-flows.mjs";
-import { startWorker, stopWorker, tmp } from "./workers.mjs";
+import { standInConfig, startWorker, stopWorker, tmp } from "./workers.mjs";
 
 /** Sends per timed request: about a second of CPU, so the 10 ms clock tick is about 1% of it. */
 const SENDS = 1000;
-
-function standInConfig() {
-  const { rawConfig } = experimental_readRawConfig({ config: path.join(ROOT, "wrangler.toml") });
-  const file = path.join(tmp, "queue-send-wrangler.json");
-  writeFileSync(
-    file,
-    JSON.stringify({
-      name: "queue-send-bench",
-      main: path.join(import.meta.dirname, "queue-send-worker.ts"),
-      compatibility_date: rawConfig.compatibility_date,
-      compatibility_flags: rawConfig.compatibility_flags,
-      queues: { producers: rawConfig.queues.producers },
-    }),
-  );
-  return file;
-}
 
 /** The worker process's CPU ms per send of one request that makes `count` of them. */
 async function cpuPerSend(worker, count) {
@@ -43,7 +24,7 @@ async function cpuPerSend(worker, count) {
 export async function measureQueueSend(jwksPort) {
   const worker = await startWorker("queue-send", path.join(tmp, "state-queue-send"), jwksPort, [
     "--config",
-    standInConfig(),
+    standInConfig("queue-send", ["queues"]),
   ]);
   try {
     await cpuPerSend(worker, 100);

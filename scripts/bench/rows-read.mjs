@@ -4,33 +4,15 @@
 // databases.mjs). A stand-in worker (rows-read-worker.ts) runs the service's own statements
 // (planned-statements.ts) and its cleanup on a copy of each. The targets: the same rows at a million
 // as at a hundred, within a small constant.
-import { cpSync, writeFileSync } from "node:fs";
+import { cpSync } from "node:fs";
 import path from "node:path";
-import { experimental_readRawConfig } from "wrangler";
 import { DEMO_USER } from "../dev-keys.mjs";
 import { cleanupSeedSql, millionSeedSql, VIEWER, viewerUpload } from "./databases.mjs";
 import { request } from "./load.mjs";
-import { log, MEMBERS_PAGE, ROOT } from "./options.mjs";
+import { log, MEMBERS_PAGE } from "./options.mjs";
 import { loadServiceStatements } from "./service-statements.mjs";
 import { ok } from "./upload-flows.mjs";
-import { seed, startWorker, stopWorker, tmp } from "./workers.mjs";
-
-function standInConfig() {
-  const { rawConfig } = experimental_readRawConfig({ config: path.join(ROOT, "wrangler.toml") });
-  const file = path.join(tmp, "rows-read-wrangler.json");
-  writeFileSync(
-    file,
-    JSON.stringify({
-      name: "rows-read-bench",
-      main: path.join(import.meta.dirname, "rows-read-worker.ts"),
-      compatibility_date: rawConfig.compatibility_date,
-      compatibility_flags: rawConfig.compatibility_flags,
-      d1_databases: rawConfig.d1_databases,
-      r2_buckets: rawConfig.r2_buckets,
-    }),
-  );
-  return file;
-}
+import { seed, standInConfig, startWorker, stopWorker, tmp } from "./workers.mjs";
 
 /** The service's statements of the requests measured, with the benchmark's ids. */
 async function statements() {
@@ -61,7 +43,7 @@ let limits;
 
 /** Rows read per statement, and by an idle cleanup run and one with `CLEANUP_UPLOADS` garbage uploads, on `dir`. */
 async function measureDatabase(label, dir, jwksPort, measured) {
-  const config = standInConfig();
+  const config = standInConfig("rows-read", ["d1_databases", "r2_buckets"]);
   // The cleanup runs "now", so the seeded garbage (two days old) is garbage and nothing else is.
   const now = Date.now();
   let worker = await startWorker(`rows-${label}`, dir, jwksPort, ["--config", config]);

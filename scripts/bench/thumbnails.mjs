@@ -4,14 +4,13 @@
 // one size against every size, one after another against all at once. Each way of making them runs
 // in a fresh `wrangler dev`, so its peak memory is its own; locally the Images binding is sharp in
 // wrangler's Node process, which stands for Cloudflare Images, and the worker is the workerd process.
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { experimental_readRawConfig } from "wrangler";
 import { CLK_TCK, workerdProcesses } from "./cpu.mjs";
 import { median, request } from "./load.mjs";
-import { log, ROOT, THUMBNAIL_RUNS } from "./options.mjs";
+import { log, THUMBNAIL_RUNS } from "./options.mjs";
 import { fourCalls, ok } from "./upload-flows.mjs";
-import { startWorker, stopWorker, tmp } from "./workers.mjs";
+import { standInConfig, startWorker, stopWorker, tmp } from "./workers.mjs";
 
 /** The ways the stand-in makes thumbnails, in the order they run. */
 export const THUMBNAIL_WAYS = [
@@ -36,24 +35,6 @@ async function completeThroughApi(worker, authorization, shots) {
     medians[photo.key] = median(times);
   }
   return medians;
-}
-
-/** The stand-in's wrangler config: its own entry, with the service's compatibility and its R2 and Images bindings. */
-function standInConfig() {
-  const { rawConfig } = experimental_readRawConfig({ config: path.join(ROOT, "wrangler.toml") });
-  const file = path.join(tmp, "thumbnails-wrangler.json");
-  writeFileSync(
-    file,
-    JSON.stringify({
-      name: "thumbnail-bench",
-      main: path.join(import.meta.dirname, "thumbnails-worker.ts"),
-      compatibility_date: rawConfig.compatibility_date,
-      compatibility_flags: rawConfig.compatibility_flags,
-      r2_buckets: rawConfig.r2_buckets,
-      images: rawConfig.images,
-    }),
-  );
-  return file;
 }
 
 /** Node processes under a wrangler: where it runs miniflare, and so, locally, the Images binding (sharp). */
@@ -153,7 +134,7 @@ async function measureWay(way, shots, jwksPort, config) {
 export async function measureThumbnails(apiWorker, authorization, jwksPort, shots) {
   log(`complete: ${shots.map((p) => `${p.key} ${p.what}`).join("; ")}; ${THUMBNAIL_RUNS} runs each`);
   const complete = await completeThroughApi(apiWorker, authorization, shots);
-  const config = standInConfig();
+  const config = standInConfig("thumbnails", ["r2_buckets", "images"]);
   const ways = [];
   for (const way of THUMBNAIL_WAYS) {
     ways.push(await measureWay(way, shots, jwksPort, config));

@@ -120,6 +120,33 @@ export function producerOnlyConfig() {
   return producerOnly;
 }
 
+/**
+ * A stand-in worker's wrangler config: its entry (`scripts/bench/<name>-worker.ts`) with the service's
+ * compatibility date and flags, and those of the service's bindings it names (`d1_databases`,
+ * `r2_buckets`, `images`, `queues`), taken from wrangler.toml as they are; of `queues`, the producers
+ * only, since a stand-in consumes nothing.
+ */
+export function standInConfig(name, bindings = []) {
+  const { rawConfig } = experimental_readRawConfig({ config: path.join(ROOT, "wrangler.toml") });
+  const file = path.join(tmp, `${name}-wrangler.json`);
+  writeFileSync(
+    file,
+    JSON.stringify({
+      name: `${name}-bench`,
+      main: path.join(import.meta.dirname, `${name}-worker.ts`),
+      compatibility_date: rawConfig.compatibility_date,
+      compatibility_flags: rawConfig.compatibility_flags,
+      ...Object.fromEntries(
+        bindings.map((binding) => [
+          binding,
+          binding === "queues" ? { producers: rawConfig.queues.producers } : rawConfig[binding],
+        ]),
+      ),
+    }),
+  );
+  return file;
+}
+
 /** `wrangler dev` on `persistDir`, in its own process group; resolves once `/healthz` answers 200. */
 export async function startWorker(label, persistDir, jwksPort, extraArgs = []) {
   const port = await freePort();
