@@ -181,7 +181,7 @@ function rowsReadReport({ statements, small, million, seedSeconds, limits }) {
   const cell = (db, key) => `${db.requests[key].rowsRead} (${db.requests[key].rows} rows)`;
   const run = (result) => `${result.rowsRead} (${result.roundTrips} round trips)`;
   return [
-    "Rows read (`meta.rows_read`, what D1 reports per statement and bills), of each request's one statement and of " +
+    "Rows read (`meta.rows_read`, what D1 reports per statement and bills), of each request's one statement (the PATCH's audit event is the second of its batch) and of " +
       "one storage cleanup run, on a copy of the 100-user database and on the 100,000-user one grown to a million " +
       `users, each with a photo in use, 100,000 of them the demo organization's members, and ${MILLION_TOMBSTONES.toLocaleString("en-US")} ` +
       `tombstones (grown in ${fmt(seedSeconds, 0)} s); the statements are the service's own, run by a stand-in worker (\`rows-read-worker.ts\`):`,
