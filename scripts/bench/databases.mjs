@@ -58,6 +58,8 @@ const photoMembers = Array.from({ length: MEMBERS_PAGE }, (_, i) => ({
 }));
 export const callerUploads = Array.from({ length: CALLER_UPLOADS }, () => crypto.randomUUID());
 export const viewerUpload = crypto.randomUUID();
+/** The write that set the viewer's photo: the id its audit event carries (rows-read.mjs). */
+export const viewerWriteId = crypto.randomUUID();
 
 /** `keyFor` applied in SQL to the id that `idExpression` computes. */
 function keyExpression(keyFor, idExpression) {
@@ -101,7 +103,7 @@ export function smallSeedSql() {
         `UPDATE users SET profile_picture_upload_id = ${q(member.upload)}, profile_picture_thumb_sizes = ${q(EVERY_SIZE)} WHERE id = ${q(member.id)};`,
     ),
     `UPDATE users SET profile_picture_upload_id = ${q(callerUploads[0])}, profile_picture_thumb_sizes = ${q(EVERY_SIZE)} WHERE id = ${q(DEMO_USER.id)};`,
-    `UPDATE users SET profile_picture_upload_id = ${q(viewerUpload)}, profile_picture_thumb_sizes = ${q(EVERY_SIZE)} WHERE id = ${q(VIEWER.id)};`,
+    `UPDATE users SET profile_picture_upload_id = ${q(viewerUpload)}, profile_picture_thumb_sizes = ${q(EVERY_SIZE)}, profile_picture_write_id = ${q(viewerWriteId)} WHERE id = ${q(VIEWER.id)};`,
     // As complete and the triggers leave them: a ready photo no one shows is dated for the cleanup.
     `UPDATE uploads SET unreferenced_since = updated_at WHERE scope = 'profile_picture' AND state = 'ready' AND id NOT IN (SELECT profile_picture_upload_id FROM users WHERE profile_picture_upload_id IS NOT NULL) AND id NOT IN (SELECT imported_picture_upload_id FROM users WHERE imported_picture_upload_id IS NOT NULL);`,
   ].join("\n");

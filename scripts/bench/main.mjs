@@ -59,7 +59,7 @@ import {
 } from "./options.mjs";
 import { photos } from "./photos.mjs";
 import { inspectLargeDatabase } from "./plans.mjs";
-import { measureQueueSend } from "./queue-send.mjs";
+import { queueSendPhases, startQueueSender } from "./queue-send.mjs";
 import { machineInfo, ratiosOf, renderReport, targetChecks, writeBenchmarks } from "./report.mjs";
 import { measureRowsRead } from "./rows-read.mjs";
 import { measureCleanup } from "./storage-cleanup.mjs";
@@ -130,8 +130,11 @@ async function viewerETag(worker, viewerAuth) {
   return me.headers.etag;
 }
 
-/** What each phase sends: GET /healthz, /users/me, the PATCH (also with If-Match) and the members list, and two diagnostics. */
-async function phasesFor(small, large, counts) {
+/**
+ * What each phase sends: GET /healthz, /users/me, the PATCH (also with If-Match) and the members list;
+ * and diagnostics: a PATCH refused before D1, and one queue send on a stand-in against none.
+ */
+async function phasesFor(small, large, sender, counts) {
   const [callerAuth, viewerAuth, plainAuth, importedAuth] = await Promise.all(
     [DEMO_USER, VIEWER, PLAIN, IMPORTED].map((u) => tokenFor(u.sub)),
   );
@@ -195,6 +198,8 @@ async function phasesFor(small, large, counts) {
       worker: small,
       next: (n) => ({ ...patch(n), headers: { ...patch(n).headers, authorization: noOrgAuth } }),
     },
+    // What one send costs the local queue's broker, beside the PATCHes that send: a diagnostic pair.
+    ...queueSendPhases(sender),
     { key: "patchLarge", name: "PATCH /api/v1/users/me/profile-picture", worker: large, next: patch },
     {
       key: "patchIfMatch",
@@ -256,9 +261,11 @@ async function measure(phases) {
 async function main() {
   const jwksPort = await startJwksServer();
   const { smallDir, largeDir, small, large, counts, plans, storage } = await prepare(jwksPort);
-  const phases = await phasesFor(small, large, counts);
+  const sender = await startQueueSender(jwksPort);
+  const phases = await phasesFor(small, large, sender, counts);
   const jwksAfterWarmup = await measure(phases);
   await stopWorker(large);
+  await stopWorker(sender);
   const shots = await photos();
   const demoAuth = await tokenFor(DEMO_USER.sub);
   log("complete's thumbnails: through the API, then one size against four, one after another and at once");
@@ -287,9 +294,6 @@ async function main() {
   );
   log(`audit events: ${AUDIT_EVENTS} pending events enqueued by the hourly job, then delivered`);
   const auditDelivery = await measureAuditDelivery(smallDir, jwksPort);
-  log("one enqueued job: the worker process's CPU per send with a local queue, in a stand-in worker");
-  const queueSend = await measureQueueSend(jwksPort);
-  log(`queue send: ${fmt(queueSend.msPerSend, 2)} ms of worker CPU each`);
   log("initials avatars: CPU per image, in a stand-in worker");
   const initials = await measureInitials(jwksPort);
   log(
@@ -306,7 +310,7 @@ async function main() {
     );
     for (const sample of r.errorSamples) log(`  unexpected response: ${sample}`);
   }
-  const ratios = ratiosOf(results, queueSend);
+  const ratios = ratiosOf(results);
   const jwks = {
     small: jwksHits.get("small") ?? 0,
     large: jwksHits.get("large") ?? 0,
@@ -329,7 +333,6 @@ async function main() {
     oneCall,
     imports,
     auditDelivery,
-    queueSend,
     initials,
     rowsRead,
     chunkedPut,

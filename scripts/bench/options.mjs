@@ -89,7 +89,7 @@ export const TARGETS = {
 export const QUEUE_NOT_JUDGED_LOCALLY =
   "locally, the queue's broker runs inside the worker's own workerd process, so every send's broker work counts " +
   "as the worker's; in production it is the Queues service's, and a send is a subrequest. The target gates on the " +
-  "same CPU less the local cost of one send, measured in a stand-in worker in the same run";
+  "same CPU less the local cost of one send, measured on a stand-in worker in the same interleaved rounds";
 
 export const CPU_NOT_JUDGED_LOCALLY =
   "locally, D1's SQLite and the Rate Limiting binding run inside the worker's own workerd process, so their " +

@@ -4,6 +4,7 @@
  * in as SQL literals (`wrangler d1 execute --command` binds none). The benchmark bundles this file
  * into Node (plans.mjs), so no statement is copied by hand and none can drift from what is sent.
  */
+import { recordAuditEvent } from "../../src/audit/outbox";
 import { createDb } from "../../src/db/client";
 import { callerWithMembership } from "../../src/identity/caller";
 import { teammateById } from "../../src/identity/memberships";
@@ -76,6 +77,8 @@ export interface RowsReadValues {
   sub: string;
   org: string;
   uploadId: string;
+  /** The write that set that photo: the PATCH's audit event is that write's (so it inserts one). */
+  writeId: string;
   pageSize: number;
   /** Where a page after the first starts. */
   after: [lastNameKey: string, firstNameKey: string, userId: string];
@@ -92,12 +95,14 @@ export interface MeasuredStatement {
 
 /**
  * What each request the rows-read targets are about sends to D1, as the service builds it: one
- * statement each (their happy paths are one round trip). The PATCH sets the photo the reader has,
- * so running it changes nothing and it can be run on any copy.
+ * statement each (their happy paths are one round trip), and the PATCH's audit event, the second
+ * statement of its batch. The PATCH sets the photo the reader has, so running it changes nothing and
+ * it can be run on any copy; the event then is the one that photo's write recorded, so it is
+ * inserted (into the copy) as a change's event is.
  */
 export function rowsReadStatements(values: RowsReadValues): MeasuredStatement[] {
   const db = createDb({} as D1Database);
-  const { sub, org, uploadId, pageSize, after, qMany, qNone } = values;
+  const { sub, org, uploadId, writeId, pageSize, after, qMany, qNone } = values;
   const member = { sub, org_id: org, role: "member" };
   const page = (q: string | undefined, from: RowsReadValues["after"] | undefined) =>
     literal(pageWithCaller(db, sub, org, { q, limit: pageSize, after: from }).toSQL());
@@ -107,6 +112,25 @@ export function rowsReadStatements(values: RowsReadValues): MeasuredStatement[] 
       key: "patch",
       name: "PATCH /users/me/profile-picture",
       sql: literal(conditionalUpdate(db, { claims: member, target: "caller", uploadId }).toSQL()),
+    },
+    {
+      key: "patchEvent",
+      name: "the PATCH's audit event (the INSERT … SELECT in its batch)",
+      sql: literal(
+        recordAuditEvent(
+          db,
+          {
+            writeId,
+            organizationId: org,
+            actorWorkosUserId: sub,
+            target: { workosUserId: sub },
+            location: "203.0.113.7",
+            userAgent: "bench",
+            via: "patch",
+          },
+          new Date(),
+        ).toSQL(),
+      ),
     },
     { key: "page", name: `members page (${pageSize}), the first`, sql: page(undefined, undefined) },
     { key: "pageAfter", name: `members page (${pageSize}), after a cursor`, sql: page(undefined, after) },

@@ -1,11 +1,11 @@
 /**
  * The benchmark's stand-in for what enqueuing a job costs locally (queue-send.mjs), run by `wrangler
  * dev` with the service's producer binding and no consumer, as the load phases' workers have it: the
- * service's own `jobQueue` in a loop, so the workerd process's CPU over one request is the CPU of
- * `count` sends. Locally the queue's broker runs inside that process; in production it is the Queues
+ * service's own `jobQueue`, so the workerd process's CPU per request, less that of a request sending
+ * none, is the CPU of a send. Locally the queue's broker runs inside that process; in production it is the Queues
  * service's, and a send is a subrequest.
  *
- * POST /send?count=N: sends N audit_event messages one after another, as N PATCHes would.
+ * POST /send?count=N: sends N audit_event messages one after another (N = 0: none, the floor).
  */
 import { type JobMessage, jobQueue } from "../../src/jobs/messages";
 

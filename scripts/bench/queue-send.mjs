@@ -1,37 +1,35 @@
-// What enqueuing one job costs the worker's process locally: the service's jobQueue sending audit_event
-// messages in a stand-in worker (queue-send-worker.ts) with the service's producer binding and no
-// consumer, as the load phases' workers run, measured as utime+stime of the workerd process over a
-// request that sends many. Locally the queue's broker runs inside that process, so this is the part of
-// the PATCH's CPU that production moves to the Queues service (with the send's own serialising, a few
-// µs, which it does not).
+// What enqueuing one job costs the worker's process locally: a stand-in worker (queue-send-worker.ts)
+// with the service's producer binding and no consumer, as the load phases' workers run, driven as two
+// diagnostic phases interleaved with the others under the same load: a request that sends one
+// audit_event message with the service's jobQueue, and one that sends none. The difference in the
+// workerd process's CPU per request is one send's. Locally the queue's broker runs inside that process,
+// so this is the part of the PATCH's CPU that production moves to the Queues service (with the send's
+// own serialising, a few µs, which it does not).
 import path from "node:path";
-import { CLK_TCK, workerdTicks } from "./cpu.mjs";
-import { request } from "./load.mjs";
-import { ok } from "./upload-flows.mjs";
-import { standInConfig, startWorker, stopWorker, tmp } from "./workers.mjs";
+import { standInConfig, startWorker, tmp } from "./workers.mjs";
 
-/** Sends per timed request: about a second of CPU, so the 10 ms clock tick is about 1% of it. */
-const SENDS = 1000;
-
-/** The worker process's CPU ms per send of one request that makes `count` of them. */
-async function cpuPerSend(worker, count) {
-  const before = workerdTicks(worker).worker;
-  ok(await request(worker.port, { method: "POST", path: `/send?count=${count}` }), "/send");
-  return (((workerdTicks(worker).worker - before) / CLK_TCK) * 1000) / count;
-}
-
-/** CPU ms per send, the median of three timed requests after a warm-up, in a fresh stand-in. */
-export async function measureQueueSend(jwksPort) {
-  const worker = await startWorker("queue-send", path.join(tmp, "state-queue-send"), jwksPort, [
+/** The stand-in, started once for the load phases (the caller stops it with them). */
+export const startQueueSender = (jwksPort) =>
+  startWorker("queue-send", path.join(tmp, "state-queue-send"), jwksPort, [
     "--config",
     standInConfig("queue-send", ["queues"]),
   ]);
-  try {
-    await cpuPerSend(worker, 100);
-    const runs = [];
-    for (let i = 0; i < 3; i++) runs.push(await cpuPerSend(worker, SENDS));
-    return { sends: SENDS, msPerSend: runs.sort((a, b) => a - b)[1] };
-  } finally {
-    await stopWorker(worker);
-  }
-}
+
+/** The two diagnostic phases on the stand-in: one send a request, and none (its floor). */
+export const queueSendPhases = (sender) => [
+  {
+    key: "queueSend",
+    diagnostic: true,
+    worker: sender,
+    next: () => ({ method: "POST", path: "/send?count=1" }),
+  },
+  {
+    key: "queueSendFloor",
+    diagnostic: true,
+    worker: sender,
+    next: () => ({ method: "POST", path: "/send?count=0" }),
+  },
+];
+
+/** One send's CPU: the stand-in's CPU per request sending one message, less its CPU per request sending none. */
+export const sendCpuMs = (results) => results.queueSend.cpuMs - results.queueSendFloor.cpuMs;

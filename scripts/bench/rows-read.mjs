@@ -7,7 +7,7 @@
 import { cpSync } from "node:fs";
 import path from "node:path";
 import { DEMO_USER } from "../dev-keys.mjs";
-import { cleanupSeedSql, millionSeedSql, VIEWER, viewerUpload } from "./databases.mjs";
+import { cleanupSeedSql, millionSeedSql, VIEWER, viewerUpload, viewerWriteId } from "./databases.mjs";
 import { request } from "./load.mjs";
 import { log, MEMBERS_PAGE } from "./options.mjs";
 import { loadServiceStatements } from "./service-statements.mjs";
@@ -21,6 +21,7 @@ async function statements() {
     sub: VIEWER.sub,
     org: DEMO_USER.org,
     uploadId: viewerUpload,
+    writeId: viewerWriteId,
     pageSize: MEMBERS_PAGE,
     // Early in both databases' order (Last0..Last99; last + four hex digits), so the page after it is
     // full in both, as the first is: the gate compares pages of the same size.
