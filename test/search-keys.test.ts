@@ -7,6 +7,7 @@ import worker from "../src/index";
 import { refoldSearchKeys } from "../src/jobs/search-keys";
 import { call, json } from "./helpers/api";
 import { createUser, db, readMembership, readUser } from "./helpers/db";
+import { faultyD1 } from "./helpers/faulty-d1";
 import { tokenFor } from "./helpers/tokens";
 import { mockWorkOS } from "./helpers/workos";
 
@@ -124,5 +125,25 @@ describe("refolding the search keys SQLite folded ASCII-only (the hourly job)", 
       expect((await readUser(user.id))?.firstNameKey).toMatch(/^ærin\d$/);
     }
     expect(log.mock.calls.map(([line]) => JSON.parse(String(line)).msg)).toContain("search keys refolded");
+  });
+
+  it("runs every job of the :47 cron whatever the others do, and reports each failure, not only the first", async () => {
+    vi.spyOn(console, "log").mockImplementation(() => {});
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    // Every statement fails, and not as a fault worth retrying: each of the three jobs fails on its first.
+    const broken = faultyD1(env.DB, [{ sql: /./, message: "D1_ERROR: no such table: broken", times: 1000 }]);
+
+    const run = worker.scheduled(
+      createScheduledController({ scheduledTime: Date.now(), cron: "47 * * * *" }),
+      { ...env, DB: broken.db },
+    );
+
+    const failure = await run.then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(AggregateError);
+    expect((failure as AggregateError).errors).toHaveLength(3);
+    expect((failure as AggregateError).message).toMatch(/^3 hourly jobs failed: /);
   });
 });
