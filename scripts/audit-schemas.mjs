@@ -4,6 +4,7 @@
 // and is never printed. Running it again changes nothing (scripts/lib/audit-schema-registration.mjs).
 import { AUDIT_ACTION_SCHEMAS, AUDIT_ACTIONS, AUDIT_SCHEMA_VERSION } from "../src/audit/action-schemas.ts";
 import { varsProblems } from "../src/lib/config.ts";
+import { isLoopbackHost } from "../src/lib/loopback-host.ts";
 import { RegistrationRefused, registerAuditSchema, schemaCalls } from "./lib/audit-schema-registration.mjs";
 import { parseCommandLine, UsageError } from "./lib/command-line.mjs";
 import { configOption, readProductionConfig } from "./lib/production-config.mjs";
@@ -102,7 +103,7 @@ function workosApiUrl(text, flag) {
   } catch {
     throw new UsageError(`${flag} takes a URL, not '${text}'`);
   }
-  const loopback = url.hostname === "localhost" || url.hostname === "[::1]" || /^127\./.test(url.hostname);
+  const loopback = isLoopbackHost(url.hostname);
   if (!(url.protocol === "https:" || (url.protocol === "http:" && loopback)) || url.search || url.hash) {
     throw new UsageError(
       `${flag} takes an https URL, or an http one on a loopback host, without query or fragment, not '${text}'`,
