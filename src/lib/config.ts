@@ -143,6 +143,11 @@ const SECRETS = {
 } as const;
 
 const PLACEHOLDER = /REPLACE_ME/i;
+const isPlaceholder = (value: unknown) => typeof value === "string" && PLACEHOLDER.test(value);
+const placeholderProblem = (name: string) => `${name} is still the placeholder of wrangler.toml (REPLACE_ME)`;
+
+/** Where the worker calls the WorkOS API unless `WORKOS_API_URL` says otherwise. */
+export const DEFAULT_WORKOS_API_URL = "https://api.workos.com";
 
 export interface Config {
   /** `production` under `--env production`; `development` is `wrangler dev` and the tests. */
@@ -199,15 +204,10 @@ function parseSettings(
   const rules = production ? productionSettings : developmentSettings;
   const schema = withSecrets ? rules : rules.omit(SECRETS);
 
-  const placeholders = production
-    ? Object.keys(schema.shape).filter((name) => {
-        const value = env[name];
-        return typeof value === "string" && PLACEHOLDER.test(value);
-      })
-    : [];
+  const placeholders = production ? Object.keys(schema.shape).filter((name) => isPlaceholder(env[name])) : [];
   const parsed = schema.safeParse(env);
   const problems = [
-    ...placeholders.map((name) => `${name} is still the placeholder of wrangler.toml (REPLACE_ME)`),
+    ...placeholders.map(placeholderProblem),
     ...(parsed.error?.issues ?? [])
       .filter((issue) => !placeholders.includes(String(issue.path[0])))
       .map((issue) => `${issue.path.join(".")} ${issue.message}`),
@@ -228,18 +228,34 @@ export function varsProblems(vars: Readonly<Record<string, unknown>>): string[] 
   return "problems" in result ? result.problems : [];
 }
 
+type ProductionShape = typeof productionSettings.shape;
+
+/**
+ * One setting of production's vars, read as the production worker reads it, the placeholder rule
+ * included; `ConfigError` naming the setting when it would refuse it. For a script that needs one
+ * setting and leaves the others to `npm run check:production`.
+ */
+export function productionSetting<K extends keyof ProductionShape>(
+  vars: Readonly<Record<string, unknown>>,
+  name: K,
+): z.output<ProductionShape[K]> {
+  const value = vars[name];
+  if (isPlaceholder(value)) throw new ConfigError([placeholderProblem(name)]);
+  const parsed = (productionSettings.shape[name] as z.ZodType).safeParse(value);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => `${[name, ...issue.path].join(".")} ${issue.message}`),
+    );
+  }
+  return parsed.data as z.output<ProductionShape[K]>;
+}
+
 /**
  * The origins `CORS_ORIGINS` of production's vars allows, read as the production worker reads them;
  * `ConfigError` naming the setting when it would refuse them.
  */
 export function productionCorsOrigins(vars: Readonly<Record<string, unknown>>): string[] {
-  const parsed = productionSettings.shape.CORS_ORIGINS.safeParse(vars.CORS_ORIGINS);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => `${["CORS_ORIGINS", ...issue.path].join(".")} ${issue.message}`),
-    );
-  }
-  return parsed.data ?? [];
+  return productionSetting(vars, "CORS_ORIGINS") ?? [];
 }
 
 function buildConfig(env: Readonly<Record<string, unknown>>): Config {
@@ -255,7 +271,7 @@ function buildConfig(env: Readonly<Record<string, unknown>>): Config {
         : ["https://api.workos.com", `https://api.workos.com/user_management/${s.WORKOS_CLIENT_ID}`],
       jwksUrl: s.WORKOS_JWKS_URL ?? `https://api.workos.com/sso/jwks/${s.WORKOS_CLIENT_ID}`,
       inlineJwks: s.WORKOS_JWKS,
-      apiUrl: s.WORKOS_API_URL ?? "https://api.workos.com",
+      apiUrl: s.WORKOS_API_URL ?? DEFAULT_WORKOS_API_URL,
       apiKey: s.WORKOS_API_KEY,
       webhookSecret: s.WORKOS_WEBHOOK_SECRET,
     },

@@ -199,6 +199,7 @@ describe("registering the audit log schemas (npm run audit:schemas)", {
   const badUrls: [value: string, rule: string][] = [
     ["http://api.workos.com", "must be an https URL in production"],
     ["api.workos.com", "must be an https URL in production"],
+    ["https://replace_me.workos.example", "is still the placeholder of wrangler.toml (REPLACE_ME)"],
   ];
   for (const [value, rule] of badUrls) {
     for (const print of [false, true]) {
