@@ -30,11 +30,15 @@ const httpsUrl = z
   .url({ protocol: /^https$/, error: "must be an https URL in production" })
   .transform(withoutTrailingSlash);
 
-/** `scheme://host[:port]` and nothing more: what a Content-Security-Policy source and CORS compare. */
-const isOrigin = (value: string, protocol: RegExp) => {
+/**
+ * `scheme://host[:port]` and nothing more: what a Content-Security-Policy source and CORS compare.
+ * `exact`: written as the URL parser writes the origin, not even a trailing slash; otherwise one
+ * trailing slash is let through (and `originOf` drops it).
+ */
+const isOrigin = (value: string, protocol: RegExp, { exact = false } = {}) => {
   try {
     const url = new URL(value);
-    return protocol.test(url.protocol) && url.origin === value.replace(/\/$/, "");
+    return protocol.test(url.protocol) && url.origin === (exact ? value : value.replace(/\/$/, ""));
   } catch {
     return false;
   }
@@ -61,14 +65,12 @@ const httpsOrigin = z
  * even a trailing slash. Anything else would be accepted here and never match a request.
  */
 const corsOrigin = (protocol: RegExp, rule: string) =>
-  z.string().refine((value) => {
-    try {
-      const url = new URL(value);
-      return protocol.test(url.protocol) && url.origin === value;
-    } catch {
-      return false;
-    }
-  }, `must list origins as browsers send them: ${rule}, the host in lower case, no path or trailing slash`);
+  z
+    .string()
+    .refine(
+      (value) => isOrigin(value, protocol, { exact: true }),
+      `must list origins as browsers send them: ${rule}, the host in lower case, no path or trailing slash`,
+    );
 const corsOrigins = optional(commaList.pipe(z.array(corsOrigin(/^https?:$/, "scheme://host[:port]"))));
 /** Pages that send a bearer token are served over TLS in production. */
 const httpsCorsOrigins = optional(
