@@ -204,6 +204,16 @@ describe("npm run dev's WorkOS stand-in: audit log schemas (/audit_logs/actions/
     expect((await fetch(schemas, { headers: authorized })).status).toBe(404);
   });
 
+  it("answers 404 to a user id with a malformed escape, and goes on serving", async (context) => {
+    const { url } = await standIn(context);
+    const malformed = await fetch(`${url}/user_management/users/user_%E0%A4%A`, { headers: authorized });
+    expect(malformed.status).toBe(404);
+    const user = await fetch(`${url}/user_management/users/user_01DEMO000000000000000000`, {
+      headers: authorized,
+    });
+    expect(user.status).toBe(200);
+  });
+
   it("refuses a schema without targets with 422, and any call without the dev key with 401", async (context) => {
     const { url } = await standIn(context);
     const schemas = `${url}/audit_logs/actions/profile_picture.updated/schemas`;
