@@ -3,13 +3,11 @@
 // otherwise the API key comes from the environment variable WORKOS_API_KEY, never the command line,
 // and is never printed. Running it again changes nothing (scripts/lib/audit-schema-registration.mjs).
 import { AUDIT_ACTION_SCHEMAS, AUDIT_ACTIONS, AUDIT_SCHEMA_VERSION } from "../src/audit/action-schemas.ts";
-import { varsProblems } from "../src/lib/config.ts";
+import { ConfigError, DEFAULT_WORKOS_API_URL, productionSetting } from "../src/lib/config.ts";
+import { isLoopbackHost } from "../src/lib/loopback-host.ts";
 import { RegistrationRefused, registerAuditSchema, schemaCalls } from "./lib/audit-schema-registration.mjs";
 import { parseCommandLine, UsageError } from "./lib/command-line.mjs";
 import { configOption, readProductionConfig } from "./lib/production-config.mjs";
-
-/** The worker's default too (src/lib/config.ts). */
-const DEFAULT_WORKOS_API_URL = "https://api.workos.com";
 
 const values = parseCommandLine({
   name: "audit:schemas",
@@ -81,17 +79,18 @@ function refuse(message) {
 }
 
 /**
- * WORKOS_API_URL of [env.production], held to the production worker's own rule (an https URL): the
- * key must not travel in clear. config.ts checks the vars all at once; the other settings' problems are
+ * WORKOS_API_URL of [env.production], held to the production worker's own rule (an https URL, not the
+ * placeholder): the key must not travel in clear. The other settings' problems are
  * `npm run check:production`'s business, not this script's.
  */
 function productionWorkosApiUrl(configPath) {
   const vars = readProductionConfig(configPath).vars ?? {};
-  const problems = varsProblems({ ...vars, ENVIRONMENT: "production" }).filter((problem) =>
-    problem.startsWith("WORKOS_API_URL "),
-  );
-  if (problems.length > 0) refuse(`${problems.join("; ")} ([env.production] of ${configPath})`);
-  return String(vars.WORKOS_API_URL || DEFAULT_WORKOS_API_URL).replace(/\/+$/, "");
+  try {
+    return productionSetting(vars, "WORKOS_API_URL") ?? DEFAULT_WORKOS_API_URL;
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    refuse(`${error.problems.join("; ")} ([env.production] of ${configPath})`);
+  }
 }
 
 /** `--workos-api-url`: where else the key may go. http only on loopback, where it never leaves the machine. */
@@ -102,7 +101,7 @@ function workosApiUrl(text, flag) {
   } catch {
     throw new UsageError(`${flag} takes a URL, not '${text}'`);
   }
-  const loopback = url.hostname === "localhost" || url.hostname === "[::1]" || /^127\./.test(url.hostname);
+  const loopback = isLoopbackHost(url.hostname);
   if (!(url.protocol === "https:" || (url.protocol === "http:" && loopback)) || url.search || url.hash) {
     throw new UsageError(
       `${flag} takes an https URL, or an http one on a loopback host, without query or fragment, not '${text}'`,

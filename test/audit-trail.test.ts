@@ -242,6 +242,19 @@ describe("the audit trail: removals, the one-call PUT, and what the event says o
     expect(event.context).toEqual({ location: "2001:db8::1" });
   });
 
+  it("keeps at most 512 characters of a User-Agent: the header is the client's to make as long as it likes", async () => {
+    const organizationId = newOrg();
+    const caller = await createUser({ organizationId });
+    const upload = await createUpload(caller);
+    const userAgent = `PhotoApp/2.1 ${"x".repeat(10_000)}`;
+    const { sent } = await changeAndDeliver(async () =>
+      patch(ME, await tokenFor(caller), upload.id, { ...CLIENT, "User-Agent": userAgent }),
+    );
+    const { context } = sent.body.event as { context: { user_agent: string } };
+    expect(context.user_agent).toBe(userAgent.slice(0, 512));
+    expect((await eventRows(organizationId))[0]?.userAgent).toBe(userAgent.slice(0, 512));
+  });
+
   it("gives a location however the request came: `unknown` without CF-Connecting-IP (never empty)", async () => {
     const organizationId = newOrg();
     const caller = await createUser({ organizationId });
@@ -466,6 +479,43 @@ describe("audit events reach WorkOS once each, however many times they are tried
     expect(workos.count(EVENTS_URL)).toBe(1);
     expect(deadLetters).toHaveBeenCalledTimes(1);
   });
+
+  it.for([
+    { status: 400, message: "Invalid event" },
+    { status: 403, message: "Audit Logs is not enabled for this environment" },
+    { status: 404, message: "Organization not found" },
+  ])(
+    "case 49: a $status is refused for good like a 422: dead-lettered once, never sent again",
+    async ({ status, message: text }) => {
+      const { id, message } = await pendingChange();
+      const workos = mockAuditLog(() => Response.json({ message: text }, { status }));
+      const deadLetters = vi.spyOn(env.DEAD_LETTERS, "send");
+      captureLogs();
+      const result = await consume([message], { attempts: 1 });
+      expect(result.retries).toEqual([]);
+      expect(deadLetters).toHaveBeenCalledTimes(1);
+      const row = await eventRow(id);
+      expect(row?.state).toBe("refused");
+      expect(row?.refusal).toBe(`WorkOS audit logs answered ${status}: ${text}`);
+      const resent = await enqueuedWhile(() => resendAuditEvents(env, new Date(Date.now() + 24 * 3600_000)));
+      expect(resent.filter((m) => m.type === "audit_event" && m.id === id)).toEqual([]);
+      expect(workos.count(EVENTS_URL)).toBe(1);
+    },
+  );
+
+  it.for([401, 408, 409])(
+    "case 49: a %i is worth another try: retried, the event still pending",
+    async (status) => {
+      const { id, message } = await pendingChange();
+      mockAuditLog(() => Response.json({ message: "try again" }, { status }));
+      const deadLetters = vi.spyOn(env.DEAD_LETTERS, "send");
+      captureLogs();
+      const result = await consume([message], { attempts: 1 });
+      expect(result.retries.map((retry) => retry.delaySeconds)).toEqual([5]);
+      expect(deadLetters).not.toHaveBeenCalled();
+      expect((await eventRow(id))?.state).toBe("pending");
+    },
+  );
 
   it("a dead letter that came back from the platform leaves the event pending: it is not lost", async () => {
     const { id, message } = await pendingChange();

@@ -3,6 +3,7 @@ import { eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { type User, users } from "../src/db/schema";
 import { decodeBase64urlText } from "../src/lib/base64url";
+import { loadConfig } from "../src/lib/config";
 import { THUMB_SIZES, thumbKeyFor } from "../src/lib/object-keys";
 import {
   INITIALS_MEDIA_TYPE,
@@ -10,6 +11,7 @@ import {
   initialsOf,
   paletteIndexOf,
 } from "../src/pictures/initials";
+import { initialsImageName, readInitialsImageName } from "../src/pictures/initials-url";
 import * as images from "./fixtures/images";
 import { call, json } from "./helpers/api";
 import { countingD1 } from "./helpers/counting-d1";
@@ -276,5 +278,20 @@ describe("GET /avatars/initials/{name}", () => {
     const url = await initialsUrl();
     const response = await call(url, { env: { R2_SECRET_ACCESS_KEY: "another-secret" } });
     expect(response.status).toBe(404);
+  });
+
+  it("signs a name again after the secret rotates, and again when it rotates back: nothing cached outlives its secret", async () => {
+    const image = { initials: "AL", paletteIndex: 3, size: 128 } as const;
+    const first = await initialsImageName(loadConfig(env), image);
+    const rotated = await initialsImageName(
+      loadConfig({ ...env, R2_SECRET_ACCESS_KEY: "another-secret" }),
+      image,
+    );
+    const back = await initialsImageName(loadConfig(env), image);
+    expect(rotated).not.toBe(first);
+    expect(back).toBe(first);
+    const rotatedConfig = loadConfig({ ...env, R2_SECRET_ACCESS_KEY: "another-secret" });
+    expect(await readInitialsImageName(rotatedConfig, rotated)).toEqual(image);
+    expect(await readInitialsImageName(loadConfig(env), rotated)).toBeUndefined();
   });
 });

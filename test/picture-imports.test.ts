@@ -240,6 +240,20 @@ describe("case 47: a picture that cannot be imported", () => {
       reason: /public host/,
     },
     {
+      name: "https: to localhost in production",
+      url: "https://localhost/a.jpg",
+      env: PRODUCTION,
+      fetches: 0,
+      reason: /public host/,
+    },
+    {
+      name: "https: to a *.localhost name in production",
+      url: "https://a.localhost/a.jpg",
+      env: PRODUCTION,
+      fetches: 0,
+      reason: /public host/,
+    },
+    {
       name: "credentials in the URL",
       url: "https://user:secret@pictures.test/a.jpg",
       fetches: 0,

@@ -1,9 +1,10 @@
 import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { auditEvents, uploads, users, webhookEvents } from "../src/db/schema";
+import { auditEvents, searchKeysToRefold, uploads, users, webhookEvents } from "../src/db/schema";
 import { resendAuditEvents } from "../src/jobs/audit-events";
 import { enqueueBacklog } from "../src/jobs/backlog";
+import { refoldSearchKeys } from "../src/jobs/search-keys";
 import { cleanUpStorage } from "../src/jobs/storage-cleanup";
 import { MAX_PENDING_UPLOADS_PER_USER } from "../src/pictures/upload-rules";
 import * as images from "./fixtures/images";
@@ -435,6 +436,33 @@ describe("the audit trail's statements read only their rows", () => {
     for (const { sql, plan } of plans)
       expect(
         plan.filter((step) => /^SCAN (?!json_each)|TEMP B-TREE/.test(step)),
+        sql,
+      ).toEqual([]);
+  });
+});
+
+describe("the hourly refold of search keys finds its users by key", () => {
+  it("writes a batch's keys in one statement, each user found by primary key from the JSON rows bound", async () => {
+    const a = await createUser({ firstName: "Élodie" });
+    const b = await createUser({ firstName: "Ærin" });
+    await db()
+      .insert(searchKeysToRefold)
+      .values([{ userId: a.id }, { userId: b.id }]);
+    const d1 = countingD1(env.DB);
+    vi.spyOn(console, "log").mockImplementation(() => {});
+    await refoldSearchKeys({ ...env, DB: d1 }, { batchSize: 2, maxBatches: 1 });
+    const plans = await Promise.all(d1.statements.map(async (s) => ({ sql: s.sql, plan: await planOf(s) })));
+    expect(plans.map(({ sql }) => sql.split(" ")[0])).toEqual(["select", "delete", "update"]);
+    const write = plans.find(({ sql }) => /^update "users"/.test(sql));
+    expect(write?.plan).toEqual([
+      expect.stringMatching(/^SCAN j\b/),
+      "SEARCH users USING INDEX sqlite_autoindex_users_1 (id=?)",
+    ]);
+    // The rows come bound as one JSON value: json_each (j) is their list, not a table. The read takes
+    // the first rows of its own list, whatever they are; no statement scans users or memberships.
+    for (const { sql, plan } of plans)
+      expect(
+        plan.filter((step) => /^SCAN (users|memberships|member_search_prefixes)\b|TEMP B-TREE/.test(step)),
         sql,
       ).toEqual([]);
   });

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { memberships, type User, users, webhookEvents } from "../src/db/schema";
+import { memberSearchPrefixes, memberships, type User, users, webhookEvents } from "../src/db/schema";
 import { call, json } from "./helpers/api";
 import { countingD1 } from "./helpers/counting-d1";
 import { addMembership, createUpload, createUser, db, readUpload, readUser } from "./helpers/db";
@@ -220,7 +220,7 @@ describe("POST /webhooks/workos", () => {
       expect(await readUpload(upload.id)).toMatchObject({ id: upload.id, state: "ready" });
     });
 
-    it("case 50: user.deleted erases the person: no email, name, search key, WorkOS picture URL or last sign-in stays, on the user or their memberships", async () => {
+    it("case 50: user.deleted erases the person: no email, name, search key, WorkOS picture URL or last sign-in stays, on the user, their memberships or their search prefixes", async () => {
       const person = {
         email: "Zoë.Ångström@Example.com",
         firstName: "Zoë",
@@ -233,6 +233,12 @@ describe("POST /webhooks/workos", () => {
       await db().update(users).set({ profilePictureUploadId: upload.id }).where(eq(users.id, user.id));
       const before = (await readUser(user.id)) as User;
       expect(await membershipsOf(user)).toHaveLength(2);
+      const prefixesOf = () =>
+        db().select().from(memberSearchPrefixes).where(eq(memberSearchPrefixes.userId, user.id));
+      // The members list's search prefixes hold the keys too (migrations/0018), in both organizations.
+      expect(new Set((await prefixesOf()).map((row) => row.organizationId))).toEqual(
+        new Set(["org_acme", "org_other"]),
+      );
 
       const response = await deliverWebhook(workosEvent("user.deleted", workosUserObject(user.workosUserId)));
 
@@ -264,8 +270,10 @@ describe("POST /webhooks/workos", () => {
           emailKey: "",
         });
       }
-      // Nothing of the person in any form: as given, or lower-cased into a key.
-      const stored = JSON.stringify([tombstone, copies]).toLowerCase();
+      const prefixes = await prefixesOf();
+      expect(prefixes).toEqual([]);
+      // Nothing of the person in any form: as given, or lower-cased into a key or a key's prefix.
+      const stored = JSON.stringify([tombstone, copies, prefixes]).toLowerCase();
       for (const value of ["zoë", "ångström", "example.com", "workoscdn"])
         expect(stored).not.toContain(value);
     });

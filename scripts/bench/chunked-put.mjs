@@ -8,6 +8,7 @@
 import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
+import { MAX_PROFILE_PICTURE_BYTES } from "../../src/pictures/upload-rules.ts";
 import { workerdProcesses } from "./cpu.mjs";
 import { median } from "./load.mjs";
 import { fmt } from "./options.mjs";
@@ -15,8 +16,8 @@ import { startWorker, stopWorker, tmp } from "./workers.mjs";
 
 const sharp = createRequire(import.meta.url)("sharp");
 
-/** The service's limit for a profile picture (MAX_PROFILE_PICTURE_BYTES in src/pictures/upload-rules.ts). */
-const LIMIT_BYTES = 10 * 1024 * 1024;
+/** The service's limit for a profile picture. */
+const LIMIT_BYTES = MAX_PROFILE_PICTURE_BYTES;
 const RUNS = 5;
 /** What the client writes at a time when it sends the body chunked. */
 const CHUNK_BYTES = 64 * 1024;

@@ -4,13 +4,14 @@
 // on wrangler dev's workerd, as utime+stime of the workerd process over a request that draws many
 // images. Reported, not a target: images are drawn once per initials, colour and size, and stored.
 import path from "node:path";
+import { THUMB_SIZES } from "../../src/lib/object-keys.ts";
 import { CLK_TCK, workerdTicks } from "./cpu.mjs";
 import { request } from "./load.mjs";
 import { fmt } from "./options.mjs";
 import { ok } from "./upload-flows.mjs";
 import { standInConfig, startWorker, stopWorker, tmp } from "./workers.mjs";
 
-const SIZES = [64, 128, 256, 512];
+const SIZES = THUMB_SIZES;
 const MONOGRAMS = [
   { key: "one", name: "one letter (`A`)", initials: "A" },
   { key: "two", name: "two letters (`WM`, the widest)", initials: "WM" },

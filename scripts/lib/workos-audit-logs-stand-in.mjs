@@ -29,17 +29,17 @@ export function auditLogsStandIn(log) {
     const answer = (status, body) =>
       response.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
     const url = new URL(request.url ?? "/", "http://stand-in");
-    const schemasOf = /^\/audit_logs\/actions\/([^/]+)\/schemas$/.exec(url.pathname)?.[1];
+    // A malformed escape names no action: 404, rather than a throw that would end `npm run dev`.
+    const action = decoded(/^\/audit_logs\/actions\/([^/]+)\/schemas$/.exec(url.pathname)?.[1]);
     const known =
       (url.pathname === "/audit_logs/events" && request.method === "POST") ||
-      (schemasOf !== undefined && (request.method === "GET" || request.method === "POST"));
+      (action !== undefined && (request.method === "GET" || request.method === "POST"));
     if (!known) return answer(404, { message: `No ${request.method} ${url.pathname} here` });
     if (request.headers.authorization !== `Bearer ${DEV_WORKOS_API_KEY}`) {
       return answer(401, { message: "Unauthorized: not the dev WorkOS API key" });
     }
 
-    if (schemasOf !== undefined) {
-      const action = decodeURIComponent(schemasOf);
+    if (action !== undefined) {
       const versions = schemas.get(action);
       if (request.method === "GET") {
         if (!versions) return answer(404, { message: `No audit log action '${action}'` });
@@ -125,15 +125,30 @@ function eventLine({ organization_id, event }) {
   return `audit: ${event.action} by ${event.actor.id} on ${targets} in ${organization_id}${about}`;
 }
 
-/** `{ value }` of the JSON body, or `{ error }` as WorkOS would say it. */
+/** A path segment with its escapes decoded; undefined when there is none or an escape is malformed. */
+function decoded(segment) {
+  if (segment === undefined) return undefined;
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `{ value }` of the JSON body, or `{ error }` as WorkOS would say it. Bytes are counted, and decoded
+ * only once all have arrived, so a character split across chunks is not garbled.
+ */
 async function readJson(request) {
-  let text = "";
+  const chunks = [];
+  let size = 0;
   for await (const chunk of request) {
-    text += chunk;
-    if (text.length > MAX_BODY_BYTES) return { error: "the body is too large" };
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) return { error: "the body is too large" };
   }
   try {
-    return { value: JSON.parse(text) };
+    return { value: JSON.parse(Buffer.concat(chunks).toString("utf8")) };
   } catch {
     return { error: "the body is not valid JSON" };
   }

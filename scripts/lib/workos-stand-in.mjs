@@ -37,7 +37,13 @@ export function serveWorkOSApi(port, { log = printLine } = {}) {
     if (request.method !== "GET" || !match) return response.writeHead(404).end();
     if (request.headers.authorization !== `Bearer ${DEV_WORKOS_API_KEY}`)
       return response.writeHead(401).end();
-    const id = decodeURIComponent(match[1]);
+    let id;
+    try {
+      id = decodeURIComponent(match[1]);
+    } catch {
+      // A malformed escape names no user; thrown here, it would end the dev server.
+      return response.writeHead(404).end();
+    }
     const teammate = DEMO_TEAMMATES.find((known) => known.sub === id);
     const picture = teammate ? teammate.picture : !id.endsWith("_no_picture");
     const now = new Date().toISOString();

@@ -1,12 +1,13 @@
 import type { Database } from "../db/client";
 import type { AuditEvent } from "../db/schema";
+import { callWorkOS, WorkOSUnavailableError } from "../identity/workos-api";
 import type { Config } from "../lib/config";
 import { JobFailure, retryAfterSeconds } from "../lib/job-failure";
 import { AUDIT_SCHEMA_VERSION, type ProfilePictureAuditMetadata } from "./action-schemas";
-import { markDelivered, markRefused, pendingAuditEvent, postpone } from "./outbox";
+import { markDelivered, markRefused, pendingAuditEvent } from "./outbox";
 
 /** A WorkOS audit-log request that has not answered by then is tried again later. */
-export const AUDIT_DELIVERY_TIMEOUT_MS = 10_000;
+const AUDIT_DELIVERY_TIMEOUT_MS = 10_000;
 
 /** How much of WorkOS's reason for a refusal is kept and logged. */
 const MAX_REFUSAL_LENGTH = 1000;
@@ -15,7 +16,7 @@ const MAX_REFUSAL_LENGTH = 1000;
  * The body of `POST /audit_logs/events` for one event, as the contract writes it.
  * @see https://workos.com/docs/reference/audit-logs/create-event
  */
-export function workosAuditEventBody(event: AuditEvent, names: { actorName: string; targetName: string }) {
+function workosAuditEventBody(event: AuditEvent, names: { actorName: string; targetName: string }) {
   return {
     organization_id: event.organizationId,
     event: {
@@ -37,16 +38,23 @@ export function workosAuditEventBody(event: AuditEvent, names: { actorName: stri
   };
 }
 
-/** WorkOS refused the event for good: its body or the action's schema. */
-const PERMANENT_STATUSES = new Set([400, 422]);
+/**
+ * The 4xx answers worth another try: `401` while an API key is being rotated (the event waits for the
+ * new key rather than being refused for good), `408` and `409` (a request with the same key still in
+ * flight), `429` after its `Retry-After`. Every other 4xx refuses the event for good: its body or
+ * the action's schema (`400`, `422`), an organization WorkOS does not know (`404`), a key without the
+ * permission (`403`).
+ */
+const TRANSIENT_CLIENT_ERRORS = new Set([401, 408, 409, 429]);
+const isPermanent = (status: number) => status >= 400 && status < 500 && !TRANSIENT_CLIENT_ERRORS.has(status);
 
 /**
  * Deliver one event to the organization's WorkOS audit log: the event as the outbox has it, with
  * its id as the `Idempotency-Key`, so every attempt of one change is one event to WorkOS. An event
  * no longer pending (delivered, refused, forgotten) is not sent again. Accepted: marked delivered.
- * `400` and `422`: refused for good, recorded with WorkOS's reason, and a permanent `JobFailure`
- * (dead-lettered once). Anything else (`429`, a 5xx, a 401 while a key is being rotated, no
- * answer): a transient `JobFailure`, after `Retry-After` when WorkOS sent one; the event stays
+ * A 4xx other than those worth another try (`isPermanent`): refused for good, recorded with WorkOS's
+ * reason, and a permanent `JobFailure` (dead-lettered once). Anything else (`429`, a 5xx, a 401 while
+ * a key is being rotated, no answer): a transient `JobFailure`, after `Retry-After` when WorkOS sent one; the event stays
  * pending, so when the queue's tries run out the hourly job sends it again. An outage delays
  * events and loses none.
  */
@@ -56,21 +64,20 @@ export async function deliverAuditEvent(db: Database, config: Config, id: string
   const { event, ...names } = pending;
   let response: Response;
   try {
-    response = await fetch(`${config.workos.apiUrl}/audit_logs/events`, {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${config.workos.apiKey}`,
-        "content-type": "application/json",
-        "idempotency-key": event.id,
+    response = await callWorkOS(
+      config,
+      "/audit_logs/events",
+      {
+        method: "POST",
+        headers: { "content-type": "application/json", "idempotency-key": event.id },
+        body: JSON.stringify(workosAuditEventBody(event, names)),
       },
-      body: JSON.stringify(workosAuditEventBody(event, names)),
-      // The API key would go with a redirect.
-      redirect: "manual",
-      signal: AbortSignal.timeout(AUDIT_DELIVERY_TIMEOUT_MS),
-    });
+      AUDIT_DELIVERY_TIMEOUT_MS,
+    );
   } catch (error) {
-    const timedOut = error instanceof Error && error.name === "TimeoutError";
-    throw new JobFailure(`WorkOS audit logs: ${timedOut ? "timed out" : "request failed"}`, false);
+    if (error instanceof WorkOSUnavailableError)
+      throw new JobFailure(`WorkOS audit logs: ${error.reason}`, false);
+    throw error;
   }
   if (response.ok) {
     await response.body?.cancel();
@@ -78,16 +85,11 @@ export async function deliverAuditEvent(db: Database, config: Config, id: string
     return "delivered";
   }
   const reason = `WorkOS audit logs answered ${response.status}: ${await errorTextOf(response)}`;
-  if (PERMANENT_STATUSES.has(response.status)) {
+  if (isPermanent(response.status)) {
     await markRefused(db, event.id, reason, new Date());
     throw new JobFailure(reason, true);
   }
   throw new JobFailure(reason, false, retryAfterSeconds(response.headers.get("retry-after"), now.getTime()));
-}
-
-/** The retry the consumer scheduled for an event: the hourly job leaves it to that retry until it is due. */
-export async function recordRetry(db: Database, id: string, delaySeconds: number, now = new Date()) {
-  await postpone(db, id, new Date(now.getTime() + delaySeconds * 1000));
 }
 
 /** WorkOS's error message (`message`, and each of `errors`), or the start of the body: never a header. */

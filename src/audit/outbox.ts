@@ -4,8 +4,20 @@ import type { Database } from "../db/client";
 import { type AuditVia, auditEvents, users } from "../db/schema";
 import { isOneOf } from "../lib/d1";
 
+/** The most of a `User-Agent` an event keeps: the header is the client's to make as long as it likes. */
+export const MAX_AUDIT_USER_AGENT_LENGTH = 512;
+
+/** Where a change came from, as the organization's audit log records it. */
+export interface ChangeOrigin {
+  /** The client's IP (`CF-Connecting-IP`). */
+  location: string;
+  /** At most `MAX_AUDIT_USER_AGENT_LENGTH` characters of it; null when none was sent. */
+  userAgent: string | null;
+  via: AuditVia;
+}
+
 /** Who changed a photo, whose, and from where: what the request knows and the rows do not. */
-export interface AuditedChange {
+export interface AuditedChange extends ChangeOrigin {
   /** The change's write id: the event's id and `Idempotency-Key`. */
   writeId: string;
   /** The token's organization, whose audit log records it. */
@@ -14,10 +26,6 @@ export interface AuditedChange {
   actorWorkosUserId: string;
   /** The user written: the caller (`/users/me`) or a user by id. */
   target: { workosUserId: string } | { userId: string };
-  /** The client's IP (`CF-Connecting-IP`). */
-  location: string;
-  userAgent: string | null;
-  via: AuditVia;
 }
 
 /**

@@ -302,7 +302,6 @@ export const searchKeysToRefold = sqliteTable("search_keys_to_refold", {
 export const auditVias = ["patch", "put"] as const;
 export type AuditVia = (typeof auditVias)[number];
 export const auditEventStates = ["pending", "delivered", "refused"] as const;
-export type AuditEventState = (typeof auditEventStates)[number];
 
 /**
  * The outbox of the organization's WorkOS audit log: one row for each change of a profile photo a

@@ -34,30 +34,44 @@ export type WorkOSUser = z.output<typeof WorkOSUser>;
 
 /** WorkOS could not give a usable answer (down, slow, redirected, garbage): the caller answers 503. */
 export class WorkOSUnavailableError extends Error {
-  constructor(reason: string) {
+  constructor(readonly reason: string) {
     super(`WorkOS API unavailable: ${reason}`);
     this.name = "WorkOSUnavailableError";
   }
 }
 
 /**
- * Fetch a user from the WorkOS API. `null` when WorkOS says the user does not exist (404); any
- * other failure throws `WorkOSUnavailableError`. Redirects are not followed (the API key would go
- * with them) and the answer must be the user that was asked for.
+ * A request to the WorkOS API at `path`, with the API key. Redirects are not followed (the key would
+ * go with them) and an answer slower than `timeoutMs` is given up; no answer at all throws
+ * `WorkOSUnavailableError` ("timed out" or "request failed"). What the status means is the caller's.
  */
-export async function fetchWorkOSUser(config: Config, workosUserId: string): Promise<WorkOSUser | null> {
-  const url = `${config.workos.apiUrl}/user_management/users/${encodeURIComponent(workosUserId)}`;
-  let response: Response;
+export async function callWorkOS(
+  config: Config,
+  path: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string },
+  timeoutMs = WORKOS_API_TIMEOUT_MS,
+): Promise<Response> {
   try {
-    response = await fetch(url, {
-      headers: { authorization: `Bearer ${config.workos.apiKey}`, accept: "application/json" },
+    return await fetch(`${config.workos.apiUrl}${path}`, {
+      ...init,
+      headers: { ...init.headers, authorization: `Bearer ${config.workos.apiKey}` },
       redirect: "manual",
-      signal: AbortSignal.timeout(WORKOS_API_TIMEOUT_MS),
+      signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (error) {
     const reason = error instanceof Error && error.name === "TimeoutError" ? "timed out" : "request failed";
     throw new WorkOSUnavailableError(reason);
   }
+}
+
+/**
+ * Fetch a user from the WorkOS API. `null` when WorkOS says the user does not exist (404); any
+ * other failure throws `WorkOSUnavailableError`. The answer must be the user that was asked for.
+ */
+export async function fetchWorkOSUser(config: Config, workosUserId: string): Promise<WorkOSUser | null> {
+  const response = await callWorkOS(config, `/user_management/users/${encodeURIComponent(workosUserId)}`, {
+    headers: { accept: "application/json" },
+  });
   if (response.status === 404) {
     await response.body?.cancel();
     return null;

@@ -1,4 +1,5 @@
-import { deliverAuditEvent, recordRetry } from "../audit/delivery";
+import { deliverAuditEvent } from "../audit/delivery";
+import { postpone } from "../audit/outbox";
 import { createDb, type Database } from "../db/client";
 import { loadConfig } from "../lib/config";
 import { D1Session, databaseErrorText } from "../lib/d1";
@@ -168,7 +169,7 @@ async function giveUp({ db }: JobContext, job: JobMessage): Promise<void> {
 async function noteRetry({ db }: JobContext, job: JobMessage, delaySeconds: number): Promise<void> {
   if (job.type !== "audit_event") return;
   try {
-    await recordRetry(db, job.id, delaySeconds);
+    await postpone(db, job.id, new Date(Date.now() + delaySeconds * 1000));
   } catch (error) {
     console.warn(
       JSON.stringify({

@@ -4,8 +4,9 @@ import { refoldSearchKeys } from "./search-keys";
 import { cleanUpStorage } from "./storage-cleanup";
 
 /**
- * The hourly jobs, each on a cron of its own (`[triggers]` in wrangler.toml) so each invocation has
- * the platform's limits to itself: the storage cleanup uses most of its 1,000 subrequests.
+ * The hourly jobs, on two crons (`[triggers]` in wrangler.toml): the storage cleanup has an invocation
+ * and the platform's limits to itself (it uses most of its 1,000 subrequests); the jobs that enqueue
+ * or redo work D1 shows is left share the other.
  */
 export const CRONS = {
   storageCleanup: "17 * * * *",
@@ -32,7 +33,10 @@ export async function runScheduled(cron: string, env: Env, now: Date): Promise<v
   }
 }
 
-/** Runs each job in turn, every one of them whatever the others did; then throws the first failure, if any. */
+/**
+ * Runs each job in turn, every one of them whatever the others did; then throws what failed: the one
+ * failure, or all of them together (`AggregateError`), so none goes unreported.
+ */
 async function allSettled(jobs: (() => Promise<unknown>)[]): Promise<void> {
   const failures: unknown[] = [];
   for (const job of jobs) {
@@ -42,5 +46,11 @@ async function allSettled(jobs: (() => Promise<unknown>)[]): Promise<void> {
       failures.push(error);
     }
   }
-  if (failures.length > 0) throw failures[0];
+  if (failures.length === 1) throw failures[0];
+  if (failures.length > 1) {
+    const messages = failures.map((failure) =>
+      failure instanceof Error ? failure.message : String(failure),
+    );
+    throw new AggregateError(failures, `${failures.length} hourly jobs failed: ${messages.join("; ")}`);
+  }
 }

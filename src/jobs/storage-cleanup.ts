@@ -349,7 +349,6 @@ export function garbageCategories(now: Date): Record<GarbageCategory, Garbage> {
   return {
     pending: { where: stale("pending", before(PENDING_MAX_AGE_MS)), oldestFirst: uploads.createdAt },
     failed: { where: stale("failed", before(FAILED_MAX_AGE_MS)), oldestFirst: uploads.createdAt },
-    // Served by `uploads_state_scope_updated_at_idx`: stale ready photos only, oldest first.
     // Served by the partial `uploads_unreferenced_since_idx`, which holds nothing but ready photos
     // no one shows: never the photos in use, however many there are.
     unreferencedProfilePictures: {

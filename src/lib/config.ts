@@ -30,11 +30,15 @@ const httpsUrl = z
   .url({ protocol: /^https$/, error: "must be an https URL in production" })
   .transform(withoutTrailingSlash);
 
-/** `scheme://host[:port]` and nothing more: what a Content-Security-Policy source and CORS compare. */
-const isOrigin = (value: string, protocol: RegExp) => {
+/**
+ * `scheme://host[:port]` and nothing more: what a Content-Security-Policy source and CORS compare.
+ * `exact`: written as the URL parser writes the origin, not even a trailing slash; otherwise one
+ * trailing slash is let through (and `originOf` drops it).
+ */
+const isOrigin = (value: string, protocol: RegExp, { exact = false } = {}) => {
   try {
     const url = new URL(value);
-    return protocol.test(url.protocol) && url.origin === value.replace(/\/$/, "");
+    return protocol.test(url.protocol) && url.origin === (exact ? value : value.replace(/\/$/, ""));
   } catch {
     return false;
   }
@@ -61,14 +65,12 @@ const httpsOrigin = z
  * even a trailing slash. Anything else would be accepted here and never match a request.
  */
 const corsOrigin = (protocol: RegExp, rule: string) =>
-  z.string().refine((value) => {
-    try {
-      const url = new URL(value);
-      return protocol.test(url.protocol) && url.origin === value;
-    } catch {
-      return false;
-    }
-  }, `must list origins as browsers send them: ${rule}, the host in lower case, no path or trailing slash`);
+  z
+    .string()
+    .refine(
+      (value) => isOrigin(value, protocol, { exact: true }),
+      `must list origins as browsers send them: ${rule}, the host in lower case, no path or trailing slash`,
+    );
 const corsOrigins = optional(commaList.pipe(z.array(corsOrigin(/^https?:$/, "scheme://host[:port]"))));
 /** Pages that send a bearer token are served over TLS in production. */
 const httpsCorsOrigins = optional(
@@ -143,6 +145,11 @@ const SECRETS = {
 } as const;
 
 const PLACEHOLDER = /REPLACE_ME/i;
+const isPlaceholder = (value: unknown) => typeof value === "string" && PLACEHOLDER.test(value);
+const placeholderProblem = (name: string) => `${name} is still the placeholder of wrangler.toml (REPLACE_ME)`;
+
+/** Where the worker calls the WorkOS API unless `WORKOS_API_URL` says otherwise. */
+export const DEFAULT_WORKOS_API_URL = "https://api.workos.com";
 
 export interface Config {
   /** `production` under `--env production`; `development` is `wrangler dev` and the tests. */
@@ -199,15 +206,10 @@ function parseSettings(
   const rules = production ? productionSettings : developmentSettings;
   const schema = withSecrets ? rules : rules.omit(SECRETS);
 
-  const placeholders = production
-    ? Object.keys(schema.shape).filter((name) => {
-        const value = env[name];
-        return typeof value === "string" && PLACEHOLDER.test(value);
-      })
-    : [];
+  const placeholders = production ? Object.keys(schema.shape).filter((name) => isPlaceholder(env[name])) : [];
   const parsed = schema.safeParse(env);
   const problems = [
-    ...placeholders.map((name) => `${name} is still the placeholder of wrangler.toml (REPLACE_ME)`),
+    ...placeholders.map(placeholderProblem),
     ...(parsed.error?.issues ?? [])
       .filter((issue) => !placeholders.includes(String(issue.path[0])))
       .map((issue) => `${issue.path.join(".")} ${issue.message}`),
@@ -228,18 +230,34 @@ export function varsProblems(vars: Readonly<Record<string, unknown>>): string[] 
   return "problems" in result ? result.problems : [];
 }
 
+type ProductionShape = typeof productionSettings.shape;
+
+/**
+ * One setting of production's vars, read as the production worker reads it, the placeholder rule
+ * included; `ConfigError` naming the setting when it would refuse it. For a script that needs one
+ * setting and leaves the others to `npm run check:production`.
+ */
+export function productionSetting<K extends keyof ProductionShape>(
+  vars: Readonly<Record<string, unknown>>,
+  name: K,
+): z.output<ProductionShape[K]> {
+  const value = vars[name];
+  if (isPlaceholder(value)) throw new ConfigError([placeholderProblem(name)]);
+  const parsed = (productionSettings.shape[name] as z.ZodType).safeParse(value);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => `${[name, ...issue.path].join(".")} ${issue.message}`),
+    );
+  }
+  return parsed.data as z.output<ProductionShape[K]>;
+}
+
 /**
  * The origins `CORS_ORIGINS` of production's vars allows, read as the production worker reads them;
  * `ConfigError` naming the setting when it would refuse them.
  */
 export function productionCorsOrigins(vars: Readonly<Record<string, unknown>>): string[] {
-  const parsed = productionSettings.shape.CORS_ORIGINS.safeParse(vars.CORS_ORIGINS);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => `${["CORS_ORIGINS", ...issue.path].join(".")} ${issue.message}`),
-    );
-  }
-  return parsed.data ?? [];
+  return productionSetting(vars, "CORS_ORIGINS") ?? [];
 }
 
 function buildConfig(env: Readonly<Record<string, unknown>>): Config {
@@ -255,7 +273,7 @@ function buildConfig(env: Readonly<Record<string, unknown>>): Config {
         : ["https://api.workos.com", `https://api.workos.com/user_management/${s.WORKOS_CLIENT_ID}`],
       jwksUrl: s.WORKOS_JWKS_URL ?? `https://api.workos.com/sso/jwks/${s.WORKOS_CLIENT_ID}`,
       inlineJwks: s.WORKOS_JWKS,
-      apiUrl: s.WORKOS_API_URL ?? "https://api.workos.com",
+      apiUrl: s.WORKOS_API_URL ?? DEFAULT_WORKOS_API_URL,
       apiKey: s.WORKOS_API_KEY,
       webhookSecret: s.WORKOS_WEBHOOK_SECRET,
     },

@@ -1,6 +1,6 @@
 import { ApiError } from "./errors/api-error";
 
-export const payloadTooLarge = (maxBytes: number) =>
+const payloadTooLarge = (maxBytes: number) =>
   new ApiError("payload_too_large", `The request body is larger than ${maxBytes} bytes.`);
 
 /**
@@ -19,17 +19,18 @@ export function declaredLength(request: Request, maxBytes: number): number | nul
 export async function readLimited(request: Request, maxBytes: number): Promise<Uint8Array> {
   declaredLength(request, maxBytes);
   if (!request.body) return new Uint8Array();
-  return readStreamLimited(request.body, maxBytes, () => payloadTooLarge(maxBytes));
+  return readStreamLimited(request.body, maxBytes);
 }
 
 /**
  * All of a stream's bytes, counted as they arrive: past `maxBytes` the stream is cancelled and
- * `tooLarge()` thrown, so no more than the limit (and one chunk) is ever held.
+ * `tooLarge()` thrown (by default the request's 413), so no more than the limit (and one chunk) is
+ * ever held.
  */
 export async function readStreamLimited(
   stream: ReadableStream<Uint8Array>,
   maxBytes: number,
-  tooLarge: () => Error,
+  tooLarge: () => Error = () => payloadTooLarge(maxBytes),
 ): Promise<Uint8Array> {
   const { chunks, size } = await readChunksLimited(stream, maxBytes, tooLarge);
   const bytes = new Uint8Array(size);
@@ -49,7 +50,7 @@ export async function readStreamLimited(
 export async function readChunksLimited(
   stream: ReadableStream<Uint8Array>,
   maxBytes: number,
-  tooLarge: () => Error,
+  tooLarge: () => Error = () => payloadTooLarge(maxBytes),
 ): Promise<{ chunks: Uint8Array[]; size: number }> {
   const chunks: Uint8Array[] = [];
   let size = 0;

@@ -45,10 +45,12 @@ function signingKey(secret: string): Promise<CryptoKey> {
 }
 
 /**
- * Names signed in this isolate, by secret, then by image: a name is a pure function of the two, and a
- * read looks its name up before it builds the payload (a members page names up to 100 images).
+ * Names signed in this isolate with `namesSecret`, by image: a name is a pure function of the two,
+ * and a read looks its name up before it builds the payload (a members page names up to 100 images).
+ * A rotated secret starts the cache again; past `MAX_CACHED_NAMES`, the least recently used goes.
  */
-const names = new Map<string, Map<string, string>>();
+const names = new Map<string, string>();
+let namesSecret: string | undefined;
 const MAX_CACHED_NAMES = 1000;
 
 /**
@@ -59,22 +61,25 @@ const MAX_CACHED_NAMES = 1000;
  */
 export async function initialsImageName(config: Config, image: InitialsImage): Promise<string> {
   const secret = config.r2.secretAccessKey;
-  let signed = names.get(secret);
-  if (!signed) {
-    signed = new Map();
-    names.set(secret, signed);
+  if (secret !== namesSecret) {
+    names.clear();
+    namesSecret = secret;
   }
   const cacheKey = `${image.size}:${image.paletteIndex}:${image.initials}`;
-  const cached = signed.get(cacheKey);
-  if (cached) return cached;
+  const cached = names.get(cacheKey);
+  if (cached !== undefined) {
+    // Most recently used last: a Map keeps insertion order.
+    names.delete(cacheKey);
+    names.set(cacheKey, cached);
+    return cached;
+  }
   const payload = encodeBase64urlText(
     JSON.stringify([INITIALS_RENDERER_VERSION, image.paletteIndex, image.size, image.initials]),
   );
   const mac = await crypto.subtle.sign("HMAC", await signingKey(secret), new TextEncoder().encode(payload));
   const name = `${payload}.${encodeBase64url(new Uint8Array(mac))}${EXTENSION}`;
-  // Entries of a rotated secret are never asked for again; so are the least used images, in time.
-  if (signed.size >= MAX_CACHED_NAMES) signed.delete(signed.keys().next().value as string);
-  signed.set(cacheKey, name);
+  if (names.size >= MAX_CACHED_NAMES) names.delete(names.keys().next().value as string);
+  names.set(cacheKey, name);
   return name;
 }
 

@@ -1,5 +1,6 @@
 import { JobFailure, retryAfterSeconds } from "../lib/job-failure";
 import { readStreamLimited } from "../lib/limited-body";
+import { isLoopbackHost } from "../lib/loopback-host";
 import { IMAGE_TYPES, MAX_PROFILE_PICTURE_BYTES } from "./upload-rules";
 
 /**
@@ -32,17 +33,6 @@ export const REMOTE_PICTURE_LIMITS = {
   maxRedirects: 3,
   maxBytes: MAX_PROFILE_PICTURE_BYTES,
 } as const;
-
-/** `localhost`, `*.localhost` (RFC 6761), 127.0.0.0/8 and `::1`. */
-export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.toLowerCase();
-  return (
-    host === "localhost" ||
-    host.endsWith(".localhost") ||
-    /^127(\.\d{1,3}){3}$/.test(host) ||
-    host === "[::1]"
-  );
-}
 
 /** An IPv4 or IPv6 literal rather than a name: never where an identity provider keeps pictures. */
 const isIpLiteral = (hostname: string) =>

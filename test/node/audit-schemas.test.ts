@@ -199,6 +199,7 @@ describe("registering the audit log schemas (npm run audit:schemas)", {
   const badUrls: [value: string, rule: string][] = [
     ["http://api.workos.com", "must be an https URL in production"],
     ["api.workos.com", "must be an https URL in production"],
+    ["https://replace_me.workos.example", "is still the placeholder of wrangler.toml (REPLACE_ME)"],
   ];
   for (const [value, rule] of badUrls) {
     for (const print of [false, true]) {
@@ -212,6 +213,19 @@ describe("registering the audit log schemas (npm run audit:schemas)", {
         );
       });
     }
+  }
+
+  // The key would travel in clear: http only to a host that never leaves the machine, and a name
+  // that merely starts like a loopback address is not one.
+  for (const url of ["http://127.0.0.1.example.com", "http://api.workos.com"]) {
+    it(`refuses with exit 2, calling nothing, when --workos-api-url is ${url}`, async () => {
+      const { status, stdout, stderr } = await auditSchemas(["--workos-api-url", url], KEY);
+      expect({ status, stdout }).toEqual({ status: 2, stdout: "" });
+      expect(stderr).toBe(
+        "audit:schemas: --workos-api-url takes an https URL, or an http one on a loopback host, without " +
+          `query or fragment, not '${url}' (see npm run audit:schemas -- --help)\n`,
+      );
+    });
   }
 
   const workosRefusals: [

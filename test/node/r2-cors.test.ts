@@ -57,6 +57,17 @@ describe("the R2 bucket's CORS policy (npm run r2:cors)", () => {
     });
   }
 
+  // The placeholder rule is the worker's whatever the case: a lower-case one is still an origin's shape.
+  it("stops with exit 1 rather than push a placeholder origin written in lower case", () => {
+    const config = filledInToml({ CORS_ORIGINS: "https://replace_me.example.com" });
+    const { status, stdout, stderr } = runScript("r2-cors.mjs", ["--config", config], withoutWrangler);
+    expect({ status, stdout }).toEqual({ status: 1, stdout: "" });
+    expect(stderr).toBe(
+      "Not setting a CORS policy: CORS_ORIGINS of [env.production] is not valid:\n" +
+        "  - CORS_ORIGINS is still the placeholder of wrangler.toml (REPLACE_ME)\n",
+    );
+  });
+
   for (const print of [true, false]) {
     it(`stops with exit 1 when [env.production] lists no origins${print ? " (--print too)" : ""}`, () => {
       const args = [...(print ? ["--print"] : []), "--config", COMMITTED_TOML];

@@ -126,6 +126,30 @@ describe("npm run dev's WorkOS stand-in: audit log events (POST /audit_logs/even
       /^event\.context\.location is required$/,
     ],
   ];
+  it("reads a body as bytes, so a character split between two chunks arrives whole", async (context) => {
+    const { url, lines } = await standIn(context);
+    const bytes = new TextEncoder().encode(
+      JSON.stringify({ ...UPDATED, event: { ...UPDATED.event, actor: { type: "user", id: "user_01ÄDA" } } }),
+    );
+    const split = bytes.indexOf(0xc3) + 1; // between the two bytes of Ä
+    const body = new ReadableStream<Uint8Array>({
+      async start(controller) {
+        controller.enqueue(bytes.slice(0, split));
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        controller.enqueue(bytes.slice(split));
+        controller.close();
+      },
+    });
+    const response = await fetch(`${url}/audit_logs/events`, {
+      method: "POST",
+      headers: { ...authorized, "idempotency-key": "split" },
+      body,
+      duplex: "half",
+    } as RequestInit);
+    expect(response.status).toBe(201);
+    expect(lines[0]).toMatch(/^audit: profile_picture\.updated by user_01ÄDA on /);
+  });
+
   for (const [what, headers, body, status, message] of refused) {
     it(`answers ${status} with a WorkOS-like message, recording nothing, on ${what}`, async (context) => {
       const { url, lines } = await standIn(context);
@@ -164,6 +188,30 @@ describe("npm run dev's WorkOS stand-in: audit log schemas (/audit_logs/actions/
       "audit: schema version 1 of profile_picture.updated created",
       "audit: schema version 2 of profile_picture.updated created",
     ]);
+  });
+
+  it("answers 404 to an action with a malformed escape, and goes on serving", async (context) => {
+    const { url } = await standIn(context);
+    for (const method of ["GET", "POST"]) {
+      const malformed = await fetch(`${url}/audit_logs/actions/profile_picture.%E0%A4%A/schemas`, {
+        method,
+        headers: authorized,
+        ...(method === "POST" ? { body: JSON.stringify({ targets: [{ type: "user" }] }) } : {}),
+      });
+      expect(malformed.status).toBe(404);
+    }
+    const schemas = `${url}/audit_logs/actions/profile_picture.updated/schemas`;
+    expect((await fetch(schemas, { headers: authorized })).status).toBe(404);
+  });
+
+  it("answers 404 to a user id with a malformed escape, and goes on serving", async (context) => {
+    const { url } = await standIn(context);
+    const malformed = await fetch(`${url}/user_management/users/user_%E0%A4%A`, { headers: authorized });
+    expect(malformed.status).toBe(404);
+    const user = await fetch(`${url}/user_management/users/user_01DEMO000000000000000000`, {
+      headers: authorized,
+    });
+    expect(user.status).toBe(200);
   });
 
   it("refuses a schema without targets with 422, and any call without the dev key with 401", async (context) => {

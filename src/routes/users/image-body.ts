@@ -1,11 +1,6 @@
 import { createMiddleware } from "hono/factory";
 import { ApiError, type ErrorCode } from "../../lib/errors/api-error";
-import {
-  chunksReleasedAsRead,
-  declaredLength,
-  payloadTooLarge,
-  readChunksLimited,
-} from "../../lib/limited-body";
+import { chunksReleasedAsRead, declaredLength, readChunksLimited } from "../../lib/limited-body";
 import type { AppBindings } from "../../lib/types";
 import type { ReceivedImage } from "../../pictures/store-image";
 import { kindFor, scopeRules } from "../../pictures/upload-rules";
@@ -65,12 +60,9 @@ export const imageBody = createMiddleware<AppBindings>(async (c, next) => {
  */
 export async function receiveImage(request: Request): Promise<ReceivedImage> {
   const { contentType, length } = declaredImage(request);
+  if (!request.body) throw emptyBody();
   if (length === null) {
-    const { chunks, size } = await readChunksLimited(
-      request.body ?? new ReadableStream(),
-      MAX_IMAGE_BODY_BYTES,
-      () => payloadTooLarge(MAX_IMAGE_BODY_BYTES),
-    );
+    const { chunks, size } = await readChunksLimited(request.body, MAX_IMAGE_BODY_BYTES);
     if (size === 0) throw emptyBody();
     return {
       contentType,
@@ -78,7 +70,7 @@ export async function receiveImage(request: Request): Promise<ReceivedImage> {
       bytes: chunksReleasedAsRead(chunks).pipeThrough(new FixedLengthStream(size)),
     };
   }
-  if (length === 0 || !request.body) throw emptyBody();
+  if (length === 0) throw emptyBody();
   return { contentType, size: length, bytes: request.body.pipeThrough(new FixedLengthStream(length)) };
 }
 

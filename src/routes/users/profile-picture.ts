@@ -1,6 +1,6 @@
-import { type AuditedChange, recordAuditEvent } from "../../audit/outbox";
+import { type AuditedChange, type ChangeOrigin, recordAuditEvent } from "../../audit/outbox";
 import type { Database } from "../../db/client";
-import type { AuditVia, User } from "../../db/schema";
+import type { User } from "../../db/schema";
 import type { AccessTokenClaims } from "../../identity/access-token";
 import { type CallerInputs, type ResolvedCaller, resolveCaller } from "../../identity/caller";
 import { type CallerAccess, findVisibleUser, tokenRole, type UserInRole } from "../../identity/memberships";
@@ -26,14 +26,6 @@ export interface ProfilePictureUpdate {
   caller?: User;
   /** The audit event the change wrote, for the queue (`audit_event`); none when nothing changed. */
   auditEventId?: string;
-}
-
-/** Where a change came from, for the organization's audit log. */
-export interface ChangeOrigin {
-  /** The client's IP (`CF-Connecting-IP`). */
-  location: string;
-  userAgent: string | null;
-  via: AuditVia;
 }
 
 /**

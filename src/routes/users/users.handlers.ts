@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import { type ChangeOrigin, MAX_AUDIT_USER_AGENT_LENGTH } from "../../audit/outbox";
 import type { AuditVia } from "../../db/schema";
 import { requireVisibleUser, type UserInRole } from "../../identity/memberships";
 import type { EntityTagCondition } from "../../lib/entity-tags";
@@ -9,7 +10,6 @@ import { receiveImage } from "./image-body";
 import { listMembers } from "./members-list";
 import { noneMatch, profileETag, versionOf, versionsNamedBy } from "./profile-etag";
 import {
-  type ChangeOrigin,
   type ProfilePictureUpdate,
   setProfilePictureFromImage,
   updateProfilePicture,
@@ -100,7 +100,7 @@ async function answerWrite(c: Context<AppBindings>, updated: ProfilePictureUpdat
 /** Where the request came from, as the audit log records it. */
 const originOf = (c: Context<AppBindings>, via: AuditVia): ChangeOrigin => ({
   location: clientIp(c),
-  userAgent: c.req.header("user-agent") || null,
+  userAgent: c.req.header("user-agent")?.slice(0, MAX_AUDIT_USER_AGENT_LENGTH) || null,
   via,
 });
 
